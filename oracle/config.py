@@ -1,0 +1,56 @@
+"""Settings read once from the environment (``ORACLE_*`` variables and ``HF_TOKEN``)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _choice(name: str, default: str) -> str:
+    return os.environ.get(name, "").strip().lower() or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Which engines to run and the limits they run under.
+
+    Engine names: ``ORACLE_ASR`` (``local``), ``ORACLE_ANSWERER`` (``book``), ``ORACLE_TTS``
+    (``piper``). The defaults are the embedded engines, whose weights ship inside pip packages.
+    """
+
+    asr: str = "local"
+    answerer: str = "book"
+    tts: str = "piper"
+    asr_model: str = "openai/whisper-large-v3-turbo"
+    llm_model: str = "Qwen/Qwen2.5-72B-Instruct"
+    parler_model: str = "ylacombe/parler-tts-mini-jenny-30H"
+    # repr=False keeps the token out of logs and tracebacks that print the settings.
+    hf_token: str | None = field(default=None, repr=False)
+    request_timeout_s: float = 15.0
+    min_question_s: float = 0.4
+    max_question_s: float = 30.0
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        defaults = cls()
+        return cls(
+            asr=_choice("ORACLE_ASR", defaults.asr),
+            answerer=_choice("ORACLE_ANSWERER", defaults.answerer),
+            tts=_choice("ORACLE_TTS", defaults.tts),
+            asr_model=os.environ.get("ORACLE_ASR_MODEL") or defaults.asr_model,
+            llm_model=os.environ.get("ORACLE_LLM_MODEL") or defaults.llm_model,
+            parler_model=os.environ.get("ORACLE_PARLER_MODEL") or defaults.parler_model,
+            hf_token=os.environ.get("HF_TOKEN") or None,
+            request_timeout_s=_float("ORACLE_REQUEST_TIMEOUT", defaults.request_timeout_s),
+            max_question_s=_float("ORACLE_MAX_QUESTION_SECONDS", defaults.max_question_s),
+        )

@@ -1,0 +1,65 @@
+"""The three engine protocols and the lazy registry that builds engines by name.
+
+An engine module is imported only when its name is chosen, so a Space that runs the remote
+engines never imports faster-whisper, and a laptop that runs Piper never imports Parler.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Iterator, Protocol, runtime_checkable
+
+import numpy as np
+
+from oracle.config import Settings
+
+
+@runtime_checkable
+class Transcriber(Protocol):
+    name: str
+
+    def transcribe(self, audio: np.ndarray) -> str:
+        """Mono float32 audio at 16 kHz -> the words heard ('' when none)."""
+
+
+@runtime_checkable
+class Answerer(Protocol):
+    name: str
+
+    def answer(self, question: str) -> str:
+        """A question -> a raw answer (the pipeline sanitizes it)."""
+
+
+@runtime_checkable
+class Speaker(Protocol):
+    name: str
+    sample_rate: int
+
+    def stream(self, text: str) -> Iterator[np.ndarray]:
+        """Text -> mono int16 chunks at ``sample_rate``, the first as soon as it is ready."""
+
+
+# kind -> engine name -> "module:factory"; every factory takes the Settings.
+ENGINES: dict[str, dict[str, str]] = {
+    "asr": {
+        "local": "oracle.asr.local:LocalWhisper",
+    },
+    "answerer": {
+        "book": "oracle.answer.book:ProverbBook",
+    },
+    "tts": {
+        "piper": "oracle.speech.piper:PiperSpeaker",
+    },
+}
+
+
+def build(kind: str, name: str, settings: Settings):
+    """Import and construct the engine ``name`` of ``kind`` ("asr", "answerer" or "tts")."""
+    try:
+        target = ENGINES[kind][name]
+    except KeyError:
+        known = ", ".join(sorted(ENGINES.get(kind, {})))
+        raise ValueError(f"unknown {kind} engine {name!r}; choose one of: {known}") from None
+    module_name, factory_name = target.split(":")
+    factory = getattr(importlib.import_module(module_name), factory_name)
+    return factory(settings)
