@@ -21,6 +21,8 @@ from oracle.errors import BadAudio, NoAudio, NoSpeech, TooShort
 
 SAMPLE_RATE = 16_000
 FFMPEG_TIMEOUT_S = 20
+# Decoded beyond the longest question, so that a cut is logged as a cut rather than silently made.
+DECODE_MARGIN_S = 1.0
 # Below this peak a recording is digital silence (a muted or unplugged microphone).
 SILENCE_PEAK = 1e-3
 
@@ -34,7 +36,9 @@ def load_question(path: str | os.PathLike | None, min_seconds: float = 0.4, max_
     path = os.fspath(path)
     if not os.path.isfile(path) or os.path.getsize(path) == 0:
         raise BadAudio()
-    audio = _decode(path)
+    # Decode no more than the longest question (plus a little): a small, highly compressed file can
+    # hold hours of audio, and decoding all of it would cost seconds of CPU and gigabytes of memory.
+    audio = _decode(path, max_seconds + DECODE_MARGIN_S)
     if audio.size == 0:
         raise BadAudio()
     if not np.isfinite(audio).all():
@@ -52,24 +56,29 @@ def load_question(path: str | os.PathLike | None, min_seconds: float = 0.4, max_
     return np.ascontiguousarray(audio, dtype=np.float32)
 
 
-def _decode(path: str) -> np.ndarray:
-    """libsndfile first (wav, flac, ogg, mp3: fast, in-process); ffmpeg for the rest (webm, m4a)."""
+def _decode(path: str, max_seconds: float) -> np.ndarray:
+    """libsndfile first (wav, flac, ogg, mp3: fast, in-process); ffmpeg for the rest (webm, m4a).
+
+    Either way only the first ``max_seconds`` are decoded.
+    """
     try:
-        data, rate = soundfile.read(path, dtype="float32", always_2d=True)
+        with soundfile.SoundFile(path) as sound:
+            rate = sound.samplerate
+            data = sound.read(frames=int(max_seconds * rate), dtype="float32", always_2d=True)
     except Exception:  # soundfile raises several types for unreadable input
-        return _decode_with_ffmpeg(path)
+        return _decode_with_ffmpeg(path, max_seconds)
     if data.shape[0] == 0:
         return np.zeros(0, dtype=np.float32)
     mono = data.mean(axis=1)
     if rate != SAMPLE_RATE:
-        mono = soxr.resample(np.nan_to_num(mono), rate, SAMPLE_RATE)
+        mono = soxr.resample(np.nan_to_num(mono, nan=0.0, posinf=0.0, neginf=0.0), rate, SAMPLE_RATE)
     return mono.astype(np.float32)
 
 
-def _decode_with_ffmpeg(path: str) -> np.ndarray:
+def _decode_with_ffmpeg(path: str, max_seconds: float) -> np.ndarray:
     command = [
         "ffmpeg", "-nostdin", "-v", "error", "-threads", "0",
-        "-i", path, "-f", "s16le", "-ac", "1", "-acodec", "pcm_s16le", "-ar", str(SAMPLE_RATE), "-",
+        "-t", f"{max_seconds:.3f}", "-i", path, "-f", "s16le", "-ac", "1", "-acodec", "pcm_s16le", "-ar", str(SAMPLE_RATE), "-",
     ]
     try:
         result = subprocess.run(command, capture_output=True, timeout=FFMPEG_TIMEOUT_S, check=False)
