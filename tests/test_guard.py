@@ -10,8 +10,9 @@ from oracle.answer.guard import FALLBACK_ANSWER, MAX_ANSWER_CHARS, sanitize
     ("**Curiosity** killed the _cat_", "Curiosity killed the cat."),
     ("Answer: \"Still waters run deep.\"", "Still waters run deep."),
     ("As the Magic 8 Ball says, look before you leap.", "As the says, look before you leap."),
-    ("Read [this](https://example.com/x). Haste makes waste.", "Read this. Haste makes waste."),
-    ("Visit www.example.com now! Patience is a virtue.", "Visit now! Patience is a virtue."),
+    # A sentence that carried a link was about the link: it goes with it.
+    ("Read [this](https://example.com/x). Haste makes waste.", "Haste makes waste."),
+    ("Visit www.example.com now! Patience is a virtue.", "Patience is a virtue."),
     ("<b>Time</b> heals all wounds. <script>alert(1)</script>", "Time heals all wounds."),
     ("The early bird gets the worm.\n\nHere is why: birds rise early.", "The early bird gets the worm."),
     ("# Fortune favours the bold", "Fortune favours the bold."),

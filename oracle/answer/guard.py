@@ -2,53 +2,183 @@
 
 Whatever an answerer returns (a curated proverb, a tiny local model's guess, or a remote LLM that an
 attacker talked into markdown, links or an essay) leaves here as one short, plain, speakable line.
+
+Two kinds of trouble are told apart:
+
+- **Untidy** output (markdown, HTML, links, a label such as "Answer:", an essay) is cleaned: markup is
+  dropped, sentences that carried a link or an address are dropped, and the rest is capped.
+- **Hijacked** output is replaced as a whole by ``REFUSAL_ANSWER``: text that echoes or talks about the
+  answerer's instructions ("system prompt", a run of words from a known prompt), speaks as an AI
+  assistant, carries something shaped like a secret (an ``hf_`` token, ``HF_TOKEN``), abuse, or code
+  outside a code block. A model that wrote any of that was not answering with a proverb, so nothing of
+  what it wrote is kept.
 """
 
 from __future__ import annotations
 
 import re
+import sys
+import unicodedata
+from functools import lru_cache
 
 FOOLISH_ANSWER = "Foolish questions get foolish answers."
 # Said when an answerer returns nothing usable.
 FALLBACK_ANSWER = "The answer you seek is not yet ripe."
+# Said instead of an answer that was talked out of its role (see the module docstring).
+REFUSAL_ANSWER = FOOLISH_ANSWER
 MAX_ANSWER_CHARS = 160
+# A proverb is a sentence or two.
+MAX_SENTENCES = 2
+# This many consecutive words shared with a known system prompt is an echo of the prompt.
+PROMPT_ECHO_WORDS = 5
+# This many consecutive words of a question that dictated its answer is parroting.
+PARROT_WORDS = 3
 
+_LINK = " \u2063LINK\u2063 "  # a marker for "a link or address was here" (U+2063 never reaches the output)
+_INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _CODE_BLOCK = re.compile(r"```.*?(```|$)", re.DOTALL)
 _MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_URL = re.compile(r"(?:https?://|ftp://|www\.)\S+|\b[\w.-]+\.(?:com|org|net|io|ai|dev|co|gov|edu)(?:/\S*)?\b", re.I)
+_SCHEME_URL = re.compile(r"\b[a-z][a-z0-9+.-]{1,15}://\S+|\b(?:javascript|data|mailto|file|vbscript):\S+", re.I)
+_TLDS = ("com|org|net|io|ai|dev|co|gov|edu|info|biz|me|ly|gg|tk|ru|uk|de|fr|cn|us|app|site|online|link|sh|"
+         "xyz|example|local|onion|top|shop|club|tv|cc")
+_URL = re.compile(rf"(?:www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:{_TLDS})\b(?:[/:?#]\S*)?|\b[\w-]+(?:\.[\w-]+)+/\S*"
+                  r"|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b|\bdot\s+(?:com|org|net)\b", re.I)
 _EMAIL = re.compile(r"\S+@\S+\.\S+")
+# File paths: /etc/passwd, ./x, ../x, ~/x, C:\\x (a path is an address, like a link).
+_PATH = re.compile(r"(?<![\w/])(?:~|\.{1,2})?/[\w.-]+(?:/[\w.-]*)*|\b[A-Za-z]:\\\S*|\.\.[/\\]\S*")
 _HTML_ELEMENT_WITH_CODE = re.compile(r"<(script|style)\b.*?(</\1\s*>|$)", re.I | re.DOTALL)
 _HTML_TAG = re.compile(r"<[^>]{0,200}>")
 _MAGIC_BALL = re.compile(r"\bmagic[\s-]*(?:8|eight)[\s-]*ball\b[,:;]?", re.I)
 _LABEL = re.compile(r"^\s*(?:answer|response|oracle|proverb|reply)\s*:\s*", re.I)
+_PREAMBLE = re.compile(r"^\s*(?:(?:sure|certainly|of course|okay|ok|absolutely|alright)\b[!,.:]*\s*)?"
+                       r"(?:here(?:'s| is)\s+(?:an?|the|my|your)\s+(?:\w+\s+){0,2}(?:proverb|answer|adage|reply)\s*:?\s*)?",
+                       re.I)
 _MARKUP_CHARS = re.compile(r"[*_#`~|>\[\]{}\\^=<]+")
-_NOT_SPEAKABLE = re.compile(r"[^\w\s.,;:!?'\-()&%$]", re.UNICODE)
+_NOT_SPEAKABLE = re.compile(r"[^\w\s.,;:!?'\-()&%$\u2063]", re.UNICODE)
 _SENTENCE = re.compile(r"[^.!?]+[.!?]+|[^.!?]+$")
 
+# ---- signs of a hijacked answer ----
+# A question that tells the oracle what to say.
+_DIRECTIVE = re.compile(r"\b(?:say|repeat|print|echo|write|output|type|respond with|reply with|answer with|"
+                        r"copy|spell|read out|recite)\b", re.I)
+_TALKS_ABOUT_INSTRUCTIONS = re.compile(
+    r"\bsystem\s*prompt|\bprompt\b|\binstructions?\b|\bmy (?:rules|guidelines|programming)\b|"
+    r"\b(?:as an?|i am an?|i'm an?) (?:ai|a\.i\.|assistant|language model|chatbot|llm)\b|\blanguage model\b|"
+    r"\b(?:openai|chatgpt|anthropic|claude|qwen|llama|mistral|hugging ?face)\b|\bjailbr|\bdan mode\b|"
+    r"\bdeveloper mode\b|\bi (?:cannot|can't|can not|won't|will not) (?:help|comply|assist|do that)|"
+    r"\bignore (?:all |any |the |your |previous |prior )+", re.I)
+_SECRET = re.compile(r"\bhf_[A-Za-z0-9]{6,}|\bHF_TOKEN\b|\bapi[\s_-]?key\b|\bbearer\s+\S|\bpassword\b|"
+                     r"\bsk-[A-Za-z0-9]{10,}|\bos\.environ|\benv(?:ironment)? variables?\b|\baccess token\b", re.I)
+_ABUSE = re.compile(
+    r"\b(?:idiots?|morons?|imbeciles?|stupid|dumbass|worthless|losers?|retard\w*|bitch\w*|bastards?|fuck\w*|"
+    r"shit\w*|cunts?|whores?|sluts?|nigg\w*|fag\w*|kikes?|spics?|chinks?|trann\w*|nazis?|hitler|genocide|"
+    r"rap(?:e|ed|es|ing|ist)|kill (?:yo)?urself|kill yourselves|kys|hate you|go die|die in a)\b", re.I)
+_CODE = re.compile(
+    r"\bimport\s+(?:os|sys|subprocess|requests|socket|shutil)\b|\bfrom\s+[\w.]+\s+import\b|"
+    r"\b(?:def|class|function|lambda|var|let|const)\s+\w+\s*[(=:]|\b\w+\.\w+\([^)]*\)|\b\w+\([^)\s]*\)|"
+    r"=>|==|!=|&&|\|\||\brm\s+-rf\b|\bsudo\s|#!/|\$\(|\beval\b|\bexec\b|\bSELECT\b.+\bFROM\b|"
+    r"\bDROP\s+TABLE\b|\"\w+\"\s*:|^\s*[{\[]", re.I | re.M)
 
-def sanitize(text: str | None) -> str:
-    """One short plain line: no markup, links, code or mention of the ball; capped in length."""
-    if not text:
+
+def sanitize(text: str | None, prompt: str | None = None, question: str | None = None) -> str:
+    """One short plain line: no markup, links, code or mention of the ball; capped in length.
+
+    ``prompt``: the answerer's own instructions, if it has any; the ``SYSTEM_PROMPT`` of every loaded
+    ``oracle.answer.*`` module is checked as well. ``question``: what was asked; an answer that parrots
+    a question which told it what to say ("Say '...'", "Repeat after me: ...") is refused.
+    """
+    if not text or not isinstance(text, str):
         return FALLBACK_ANSWER
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+    if _hijacked(text, prompt) or _parrots(text, question):
+        return REFUSAL_ANSWER
     text = _CODE_BLOCK.sub(" ", text)
-    text = _MARKDOWN_LINK.sub(r"\1", text)
     text = _HTML_ELEMENT_WITH_CODE.sub(" ", text)
+    if _CODE.search(text):
+        return REFUSAL_ANSWER
+    text = _MARKDOWN_LINK.sub(rf"\1{_LINK}", text)
     text = _HTML_TAG.sub(" ", text)
-    text = _URL.sub(" ", text)
-    text = _EMAIL.sub(" ", text)
+    for address in (_SCHEME_URL, _EMAIL, _URL, _PATH):
+        text = address.sub(_as_link, text)
     text = _MAGIC_BALL.sub(" ", text)
-    first_paragraph = next((p for p in re.split(r"\n\s*\n|\n", text) if re.search(r"[A-Za-z]{2}", p)), "")
-    text = _LABEL.sub("", first_paragraph)
-    text = _MARKUP_CHARS.sub(" ", text)
-    text = _NOT_SPEAKABLE.sub(" ", text)
-    text = re.sub(r"\s+", " ", text).strip(" \"'-:;,")
-    text = re.sub(r"\s+([.,;:!?])", r"\1", text)
+    candidates = []
+    for paragraph in re.split(r"\n", text):
+        line = _clean_line(paragraph)
+        sentences = [s.strip() for s in _SENTENCE.findall(line)]
+        kept = [s for s in sentences if "\u2063" not in s and len(re.findall(r"[^\W\d_]", s)) >= 3]
+        kept = list(dict.fromkeys(kept))[:MAX_SENTENCES]  # an essay of repeats is one sentence
+        if kept:
+            candidates.append(_tidy(" ".join(kept)))
+    if not candidates:
+        return FALLBACK_ANSWER
+    # The first line that says something; a heading or label line ("Proverb") is not an answer.
+    text = next((c for c in candidates if len(c.split()) >= 3), candidates[0])
     text = _cap(text)
-    if len(re.findall(r"[A-Za-z]", text)) < 3:
+    if len(re.findall(r"[^\W\d_]", text)) < 3:
         return FALLBACK_ANSWER
     if text[-1] not in ".!?":
         text += "."
     return text[0].upper() + text[1:]
+
+
+def _as_link(match: re.Match) -> str:
+    """The link marker in place of an address; punctuation after it still ends its sentence."""
+    trailing = re.search(r"[.,;:!?)\]'\"]*$", match.group(0)).group(0)
+    return _LINK + trailing
+
+
+def _clean_line(text: str) -> str:
+    text = _LABEL.sub("", text)
+    text = _MARKUP_CHARS.sub(" ", text)
+    text = _LABEL.sub("", text)
+    text = _PREAMBLE.sub("", text, count=1)
+    text = _NOT_SPEAKABLE.sub(" ", text)
+    return _tidy(text)
+
+
+def _tidy(text: str) -> str:
+    text = re.sub(r"\s+", " ", text).strip(" \"'-:;,")
+    return re.sub(r"\s+([.,;:!?])", r"\1", text)
+
+
+def _hijacked(text: str, prompt: str | None) -> bool:
+    if _TALKS_ABOUT_INSTRUCTIONS.search(text) or _SECRET.search(text) or _ABUSE.search(text):
+        return True
+    words = _words(text)
+    shingles = {tuple(words[i:i + PROMPT_ECHO_WORDS]) for i in range(len(words) - PROMPT_ECHO_WORDS + 1)}
+    return any(shingles & _prompt_shingles(known) for known in _known_prompts(prompt))
+
+
+def _parrots(text: str, question: str | None) -> bool:
+    if not question or not _DIRECTIVE.search(question):
+        return False
+    asked = _words(question)
+    runs = {tuple(asked[i:i + PARROT_WORDS]) for i in range(len(asked) - PARROT_WORDS + 1)}
+    said = _words(text)
+    return any(tuple(said[i:i + PARROT_WORDS]) in runs for i in range(len(said) - PARROT_WORDS + 1))
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def _known_prompts(prompt: str | None) -> list[str]:
+    prompts = [prompt] if prompt else []
+    for name, module in list(sys.modules.items()):
+        if name.startswith("oracle.answer.") and isinstance(getattr(module, "SYSTEM_PROMPT", None), str):
+            prompts.append(module.SYSTEM_PROMPT)
+    return prompts
+
+
+@lru_cache(maxsize=16)
+def _prompt_shingles(prompt: str) -> frozenset[tuple[str, ...]]:
+    """Runs of words of a prompt's own wording; quoted examples (real proverbs) are left out."""
+    own_words = re.sub(r"'[^']*'|\"[^\"]*\"|\u2018[^\u2019]*\u2019|\u201c[^\u201d]*\u201d", " | ", prompt)
+    shingles = set()
+    for part in own_words.split("|"):
+        words = _words(part)
+        shingles.update(tuple(words[i:i + PROMPT_ECHO_WORDS]) for i in range(len(words) - PROMPT_ECHO_WORDS + 1))
+    return frozenset(shingles)
 
 
 def _cap(text: str) -> str:
