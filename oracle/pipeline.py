@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
+import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -19,6 +22,13 @@ from oracle.vad import has_speech
 
 # Anything longer is not one question; answerers and LLM prompts get at most this much.
 MAX_QUESTION_CHARS = 300
+# The most text one request may have spoken (an answer is at most 160; /speak takes any text).
+MAX_SPEAK_CHARS = 1000
+# The longest one spoken answer may keep a speaking slot (and, on ZeroGPU, the GPU).
+SPEAK_TIME_LIMIT_S = 60.0
+# A stream not resumed for this long has lost its listener (a live one is resumed every chunk, well
+# under a second); it is closed when the next stream starts.
+ABANDONED_STREAM_S = 30.0
 WARM_UP_QUESTION = "Will tomorrow be a good day?"
 
 log = logging.getLogger(__name__)
@@ -36,11 +46,80 @@ def _elapsed_ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
+
+
 def clean_question(text: str | None) -> str:
-    text = re.sub(r"\s+", " ", text or "").strip()
-    if len(text) > MAX_QUESTION_CHARS:
-        text = text[:MAX_QUESTION_CHARS].rsplit(" ", 1)[0] + "…"
-    return text
+    return _cut(re.sub(r"\s+", " ", text or "").strip(), MAX_QUESTION_CHARS)
+
+
+def clean_speech_text(text: str | None) -> str:
+    """What may be spoken: one line of at most ``MAX_SPEAK_CHARS``, without control characters."""
+    text = re.sub(r"[\x00-\x1f\x7f]", " ", text or "")
+    return _cut(re.sub(r"\s+", " ", text).strip(), MAX_SPEAK_CHARS)
+
+
+class SpeechMeter:
+    """How much speaking is going on: streams open now (and at most), chunks produced so far; and
+    the streams themselves, so that abandoned ones can be closed.
+
+    A stream is abandoned when its consumer goes away without closing it. Gradio 6.17 does that when
+    a job is cancelled just as its stream starts: the generator stays suspended at a ``yield``,
+    referenced from a traceback, and is never closed. It makes no more audio, but it holds its voice
+    engine's state for good; ``close_idle`` closes every stream that has not been resumed for a while.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._streams: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self.open_streams = 0
+        self.peak_streams = 0
+        self.chunks = 0
+
+    def opened(self) -> None:
+        with self._lock:
+            self.open_streams += 1
+            self.peak_streams = max(self.peak_streams, self.open_streams)
+
+    def closed(self) -> None:
+        with self._lock:
+            self.open_streams -= 1
+
+    def chunk(self) -> None:
+        with self._lock:
+            self.chunks += 1
+
+    def reset_peak(self) -> None:
+        with self._lock:
+            self.peak_streams = self.open_streams
+
+    def track(self, stream: Iterator[np.ndarray], activity: "_Activity") -> None:
+        with self._lock:
+            self._streams[stream] = activity
+
+    def close_idle(self, idle_s: float) -> int:
+        """Close the streams left suspended for more than ``idle_s``; returns how many."""
+        now = time.monotonic()
+        with self._lock:
+            idle = [stream for stream, activity in list(self._streams.items()) if now - activity.at > idle_s]
+        closed = 0
+        for stream in idle:
+            if inspect.getgeneratorstate(stream) != inspect.GEN_SUSPENDED:
+                continue
+            try:
+                stream.close()
+            except ValueError:  # it was resumed just now: not abandoned after all
+                continue
+            closed += 1
+        if closed:
+            log.warning("closed %d abandoned speech streams", closed)
+        return closed
+
+
+@dataclass
+class _Activity:
+    at: float
 
 
 class Oracle:
@@ -50,6 +129,9 @@ class Oracle:
         self.answerer = answerer
         self.speaker = speaker
         self.settings = settings or Settings()
+        self.speech_meter = SpeechMeter()
+        self.speak_time_limit_s = SPEAK_TIME_LIMIT_S
+        self.abandoned_after_s = ABANDONED_STREAM_S
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Oracle":
@@ -106,7 +188,7 @@ class Oracle:
         except Exception as error:
             log.exception("answering engine %s failed", self.answerer.name)
             raise EngineUnavailable() from error
-        return sanitize(raw)
+        return sanitize(raw, prompt=getattr(self.answerer, "system_prompt", None), question=question)
 
     def ask(self, audio_path: str | None) -> Reply:
         start = time.perf_counter()
@@ -123,11 +205,56 @@ class Oracle:
         return Reply(question, answer, hear_ms, _elapsed_ms(start))
 
     def speak(self, text: str) -> Iterator[np.ndarray]:
-        """Int16 chunks at ``sample_rate``; closing the iterator stops the engine."""
-        text = (text or "").strip()
+        """Int16 chunks at ``sample_rate``; closing the iterator stops the engine.
+
+        At most ``MAX_SPEAK_CHARS`` are spoken and for at most ``speak_time_limit_s``. If the voice
+        fails before its first chunk, a friendly ``EngineUnavailable`` is raised; if it fails later,
+        the stream simply ends: what was said stays said, and the written answer is unaffected.
+        Streams abandoned unclosed for ``abandoned_after_s`` are closed when the next one starts.
+        """
+        self.speech_meter.close_idle(self.abandoned_after_s)
+        activity = _Activity(time.monotonic())
+        stream = self._speak(clean_speech_text(text), activity)
+        self.speech_meter.track(stream, activity)
+        return stream
+
+    def _speak(self, text: str, activity: "_Activity") -> Iterator[np.ndarray]:
         if not text:
             return
-        yield from self.speaker.stream(text)
+        deadline = time.monotonic() + self.speak_time_limit_s
+        chunks_sent = 0
+        self.speech_meter.opened()
+        stream = self.speaker.stream(text)
+        try:
+            while True:
+                try:
+                    chunk = next(stream)
+                except StopIteration:
+                    return
+                except OracleError:
+                    raise
+                except Exception as error:
+                    if chunks_sent == 0:
+                        log.exception("voice %s failed before speaking", self.speaker.name)
+                        raise EngineUnavailable(
+                            "The oracle lost its voice just now; its answer is written above. Please try again."
+                        ) from error
+                    log.exception("voice %s failed after %d chunks; the stream ends there",
+                                  self.speaker.name, chunks_sent)
+                    return
+                chunks_sent += 1
+                self.speech_meter.chunk()
+                activity.at = time.monotonic()
+                yield chunk
+                activity.at = time.monotonic()
+                if time.monotonic() > deadline:
+                    log.warning("speaking stopped at its time limit of %.0f s", self.speak_time_limit_s)
+                    return
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+            self.speech_meter.closed()
 
     def speak_all(self, text: str) -> np.ndarray:
         chunks = list(self.speak(text))
