@@ -34,15 +34,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server_url(oracle, tmp_path_factory):
+def serve(oracle, example_dir: Path):
+    """The real app around ``oracle``, launched as main() launches it, on a free port: (demo, url)."""
     import app
 
-    demo = app.build_demo(oracle, example_dir=tmp_path_factory.mktemp("examples"))
+    demo = app.build_demo(oracle, example_dir=example_dir)
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
-                            quiet=True, max_file_size=app.MAX_FILE_SIZE, show_error=False)
-    yield url
+                            quiet=True, **app.launch_settings())
+    return demo, url
+
+
+@pytest.fixture(scope="session")
+def served_demo(oracle, tmp_path_factory):
+    """The session's running app (the gr.Blocks); ``server_url`` is where it listens."""
+    demo, _url = serve(oracle, tmp_path_factory.mktemp("examples"))
+    yield demo
     demo.close()
+
+
+@pytest.fixture(scope="session")
+def server_url(served_demo):
+    return served_demo.local_url
 
 
 @pytest.fixture(scope="session")
