@@ -70,3 +70,61 @@ def fetch_stream(playlist_url: str) -> list[bytes]:
 
 def rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
+
+
+class StreamHung(Exception):
+    """A stream or a job did not finish before its deadline."""
+
+
+class FollowedStream:
+    def __init__(self) -> None:
+        self.segments: list[bytes] = []
+        self.first_segment_at: float | None = None
+        self.last_segment_at: float | None = None
+        self.ended = False
+
+
+def follow_stream(playlist_url: str, deadline: float, http: httpx.Client | None = None,
+                  poll_s: float = 0.1) -> FollowedStream:
+    """Fetch every segment of a Gradio HLS stream as it appears, the way a player does, until the
+    playlist says it ended; ``deadline`` is a ``time.monotonic()`` value."""
+    import time
+
+    http = http or httpx.Client(timeout=TIMEOUT_S)
+    base = playlist_url.rsplit("/", 1)[0]
+    result = FollowedStream()
+    while True:
+        if time.monotonic() > deadline:
+            raise StreamHung(f"stream still open at its deadline after {len(result.segments)} segments")
+        playlist = http.get(playlist_url)
+        playlist.raise_for_status()
+        names = [line for line in playlist.text.splitlines() if line and not line.startswith("#")]
+        for name in names[len(result.segments):]:
+            segment = http.get(f"{base}/{name}")
+            segment.raise_for_status()
+            if not segment.content:
+                raise ValueError(f"empty segment {name}")
+            result.segments.append(segment.content)
+            result.last_segment_at = time.perf_counter()
+            if result.first_segment_at is None:
+                result.first_segment_at = result.last_segment_at
+        if "#EXT-X-ENDLIST" in playlist.text:
+            result.ended = True
+            return result
+        time.sleep(poll_s)
+
+
+def first_update(job, timeout_s: float):
+    """The first streamed update of a gradio_client job, or None if the job ended without one."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        outputs = job.outputs()
+        if outputs:
+            return outputs[0]
+        if job.done():
+            job.result(timeout=1)  # raises the job's error, if it had one
+            return None
+        time.sleep(0.02)
+    raise StreamHung(f"no stream update within {timeout_s} s")
