@@ -1,0 +1,63 @@
+"""Nothing piles up: uploads leave the disk and streamed answers leave memory once they are old.
+
+The app sweeps every ``CACHE_SWEEP_S`` (files: Gradio's ``delete_cache``; memory: app.housekeeping)
+what is older than ``CACHE_MAX_AGE_S``; ``ORACLE_CACHE_MAX_AGE=2`` makes both quick enough to test.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+
+import app
+from tests.audio_tools import follow_stream
+from tests.conftest import serve
+
+
+def test_the_sweep_settings_follow_the_environment(monkeypatch):
+    monkeypatch.delenv("ORACLE_CACHE_MAX_AGE", raising=False)
+    assert app.cache_sweep_settings() == (app.CACHE_SWEEP_S, app.CACHE_MAX_AGE_S)
+    assert app.cache_sweep_settings("2") == (2, 2)
+    assert app.cache_sweep_settings("nonsense") == (app.CACHE_SWEEP_S, app.CACHE_MAX_AGE_S)
+
+
+@pytest.fixture
+def quick_sweep(oracle, tmp_path, monkeypatch):
+    monkeypatch.setenv("ORACLE_CACHE_MAX_AGE", "2")
+    demo, url = serve(oracle, tmp_path)
+    yield demo, Client(url, verbose=False, download_files=False)
+    demo.close()
+
+
+def test_old_uploads_and_streamed_answers_are_let_go(quick_sweep, speech):
+    demo, client = quick_sweep
+    assert demo.delete_cache == (2, 2)
+    uploads: list[Path] = []
+    streams = 0
+    for question in ["Should I learn to play the piano?", "Will my garden grow this summer?"]:
+        known = set(demo.upload_file_set)
+        _heard, answer = client.predict(handle_file(str(speech.say(question))), api_name="/ask")
+        new = [Path(p) for p in set(demo.upload_file_set) - known]
+        assert len(new) == 1 and new[0].is_file()
+        uploads += new
+        final = client.submit(answer, api_name="/speak").result(timeout=30)
+        assert follow_stream(final["url"], time.monotonic() + 30).ended
+        streams = max(streams, sum(len(runs) for runs in demo.pending_streams.values()))
+        assert demo._queue.event_analytics
+    assert streams >= 1
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if (not any(p.exists() for p in uploads) and not demo.pending_streams
+                and not demo._queue.event_analytics):
+            break
+        time.sleep(0.2)
+    assert not any(p.exists() for p in uploads), "old uploads are still on disk"
+    assert not demo.pending_streams, "old streamed answers are still in memory"
+    assert not demo._queue.event_analytics and not demo._queue.event_ids_to_events
+    # And the app goes on answering and streaming as before.
+    final = client.submit("Time will tell.", api_name="/speak").result(timeout=30)
+    assert follow_stream(final["url"], time.monotonic() + 30).segments

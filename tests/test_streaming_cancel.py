@@ -1,0 +1,193 @@
+"""A spoken answer that nobody listens to any more stops being made.
+
+The proof is the pipeline's own speech meter (``Oracle.speech_meter``): the number of streams open and
+the number of chunks the voice engine has produced. After a ``gradio_client`` job is cancelled, or the
+connection of a closed tab drops, the engine may finish the chunk it is on, and then must stop.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import httpx
+import pytest
+from gradio_client import Client
+
+from oracle.pipeline import Oracle
+from tests.audio_tools import first_update
+
+# Forty sentences, ~1,000 characters: about eight seconds of work for the voice, 40 chunks.
+LONG_TEXT = " ".join(f"This is sentence number {n}." for n in range(1, 41))
+LONG_TEXT_CHUNKS = 40
+# Chunks the engine may still finish after the listener left: the one in flight and the one queued
+# behind the last message sent.
+GRACE_CHUNKS = 2
+
+
+def wait_until(condition, timeout_s: float, message: str):
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(message)
+        time.sleep(0.02)
+
+
+def wait_for_no_new_chunks(meter, quiet_s: float = 1.5, timeout_s: float = 15) -> int:
+    """Wait until the voice has made no chunk for ``quiet_s``; returns the chunk count then."""
+    deadline = time.monotonic() + timeout_s
+    count, since = meter.chunks, time.monotonic()
+    while time.monotonic() - since < quiet_s:
+        assert time.monotonic() < deadline, "the voice kept producing chunks"
+        time.sleep(0.05)
+        if meter.chunks != count:
+            count, since = meter.chunks, time.monotonic()
+    return count
+
+
+def assert_voice_stopped(oracle, at_stop: int, before: int, streams: int = 1):
+    """The engine made at most the chunks in flight when its listeners left, and nothing after; any
+    stream Gradio left suspended instead of closing is closed by the next request."""
+    meter = oracle.speech_meter
+    after = wait_for_no_new_chunks(meter)
+    assert after - at_stop <= GRACE_CHUNKS * streams, f"{after - at_stop} chunks made after the listener left"
+    made = after - before
+    assert made < streams * LONG_TEXT_CHUNKS // 4, f"{made} of {streams * LONG_TEXT_CHUNKS} chunks made"
+    if meter.open_streams:
+        time.sleep(oracle.abandoned_after_s + 0.2)
+        assert len(list(oracle.speak("Yes."))) == 1
+    wait_until(lambda: meter.open_streams == 0, 5, "an abandoned stream was never closed")
+    assert_stays_quiet(meter)
+
+
+def assert_stays_quiet(meter, seconds: float = 2.0):
+    chunks = meter.chunks
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert meter.open_streams == 0, "a stream started speaking again"
+        time.sleep(0.05)
+    assert meter.chunks == chunks, "the voice kept producing chunks"
+
+
+def api_fn_index(server_url: str, api_name: str) -> int:
+    config = httpx.get(f"{server_url}config", timeout=10).json()
+    return next(d["id"] for d in config["dependencies"] if d.get("api_name") == api_name)
+
+
+@pytest.fixture
+def meter(oracle, monkeypatch):
+    # Abandoned streams are closed after 2 s instead of 30 s, so the tests need not wait long.
+    monkeypatch.setattr(oracle, "abandoned_after_s", 2.0)
+    meter = oracle.speech_meter
+    wait_for_no_new_chunks(meter, quiet_s=1.0, timeout_s=30)
+    meter.close_idle(0.5)  # nothing is live between tests; close what an earlier test abandoned
+    assert meter.open_streams == 0
+    meter.reset_peak()
+    return meter
+
+
+def test_cancelling_a_gradio_client_job_stops_the_voice(client, oracle, meter):
+    before = meter.chunks
+    job = client.submit(LONG_TEXT, api_name="/speak")
+    assert first_update(job, timeout_s=20)["is_stream"]
+    at_cancel = meter.chunks
+    job.cancel()
+    assert_voice_stopped(oracle, at_cancel, before)
+    # The speaking slot came back: a new answer is spoken from start to end.
+    final = client.submit("Time will tell.", api_name="/speak").result(timeout=20)
+    assert final["is_stream"] and meter.open_streams == 0
+
+
+def test_a_job_cancelled_as_its_stream_starts_stops_the_voice(client, oracle, meter):
+    """The race in which Gradio leaves the generator suspended rather than closed."""
+    before = meter.chunks
+    job = client.submit(LONG_TEXT, api_name="/speak")
+    wait_until(lambda: meter.open_streams == 1, 20, "the stream did not start")
+    at_cancel = meter.chunks
+    job.cancel()
+    assert_voice_stopped(oracle, at_cancel, before)
+
+
+def test_closing_the_connection_mid_stream_stops_the_voice(server_url, oracle, meter):
+    """What a browser does when its tab is closed: the event stream's connection just drops."""
+    session_hash = uuid.uuid4().hex
+    before = meter.chunks
+    joined = httpx.post(f"{server_url}gradio_api/queue/join", timeout=10, json={
+        "data": [LONG_TEXT], "fn_index": api_fn_index(server_url, "speak"), "session_hash": session_hash,
+        "event_data": None, "trigger_id": None})
+    joined.raise_for_status()
+    deadline = time.monotonic() + 20
+    with httpx.Client(timeout=httpx.Timeout(20)) as http:
+        with http.stream("GET", f"{server_url}gradio_api/queue/data", params={"session_hash": session_hash}) as sse:
+            for line in sse.iter_lines():
+                assert time.monotonic() < deadline, "no audio within 20 s"
+                # A generator's updates arrive as "process_generating" (".stream()" events use another).
+                if line.startswith("data:") and json.loads(line[5:])["msg"] == "process_generating":
+                    break
+            at_close = meter.chunks
+    # Leaving both blocks closed the connection mid-stream.
+    assert_voice_stopped(oracle, at_close, before)
+
+
+def test_two_voices_at_once_and_a_job_cancelled_in_the_queue_never_speaks(server_url, oracle, meter):
+    import app
+
+    before = meter.chunks
+    clients = [Client(server_url, verbose=False, download_files=False) for _ in range(3)]
+    running = [c.submit(LONG_TEXT, api_name="/speak") for c in clients[:2]]
+    try:
+        wait_until(lambda: meter.open_streams == app.SPEAKING_CONCURRENCY, 20, "two streams did not start")
+        queued = clients[2].submit(LONG_TEXT, api_name="/speak")
+        time.sleep(1.0)
+        assert meter.open_streams == app.SPEAKING_CONCURRENCY, "a third stream ran past the speaking limit"
+        queued.cancel()
+    finally:
+        at_cancel = meter.chunks
+        for job in running:
+            job.cancel()
+    assert_voice_stopped(oracle, at_cancel, before, streams=2)
+    assert meter.peak_streams == app.SPEAKING_CONCURRENCY, "the job cancelled in the queue ran"
+
+
+def test_hearing_and_answering_are_not_held_up_by_speaking(server_url, client, speech, meter, oracle):
+    from gradio_client import handle_file
+
+    before = meter.chunks
+    speakers = [Client(server_url, verbose=False, download_files=False) for _ in range(2)]
+    running = [c.submit(LONG_TEXT, api_name="/speak") for c in speakers]
+    try:
+        wait_until(lambda: meter.open_streams == 2, 20, "two streams did not start")
+        start = time.perf_counter()
+        answer = client.predict("Will my garden grow this summer?", api_name="/ask_text")
+        question, _ = client.predict(handle_file(str(speech.say("Should I learn to play the piano?"))),
+                                     api_name="/ask")
+        elapsed = time.perf_counter() - start
+        assert meter.open_streams == 2, "the long answers should still be being spoken"
+    finally:
+        at_cancel = meter.chunks
+        for job in running:
+            job.cancel()
+    assert answer in {p.text for p in oracle.answerer.proverbs} | {"Foolish questions get foolish answers."}
+    assert "piano" in question.lower()
+    assert elapsed < 10, f"hearing and answering waited {elapsed:.1f} s behind speaking"
+    assert_voice_stopped(oracle, at_cancel, before, streams=2)
+
+
+def test_a_stream_left_suspended_is_closed_when_the_next_one_starts(oracle):
+    """What Gradio sometimes does on cancel, done by hand: take one chunk, then walk away."""
+    own = Oracle(oracle.transcriber, oracle.answerer, oracle.speaker)
+    own.abandoned_after_s = 0.5
+    abandoned = own.speak(LONG_TEXT)
+    assert next(abandoned).size > 0
+    assert own.speech_meter.open_streams == 1
+    time.sleep(0.3)
+    assert len(list(own.speak("Yes."))) == 1  # too soon: the first one might still be listened to
+    assert own.speech_meter.open_streams == 1
+    time.sleep(0.5)
+    chunks = own.speech_meter.chunks
+    assert len(list(own.speak("Yes."))) == 1
+    assert own.speech_meter.open_streams == 0
+    assert own.speech_meter.chunks == chunks + 1
+    with pytest.raises(StopIteration):
+        next(abandoned)
