@@ -1,0 +1,138 @@
+"""What the load and soak scripts share: launching the real app, following an HLS stream the way a
+player does, and measuring the server (RSS, temporary files).
+
+Everything here talks only to 127.0.0.1 and every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+import soundfile
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.audio_tools import StreamHung, first_update, follow_stream  # noqa: E402,F401
+from tests.conftest import free_port  # noqa: E402
+
+STARTUP_TIMEOUT_S = 180
+HTTP_TIMEOUT_S = 30
+
+QUESTIONS = [
+    "Should I take the new job?",
+    "Will I find love this year?",
+    "Is it a good time to buy a house?",
+    "Should I learn to play the guitar?",
+    "Will my business succeed?",
+    "Should I travel to Japan next spring?",
+    "Is my friend telling me the truth?",
+    "Will tomorrow be a lucky day?",
+]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+@dataclass
+class App:
+    """``python app.py`` on a free port, with its own Gradio cache and temporary directory."""
+
+    process: subprocess.Popen
+    url: str
+    workdir: Path
+    log_path: Path
+
+    @property
+    def gradio_dir(self) -> Path:
+        return self.workdir / "gradio"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.workdir / "tmp"
+
+    def rss_mb(self) -> float:
+        """Resident memory of the server process (children such as ffmpeg are short-lived)."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+    def temp_files(self) -> tuple[int, float]:
+        """(count, MB) of every file under the app's Gradio cache and temporary directory."""
+        files = [f for d in (self.gradio_dir, self.tmp_dir) for f in d.rglob("*") if f.is_file()]
+        return len(files), sum(f.stat().st_size for f in files) / 1e6
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+
+
+def launch_app(extra_env: dict[str, str] | None = None, keep_workdir: bool = False) -> App:
+    workdir = Path(tempfile.mkdtemp(prefix="oracle-bench-"))
+    (workdir / "tmp").mkdir()
+    port = free_port()
+    env = {
+        **os.environ,
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_TEMP_DIR": str(workdir / "gradio"),
+        "TMPDIR": str(workdir / "tmp"),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        **(extra_env or {}),
+    }
+    log_path = workdir / "server.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    app = App(process, f"http://127.0.0.1:{port}/", workdir, log_path)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the app exited during start-up; see {log_path}")
+        try:
+            if httpx.get(app.url, timeout=2).status_code == 200:
+                return app
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    app.stop()
+    raise SystemExit("the app did not start in time")
+
+
+def cleanup(app: App) -> None:
+    app.stop()
+    shutil.rmtree(app.workdir, ignore_errors=True)
+
+
+def unique_recordings(directory: Path, count: int) -> list[Path]:
+    """``count`` different recordings of the example questions: each upload is a new file to the
+    server (Gradio stores uploads by content hash, so identical bytes would be stored only once)."""
+    from tests.audio_tools import SpeechMaker
+
+    speech = SpeechMaker(directory)
+    rng = np.random.default_rng(8)
+    bases = [soundfile.read(speech.say(q), dtype="float32") for q in QUESTIONS]
+    paths = []
+    for i in range(count):
+        samples, rate = bases[i % len(bases)]
+        variant = samples * rng.uniform(0.85, 1.0) + rng.normal(0, 1e-4, samples.size).astype(np.float32)
+        path = directory / f"question-{i:04d}.wav"
+        soundfile.write(path, variant, rate, subtype="PCM_16")
+        paths.append(path)
+    return paths
