@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 # ffmpeg: Gradio encodes the streamed answer with it. espeak-ng and sox: tests make and measure audio.
-SYSTEM_PACKAGES=(ffmpeg espeak-ng sox)
+# chromium: the browser tests (tests/test_browser.py) drive it through Playwright, which uses this system
+# browser instead of downloading its own; fonts-noto-color-emoji lets its screenshots show the emoji.
+SYSTEM_PACKAGES=(ffmpeg espeak-ng sox chromium fonts-noto-color-emoji)
 
 missing=()
 for package in "${SYSTEM_PACKAGES[@]}"; do
@@ -33,6 +35,6 @@ fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 .venv/bin/python -m pip install --quiet --requirement requirements.txt --requirement requirements-dev.txt
 
-.venv/bin/python -c 'import faster_whisper, piper, sentence_transformers, gradio' \
+.venv/bin/python -c 'import faster_whisper, piper, sentence_transformers, gradio, playwright' \
     || { echo "setup: the virtual environment is broken; delete .venv and run again" >&2; exit 1; }
 echo "setup: ready. Test: .venv/bin/python -m pytest   Run: .venv/bin/python app.py"
