@@ -19,6 +19,7 @@ from oracle.config import Settings
 from oracle.errors import OracleError
 from oracle.examples import EXAMPLE_QUESTIONS, spoken_examples
 from oracle.pipeline import Oracle, Reply
+from oracle.speech_stream import SpeechStream
 
 TITLE = "Magic 8 Ball 🎱"
 SUBTITLE = "Ask a question and receive wisdom"
@@ -115,8 +116,7 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
                 status = gr.Markdown("Ready. Ask aloud or type a question.", elem_id="status")
                 heard = gr.Markdown(elem_id="heard")
                 answer = gr.Markdown(elem_id="answer")
-                voice = gr.Audio(label="The oracle speaks", streaming=True, autoplay=True, interactive=False,
-                                 elem_id="answer-audio")
+                voice = SpeechStream(label="The oracle speaks", autoplay=True, elem_id="answer-audio")
                 timings = gr.Markdown(elem_id="timings")
         spoken_examples_ui = gr.Examples(examples_audio, inputs=[microphone], label="Spoken examples")
         typed_examples_ui = gr.Examples([[q] for q in EXAMPLE_QUESTIONS], inputs=[typed], label="Typed examples")
@@ -140,7 +140,7 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
             api_text = gr.Textbox(label="text")
             api_question = gr.Textbox(label="question")
             api_answer = gr.Textbox(label="answer")
-            api_stream = gr.Audio(label="spoken answer (stream)", streaming=True, autoplay=False)
+            api_stream = SpeechStream(label="spoken answer (stream)")
             api_wav = gr.Audio(label="spoken answer", type="numpy", format="wav")
             api_trigger = gr.Button("api")
         api_trigger.click(ask, inputs=[api_audio], outputs=[api_question, api_answer], api_name="ask",
