@@ -32,6 +32,7 @@ from oracle.config import Settings
 from oracle.errors import OracleError
 from oracle.examples import EXAMPLE_QUESTIONS, spoken_examples
 from oracle.pipeline import Oracle, Reply
+from oracle.speech_stream import SpeechStream
 
 TITLE = "Magic 8 Ball 🎱"
 MAX_FILE_SIZE = "10mb"
@@ -481,8 +482,7 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
                 status = gr.HTML(status_html("ready"), elem_id="status")
                 ball = gr.HTML(ball_html("ready"), elem_id="ball", js_on_load=None)
                 heard = gr.HTML("", elem_id="heard")
-                voice = gr.Audio(label="The oracle's voice", streaming=True, autoplay=True, interactive=False,
-                                 elem_id="answer-audio")
+                voice = SpeechStream(label="The oracle's voice", autoplay=True, elem_id="answer-audio")
                 timings = gr.Markdown(elem_id="timings")
             with gr.Column(scale=5, min_width=300, elem_id="ask-column"):
                 microphone = gr.Audio(sources=["microphone"], type="filepath",
@@ -541,7 +541,7 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
             api_text = gr.Textbox(label="text")
             api_question = gr.Textbox(label="question")
             api_answer = gr.Textbox(label="answer")
-            api_stream = gr.Audio(label="spoken answer (stream)", streaming=True, autoplay=False)
+            api_stream = SpeechStream(label="spoken answer (stream)")
             api_wav = gr.Audio(label="spoken answer", type="numpy", format="wav")
             api_trigger = gr.Button("api")
         api_trigger.click(ask, inputs=[api_audio], outputs=[api_question, api_answer], api_name="ask",

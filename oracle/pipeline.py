@@ -53,10 +53,12 @@ class Oracle:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Oracle":
+        from oracle.selection import choose
+
         oracle = cls(
-            engines.build("asr", settings.asr, settings),
-            engines.build("answerer", settings.answerer, settings),
-            engines.build("tts", settings.tts, settings),
+            choose("asr", settings.asr, settings),
+            choose("answerer", settings.answerer, settings),
+            choose("tts", settings.tts, settings),
             settings,
         )
         log.info("engines: %s", oracle.engine_names)
