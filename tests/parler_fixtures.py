@@ -1,0 +1,38 @@
+"""Shared pytest fixtures for the Parler tests: one tiny model per session, loaded the real way.
+
+Import the fixtures into a test module with ``from parler_fixtures import tiny_parler_dir, tiny_parler``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+pytest.importorskip("parler_tts", reason="parler-tts is not installed (see scripts/build_torchaudio_nocuda.py)")
+
+import torch  # noqa: E402
+
+from parler_tiny import build_tiny_parler  # noqa: E402
+
+TINY_SECONDS = 2.5
+
+
+@pytest.fixture(scope="session")
+def tiny_parler_dir(tmp_path_factory):
+    """A directory holding a tiny random Parler-TTS model and its tokenizer (``save_pretrained``)."""
+    # Tiny models spend their time in per-op overhead; on a shared 2-core machine a second intra-op
+    # thread only adds contention (measured: 8x slower generation under load).
+    torch.set_num_threads(1)
+    logging.getLogger("parler_tts.modeling_parler_tts").setLevel(logging.ERROR)
+    return build_tiny_parler(tmp_path_factory.mktemp("tiny-parler"), seconds=TINY_SECONDS)
+
+
+@pytest.fixture(scope="session")
+def tiny_parler(tiny_parler_dir):
+    """``(model, tokenizer)`` loaded from the tiny directory with ``from_pretrained``."""
+    from parler_tts import ParlerTTSForConditionalGeneration
+    from transformers import AutoTokenizer
+
+    model = ParlerTTSForConditionalGeneration.from_pretrained(tiny_parler_dir).eval()
+    return model, AutoTokenizer.from_pretrained(tiny_parler_dir)
