@@ -140,6 +140,7 @@ class ParlerStreamer(BaseStreamer):
         self.join_timeout_s = float(join_timeout_s)
 
         # generation side (the generate thread)
+        self._rows = np.arange(self.num_codebooks)
         self._tokens = np.zeros((self.num_codebooks, 256), dtype=np.int64)  # raw columns, delay pattern
         self._columns = 0
         self._frames = np.zeros((self.num_codebooks, 256), dtype=np.int64)  # complete, valid frames
@@ -167,10 +168,9 @@ class ParlerStreamer(BaseStreamer):
         """Called by ``generate()``: first the start column ``(K, 1)``, then one ``(K,)`` column per step."""
         if self._cancel.is_set():
             return
-        columns = value.detach().cpu().numpy()
-        if columns.shape[0] != self.num_codebooks:
-            raise ValueError(f"ParlerStreamer supports batch size 1 only (got {columns.shape[0]} rows)")
-        columns = columns.reshape(self.num_codebooks, -1)
+        if value.shape[0] != self.num_codebooks:
+            raise ValueError(f"ParlerStreamer supports batch size 1 only (got {value.shape[0]} rows)")
+        columns = value.numpy(force=True).reshape(self.num_codebooks, -1)
         self._append_columns(columns)
         self._collect_frames()
         settled = self._num_frames - self.lookahead
@@ -212,10 +212,10 @@ class ParlerStreamer(BaseStreamer):
         complete = self._columns - self.num_codebooks  # frame f needs column f + K
         if complete <= self._checked:
             return
-        rows = np.arange(self.num_codebooks)
+        rows = self._rows
         for frame in range(self._checked, complete):
             codes = self._tokens[rows, frame + 1 + rows]  # codebook k of frame f sits in column f + 1 + k
-            if (codes < self.codebook_size).all() and (codes >= 0).all():
+            if codes.max() < self.codebook_size and codes.min() >= 0:
                 if self._num_frames == self._frames.shape[1]:
                     self._frames = np.concatenate([self._frames, np.zeros_like(self._frames)], axis=1)
                 self._frames[:, self._num_frames] = codes
