@@ -22,14 +22,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 logging.getLogger("parler_tts.modeling_parler_tts").setLevel(logging.ERROR)
 
-from parler_tiny import CODEBOOK_SIZE, NUM_CODEBOOKS, build_tiny_parler  # noqa: E402
+from tests.parler_tiny import CODEBOOK_SIZE, NUM_CODEBOOKS, build_tiny_parler  # noqa: E402
 from streamer import ParlerStreamer  # noqa: E402
 
 TEXT = "Still waters run deep, and the patient fisher eats."

@@ -1,6 +1,6 @@
 """Shared pytest fixtures for the Parler tests: one tiny model per session, loaded the real way.
 
-Import the fixtures into a test module with ``from parler_fixtures import tiny_parler_dir, tiny_parler``.
+Import them into a test module with ``from tests.parler_fixtures import tiny_parler_dir, tiny_parler``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ pytest.importorskip("parler_tts", reason="parler-tts is not installed (see scrip
 
 import torch  # noqa: E402
 
-from parler_tiny import build_tiny_parler  # noqa: E402
+from tests.parler_tiny import build_tiny_parler  # noqa: E402
 
 TINY_SECONDS = 2.5
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from parler_fixtures import tiny_parler_dir  # noqa: F401  (pytest fixture)
+from tests.parler_fixtures import tiny_parler_dir  # noqa: F401  (pytest fixture)
 
 from oracle.config import Settings
 from oracle.engines import Speaker, build

@@ -10,8 +10,8 @@ import pytest
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
-from parler_fixtures import tiny_parler, tiny_parler_dir  # noqa: F401  (pytest fixtures)
-from parler_tiny import CODEBOOK_SIZE, NUM_CODEBOOKS
+from tests.parler_fixtures import tiny_parler, tiny_parler_dir  # noqa: F401  (pytest fixtures)
+from tests.parler_tiny import CODEBOOK_SIZE, NUM_CODEBOOKS
 
 from streamer import ParlerStreamer, StreamError, StreamTimeout
 
