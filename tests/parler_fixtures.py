@@ -18,12 +18,22 @@ from tests.parler_tiny import build_tiny_parler  # noqa: E402
 TINY_SECONDS = 2.5
 
 
+@pytest.fixture(scope="module")
+def single_torch_thread():
+    """One torch intra-op thread while a Parler test module runs, restored afterwards.
+
+    Tiny models spend their time in per-op overhead; on a busy 2-core machine a second intra-op thread
+    only adds contention (measured: generation 8x slower under load).
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_parler_dir(tmp_path_factory):
     """A directory holding a tiny random Parler-TTS model and its tokenizer (``save_pretrained``)."""
-    # Tiny models spend their time in per-op overhead; on a shared 2-core machine a second intra-op
-    # thread only adds contention (measured: 8x slower generation under load).
-    torch.set_num_threads(1)
     logging.getLogger("parler_tts.modeling_parler_tts").setLevel(logging.ERROR)
     return build_tiny_parler(tmp_path_factory.mktemp("tiny-parler"), seconds=TINY_SECONDS)
 

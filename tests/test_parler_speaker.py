@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from tests.parler_fixtures import tiny_parler_dir  # noqa: F401  (pytest fixture)
+from tests.parler_fixtures import single_torch_thread, tiny_parler_dir  # noqa: F401  (pytest fixtures)
 
 from oracle.config import Settings
 from oracle.engines import Speaker, build
 from oracle.errors import EngineUnavailable
 from streamer import StreamTimeout
 
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 TEXT = "A watched pot never boils, seeker."
 
 

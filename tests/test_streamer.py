@@ -10,11 +10,12 @@ import pytest
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
-from tests.parler_fixtures import tiny_parler, tiny_parler_dir  # noqa: F401  (pytest fixtures)
+from tests.parler_fixtures import single_torch_thread, tiny_parler, tiny_parler_dir  # noqa: F401  (pytest fixtures)
 from tests.parler_tiny import CODEBOOK_SIZE, NUM_CODEBOOKS
 
 from streamer import ParlerStreamer, StreamError, StreamTimeout
 
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 ONE_LSB = 1 / 32767
 
 
