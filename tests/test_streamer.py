@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -212,3 +213,41 @@ def test_default_context_covers_the_codec(tiny_parler):
     reaches_ahead = moved.max() / hop - (frame + 1)  # ... and this far after it: left context
     assert 0 < reaches_back <= streamer.lookahead
     assert 0 < reaches_ahead <= streamer.left_context
+
+
+@pytest.mark.skipif(not os.environ.get("ORACLE_SLOW_TESTS"), reason="about a minute on a CPU; set ORACLE_SLOW_TESTS=1")
+def test_jenny_sized_dac_streams_exactly():
+    """Jenny's codec (DAC 44.1 kHz, 9 codebooks of 1024) with the default contexts: chunks == one-shot decode.
+
+    Codes are fed through put() column by column in Parler's delay pattern, as generate() feeds them.
+    """
+    from parler_tts import DACConfig, ParlerTTSConfig, ParlerTTSDecoderConfig, ParlerTTSForConditionalGeneration
+    from transformers import T5Config
+
+    codebooks, size, frames = 9, 1024, 130
+    config = ParlerTTSConfig.from_sub_models_config(
+        T5Config(d_model=32, d_kv=8, d_ff=64, num_layers=1, num_heads=4, vocab_size=64),
+        DACConfig(num_codebooks=codebooks, codebook_size=size, latent_dim=1024),
+        ParlerTTSDecoderConfig(
+            vocab_size=size + 64, hidden_size=32, num_hidden_layers=1, ffn_dim=64, num_attention_heads=4,
+            num_codebooks=codebooks, pad_token_id=size, eos_token_id=size, bos_token_id=size + 1,
+        ),
+        vocab_size=64,
+    )
+    torch.manual_seed(0)
+    model = ParlerTTSForConditionalGeneration(config).eval()
+    codes = torch.randint(0, size, (codebooks, frames))
+    streamer = ParlerStreamer(model, first_chunk_s=0.3, chunk_s=0.5, edge_fade_ms=0)
+    streamer.put(torch.full((codebooks, 1), size + 1))  # the start column
+    for column in range(1, frames + codebooks):  # column t holds frame t - 1 - k of codebook k
+        values = [column - 1 - k for k in range(codebooks)]
+        streamer.put(torch.tensor([
+            size + 1 if f < 0 else (int(codes[k, f]) if f < frames else size) for k, f in enumerate(values)
+        ]))
+    streamer.end()
+    chunks = list(streamer)
+    assert len(chunks) >= 3
+    assert np.array_equal(streamer.codes, codes.numpy())
+    one_shot = streamer.decode(codes.numpy())
+    assert np.abs(_float(chunks) - one_shot).max() <= 2 * ONE_LSB
+    assert np.abs(one_shot).max() > 100 * ONE_LSB  # not silence
