@@ -140,11 +140,9 @@ class ParlerStreamer(BaseStreamer):
         self.join_timeout_s = float(join_timeout_s)
 
         # generation side (the generate thread)
-        self._rows = np.arange(self.num_codebooks)
-        self._tokens = np.zeros((self.num_codebooks, 256), dtype=np.int64)  # raw columns, delay pattern
-        self._columns = 0
-        self._frames = np.zeros((self.num_codebooks, 256), dtype=np.int64)  # complete, valid frames
-        self._num_frames = 0
+        # Plain Python lists: a step brings K small ints, and numpy's per-call overhead would dominate.
+        self._columns: list[list[int]] = []  # raw columns as generate() put them, in the delay pattern
+        self._frames: list[list[int]] = []  # complete, valid frames, K codes each
         self._checked = 0  # complete frames examined so far (valid or not)
         self._emitted = 0  # frames whose audio has been queued (less the held-back crossfade tail)
         self._tail = np.zeros(0, dtype=np.float32)
@@ -170,10 +168,12 @@ class ParlerStreamer(BaseStreamer):
             return
         if value.shape[0] != self.num_codebooks:
             raise ValueError(f"ParlerStreamer supports batch size 1 only (got {value.shape[0]} rows)")
-        columns = value.numpy(force=True).reshape(self.num_codebooks, -1)
-        self._append_columns(columns)
+        if value.dim() == 1:
+            self._columns.append(value.tolist())
+        else:
+            self._columns.extend(value.t().tolist())
         self._collect_frames()
-        settled = self._num_frames - self.lookahead
+        settled = len(self._frames) - self.lookahead
         wanted = self.first_chunk_frames if self._chunks_out == 0 else self.chunk_frames
         if settled - self._emitted >= wanted:
             self._emit_chunk(stop=settled, final=False)
@@ -185,8 +185,8 @@ class ParlerStreamer(BaseStreamer):
         try:
             if not self._cancel.is_set():
                 self._collect_frames()
-                if self._num_frames > self._emitted or self._tail.size:
-                    self._emit_chunk(stop=self._num_frames, final=True)
+                if len(self._frames) > self._emitted or self._tail.size:
+                    self._emit_chunk(stop=len(self._frames), final=True)
         except BaseException as error:
             self._ended = True
             self._send("error", error)
@@ -198,34 +198,24 @@ class ParlerStreamer(BaseStreamer):
             # nobody reads when streaming; leave before it does.
             raise _GenerationDone()
 
-    def _append_columns(self, columns: np.ndarray) -> None:
-        n = columns.shape[1]
-        if self._columns + n > self._tokens.shape[1]:
-            grown = np.zeros((self.num_codebooks, max(2 * self._tokens.shape[1], self._columns + n)), dtype=np.int64)
-            grown[:, : self._columns] = self._tokens[:, : self._columns]
-            self._tokens = grown
-        self._tokens[:, self._columns : self._columns + n] = columns
-        self._columns += n
-
     def _collect_frames(self) -> None:
         """Move newly complete frames out of the delay pattern; drop those holding a special token."""
-        complete = self._columns - self.num_codebooks  # frame f needs column f + K
-        if complete <= self._checked:
-            return
-        rows = self._rows
+        complete = len(self._columns) - self.num_codebooks  # frame f needs column f + K
+        columns, size = self._columns, self.codebook_size
         for frame in range(self._checked, complete):
-            codes = self._tokens[rows, frame + 1 + rows]  # codebook k of frame f sits in column f + 1 + k
-            if codes.max() < self.codebook_size and codes.min() >= 0:
-                if self._num_frames == self._frames.shape[1]:
-                    self._frames = np.concatenate([self._frames, np.zeros_like(self._frames)], axis=1)
-                self._frames[:, self._num_frames] = codes
-                self._num_frames += 1
-        self._checked = complete
+            # codebook k of frame f sits in column f + 1 + k (column 0 is the start token)
+            codes = [columns[frame + 1 + k][k] for k in range(self.num_codebooks)]
+            if max(codes) < size and min(codes) >= 0:
+                self._frames.append(codes)
+        self._checked = max(self._checked, complete)
 
     @property
     def codes(self) -> np.ndarray:
         """All valid frames so far, ``(num_codebooks, frames)``: what a one-shot decode would decode."""
-        return self._frames[:, : self._num_frames].copy()
+        return self._codes(0, len(self._frames))
+
+    def _codes(self, start: int, stop: int) -> np.ndarray:
+        return np.array(self._frames[start:stop], dtype=np.int64).reshape(-1, self.num_codebooks).T
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """One decode of ``(num_codebooks, frames)`` codes to float32 mono audio."""
@@ -240,12 +230,12 @@ class ParlerStreamer(BaseStreamer):
     def _emit_chunk(self, stop: int, final: bool) -> None:
         start = self._emitted
         window_start = max(0, start - self.left_context)
-        window_stop = self._num_frames if final else min(self._num_frames, stop + self.lookahead)
+        window_stop = len(self._frames) if final else min(len(self._frames), stop + self.lookahead)
         hop = self.hop_length
         pieces = []
         if stop > start:
             began = time.perf_counter()
-            audio = self.decode(self._frames[:, window_start:window_stop])
+            audio = self.decode(self._codes(window_start, window_stop))
             self.decode_seconds.append(time.perf_counter() - began)
             self.decoded_frames.append(window_stop - window_start)
             expected = (window_stop - window_start) * hop
