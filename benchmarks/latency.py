@@ -1,0 +1,144 @@
+"""Time to first audio, as a gradio_client script feels it.
+
+Launches the app (``python app.py``) on a free port on 127.0.0.1, asks a set of spoken questions (made
+with espeak-ng), and for each one times: the /ask call (upload, hearing, answering), then the /speak
+stream until its first audio segment has been fetched. Prints per-stage medians and TTFA p50/p95.
+
+    .venv/bin/python benchmarks/latency.py [--rounds 3] [--plot latency.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.audio_tools import SpeechMaker  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
+
+QUESTIONS = [
+    "Should I take the new job?",
+    "Will I find love this year?",
+    "Is it a good time to buy a house?",
+    "Should I learn to play the guitar?",
+    "Will my business succeed?",
+    "Should I travel to Japan next spring?",
+    "Is my friend telling me the truth?",
+    "Will tomorrow be a lucky day?",
+]
+STARTUP_TIMEOUT_S = 180
+REQUEST_TIMEOUT_S = 30
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def launch_app(port: int) -> subprocess.Popen:
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1"}
+    process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("the app exited during start-up")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    process.kill()
+    raise SystemExit("the app did not start in time")
+
+
+def first_segment(playlist_url: str) -> bytes:
+    base = playlist_url.rsplit("/", 1)[0]
+    playlist = httpx.get(playlist_url, timeout=REQUEST_TIMEOUT_S).text
+    name = next(line for line in playlist.splitlines() if line and not line.startswith("#"))
+    return httpx.get(f"{base}/{name}", timeout=REQUEST_TIMEOUT_S).content
+
+
+def consult_once(client, wav: Path) -> dict[str, float]:
+    from gradio_client import handle_file
+
+    start = time.perf_counter()
+    _question, answer = client.predict(handle_file(str(wav)), api_name="/ask")
+    asked = time.perf_counter()
+    job = client.submit(answer, api_name="/speak")
+    first_audio = None
+    for update in job:
+        if first_audio is None:
+            segment = first_segment(update["url"])
+            assert segment, "empty first segment"
+            first_audio = time.perf_counter()
+    done = time.perf_counter()
+    return {
+        "ask (upload + hear + answer)": (asked - start) * 1000,
+        "speak: first segment fetched": (first_audio - asked) * 1000,
+        "time to first audio": (first_audio - start) * 1000,
+        "time to last audio": (done - start) * 1000,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="times each question is asked")
+    parser.add_argument("--plot", type=Path, help="write a PNG of the per-stage medians")
+    args = parser.parse_args()
+
+    from gradio_client import Client
+
+    speech = SpeechMaker(Path(tempfile.mkdtemp(prefix="latency-")))
+    wavs = [speech.say(q) for q in QUESTIONS]
+    port = free_port()
+    app = launch_app(port)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=False)
+        consult_once(client, wavs[0])  # the first call opens connections; not counted
+        runs = [consult_once(client, wav) for _ in range(args.rounds) for wav in wavs]
+    finally:
+        app.terminate()
+        app.wait(timeout=30)
+
+    print(f"{len(runs)} spoken questions, {os.cpu_count()} CPU cores")
+    for stage in runs[0]:
+        values = [run[stage] for run in runs]
+        print(f"  {stage:32s} p50 {statistics.median(values):7.0f} ms   p95 {percentile(values, 0.95):7.0f} ms")
+    if args.plot:
+        plot(runs, args.plot)
+
+
+def plot(runs: list[dict[str, float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stages = ["ask (upload + hear + answer)", "speak: first segment fetched"]
+    medians = [statistics.median(run[s] for run in runs) for s in stages]
+    figure, axis = plt.subplots(figsize=(7, 2.2))
+    left = 0.0
+    for stage, value, colour in zip(stages, medians, ["#6c5ce7", "#00b894"]):
+        axis.barh(["time to first audio"], [value], left=left, color=colour, label=f"{stage}: {value:.0f} ms")
+        left += value
+    axis.set_xlabel("milliseconds (median)")
+    axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=1, frameon=False)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    print(f"plot written to {path}")
+
+
+if __name__ == "__main__":
+    main()

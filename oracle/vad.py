@@ -1,0 +1,26 @@
+"""Is anyone speaking? Silero VAD, as shipped inside faster-whisper, checked before any ASR call.
+
+Whisper invents words ("Thank you.") from silence and noise; asking the VAD first is cheaper and
+keeps those inventions from ever reaching an answerer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from oracle.audio import SAMPLE_RATE
+
+# Less speech than this is a cough or a click, not a question.
+MIN_SPEECH_SECONDS = 0.25
+
+
+def speech_seconds(audio: np.ndarray) -> float:
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    options = VadOptions(threshold=0.5, min_speech_duration_ms=150, min_silence_duration_ms=300, speech_pad_ms=0)
+    spans = get_speech_timestamps(audio, options, sampling_rate=SAMPLE_RATE)
+    return sum(span["end"] - span["start"] for span in spans) / SAMPLE_RATE
+
+
+def has_speech(audio: np.ndarray) -> bool:
+    return speech_seconds(audio) >= MIN_SPEECH_SECONDS

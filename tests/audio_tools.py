@@ -1,0 +1,72 @@
+"""Making and measuring real audio for the tests: espeak-ng speaks, ffmpeg converts and decodes."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import subprocess
+from pathlib import Path
+
+import httpx
+import numpy as np
+import soundfile
+
+TIMEOUT_S = 30
+
+
+class SpeechMaker:
+    """Spoken questions as files, made once per test session."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+
+    def say(self, text: str, voice: str = "en-us", speed: int = 150) -> Path:
+        key = hashlib.sha1(f"{text}|{voice}|{speed}".encode()).hexdigest()[:12]
+        path = self.directory / f"{key}.wav"
+        if not path.exists():
+            subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text],
+                           check=True, timeout=TIMEOUT_S)
+        return path
+
+    def convert(self, source: Path, suffix: str, *ffmpeg_args: str) -> Path:
+        """``source`` re-encoded by ffmpeg, e.g. convert(p, ".wav", "-ar", "8000", "-ac", "2")."""
+        target = self.directory / f"{source.stem}-{hashlib.sha1(' '.join(ffmpeg_args).encode()).hexdigest()[:8]}{suffix}"
+        if not target.exists():
+            subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(source), *ffmpeg_args, str(target)],
+                           check=True, timeout=TIMEOUT_S)
+        return target
+
+    def write(self, name: str, samples: np.ndarray, rate: int, subtype: str | None = None) -> Path:
+        path = self.directory / name
+        soundfile.write(path, samples, rate, subtype=subtype)
+        return path
+
+
+def decode(data: bytes) -> tuple[np.ndarray, int]:
+    """Any encoded audio (AAC, WAV, ...) -> mono float32 samples at 16 kHz, via ffmpeg."""
+    result = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", "pipe:0", "-f", "f32le", "-ac", "1",
+                             "-ar", "16000", "pipe:1"], input=data, capture_output=True, timeout=TIMEOUT_S, check=True)
+    return np.frombuffer(result.stdout, dtype=np.float32), 16000
+
+
+def wav_duration(data: bytes) -> float:
+    info = soundfile.info(io.BytesIO(data))
+    return info.frames / info.samplerate
+
+
+def fetch_stream(playlist_url: str) -> list[bytes]:
+    """Every segment of a finished Gradio HLS stream, in order."""
+    playlist = httpx.get(playlist_url, timeout=TIMEOUT_S)
+    playlist.raise_for_status()
+    base = playlist_url.rsplit("/", 1)[0]
+    names = [line for line in playlist.text.splitlines() if line and not line.startswith("#")]
+    segments = []
+    for name in names:
+        response = httpx.get(f"{base}/{name}", timeout=TIMEOUT_S)
+        response.raise_for_status()
+        segments.append(response.content)
+    return segments
+
+
+def rms(samples: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0

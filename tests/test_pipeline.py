@@ -1,0 +1,64 @@
+"""The oracle without Gradio: hear, answer and speak end to end, and its errors."""
+
+import io
+
+import numpy as np
+import pytest
+import soundfile
+
+from oracle.errors import BadAudio, EmptyQuestion, NoAudio, NoSpeech
+from oracle.pipeline import MAX_QUESTION_CHARS, clean_question
+
+
+def test_a_spoken_question_is_heard_and_answered_with_a_proverb(oracle, speech):
+    reply = oracle.ask(str(speech.say("Should I move to a new city?")))
+    assert "move" in reply.question.lower() and "city" in reply.question.lower()
+    assert reply.answer in {p.text for p in oracle.answerer.proverbs}
+    assert reply.hear_ms > 0 and reply.answer_ms > 0
+
+
+def test_a_typed_question_is_answered(oracle):
+    reply = oracle.ask_text("  Will I pass my exam?  ")
+    assert reply.question == "Will I pass my exam?"
+    assert reply.hear_ms is None
+    assert len(reply.answer) > 5
+
+
+def test_the_spoken_answer_is_a_wav_of_the_voice(oracle):
+    data, rate = soundfile.read(io.BytesIO(oracle.speak_wav("Patience is a virtue.")), dtype="int16")
+    assert rate == oracle.sample_rate
+    assert 0.8 < data.size / rate < 4.0
+    assert np.abs(data).max() > 3000
+
+
+def test_noise_is_not_sent_to_whisper(oracle, speech):
+    calls = []
+    real = oracle.transcriber.transcribe
+    oracle.transcriber.transcribe = lambda audio: calls.append(audio) or real(audio)
+    try:
+        noise = speech.write("noise.wav", 0.2 * np.random.default_rng(2).standard_normal(48000), 16000)
+        with pytest.raises(NoSpeech):
+            oracle.ask(str(noise))
+    finally:
+        del oracle.transcriber.transcribe
+    assert calls == []
+
+
+def test_errors_reach_the_caller_as_oracle_errors(oracle, tmp_path):
+    with pytest.raises(NoAudio):
+        oracle.ask(None)
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"not audio" * 100)
+    with pytest.raises(BadAudio):
+        oracle.ask(str(junk))
+    with pytest.raises(EmptyQuestion):
+        oracle.ask_text("   ")
+
+
+def test_very_long_transcripts_are_cut_before_the_answerer():
+    question = clean_question("why " * 500)
+    assert len(question) <= MAX_QUESTION_CHARS + 1
+
+
+def test_nothing_to_speak_yields_no_audio(oracle):
+    assert list(oracle.speak("")) == []
