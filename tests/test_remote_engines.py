@@ -240,3 +240,21 @@ def test_credentials_in_a_model_url_are_never_shown(api, caplog):
     assert_no_secret("".join(traceback.format_exception(caught.value)))
     assert_no_secret(caplog.text)
     assert_no_secret(repr(engine))
+
+
+# -- with the app's failover ------------------------------------------------------------------
+
+@pytest.mark.parametrize("behaviour", ["hang", "500", "401"])
+def test_a_failing_remote_answerer_hands_over_to_the_book_within_bounded_time(settings, api, behaviour):
+    from oracle.answer.book import load_proverbs
+    from oracle.selection import choose
+
+    answerer = choose("answerer", "remote", settings)
+    answerer.backup.answer("warm up")  # time the handover, not the book's first load
+    api.behaviour = behaviour
+    api.retry_after = "0"
+    started = time.monotonic()
+    reply = answerer.answer("Should I take the new job?")
+    assert time.monotonic() - started < TIMEOUT_S + MARGIN_S + 0.5
+    assert reply in {proverb.text for proverb in load_proverbs()}
+    assert "backup" in answerer.name
