@@ -52,6 +52,7 @@ ENGINES: dict[str, dict[str, str]] = {
     },
     "tts": {
         "piper": "oracle.speech.piper:PiperSpeaker",
+        "parler": "oracle.speech.parler:ParlerSpeaker",
     },
 }
 
