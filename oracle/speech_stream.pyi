@@ -22,6 +22,12 @@ class SpeechStream(gr.Audio):
     def __init__(self, **kwargs):
         super().__init__(streaming=True, interactive=False, **kwargs)
 
+    def get_config(self, cls=None):
+        # Gradio builds a component's config from its class's __init__ signature; this one's is only
+        # **kwargs, which would send the browser no label, autoplay or waveform options (and the
+        # player then fails to start). Audio's signature lists them all.
+        return super().get_config(cls or gr.Audio)
+
     async def stream_output(self, value, output_id: str, first_chunk: bool):
         if not isinstance(value, bytes):
             return await super().stream_output(value, output_id, first_chunk)
