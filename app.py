@@ -335,6 +335,8 @@ CSS = """
   #status { order: 1; } #ball { order: 2; } #question-audio { order: 3; } #ask-column > .form { order: 4; }
   #ask-button { order: 5; } #heard { order: 6; } #answer-audio { order: 7; } #timings { order: 8; }
   #spoken-examples { order: 9; } #typed-examples { order: 10; } #history-title { order: 11; }
+  .history-item { flex-wrap: wrap !important; }
+  .history-item > * { flex: 1 1 100% !important; }
   .masthead h1 { font-size: 1.5rem; }
   .masthead p { font-size: .92rem; }
   .mini-ball { width: 2.6rem; height: 2.6rem; }

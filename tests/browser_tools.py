@@ -94,7 +94,7 @@ def screenshot_dir(default: Path) -> Path:
     return directory
 
 
-def small_png(source: Path, target: Path, width: int = 960, colours: int = 160) -> Path:
+def small_png(source: Path, target: Path, width: int = 960, colours: int = 256) -> Path:
     """A copy of a screenshot small enough for a README: scaled down and palette-quantised."""
     from PIL import Image
 
