@@ -3,9 +3,9 @@
 The page's own Record and Stop buttons record a spoken question; the test then checks every stage the
 page shows, that the answer appears in the ball, that the answer audio really plays (its currentTime
 advances), that the visit's history offers the spoken answer as a download, and that a typed question
-is answered and heard too. A second test checks a phone-sized screen. Each stage is photographed into
-$SCREENSHOT_DIR (or a temporary directory, printed at the end); ``readme.png`` there is the small
-screenshot the README shows (docs/screenshot.png).
+is answered and heard too. A second test checks a phone-sized screen, and that a typed and a spoken
+example each ask with one tap. Each stage is photographed into $SCREENSHOT_DIR (or a temporary
+directory, printed at the end); ``readme.png`` there is the README's screenshot (docs/screenshot.png).
 """
 
 from __future__ import annotations
@@ -169,13 +169,15 @@ def test_browser_asks_aloud_and_typed_and_hears_both_answers(browser, server_url
         context.close()
 
 
-def test_browser_phone_sized_screen_shows_every_control_without_sideways_scrolling(browser, server_url, shots):
+def test_browser_phone_screen_fits_and_examples_ask_with_one_tap(browser, server_url, shots):
     phone = {"width": 390, "height": 844}
     context, page = open_page(browser, server_url, viewport=phone, device_scale_factor=2, is_mobile=True,
                               has_touch=True)
     try:
         assert page.evaluate(NO_HORIZONTAL_OVERFLOW), "the page scrolls sideways on a phone"
         page.screenshot(path=shots / "phone-1-ready.png")  # the first screen, as a visitor sees it
+        # A new visitor (a new session) starts with an empty history, whatever others asked before.
+        assert page.locator(".history-item").count() == 0
         # The ball and the Record button are on the first screen, no scrolling needed.
         record = page.locator("#question-audio").get_by_role("button", name="Record")
         for control in (page.locator("#ball .ball"), record):
@@ -193,9 +195,18 @@ def test_browser_phone_sized_screen_shows_every_control_without_sideways_scrolli
         page.get_by_role("button", name=re.compile(r"^Will I find love this year\?$")).tap()
         wait_for_stage(page, "speaking")
         assert page.locator("#heard").inner_text().endswith("“Will I find love this year?”")
+        assert_answer_plays(page)
         page.locator("#ball").scroll_into_view_if_needed()
         page.screenshot(path=shots / "phone-2-answered.png")
         wait_for_stage(page, "done")
+
+        # A spoken example, one tap: its recording is heard, answered and spoken.
+        page.get_by_role("button", name=re.compile(r"Is it a good time to buy a house\?$")).first.tap()
+        page.wait_for_function("() => document.querySelector('#heard').innerText.toLowerCase().includes('house')")
+        wait_for_stage(page, "speaking")
+        assert_answer_plays(page)
+        wait_for_stage(page, "done")
+        assert page.locator(".history-item").count() == 2
         assert page.evaluate(NO_HORIZONTAL_OVERFLOW), "the answered page scrolls sideways on a phone"
         page.screenshot(path=shots / "phone-3-done.png", full_page=True)
         assert not page.errors, page.errors
