@@ -295,6 +295,7 @@ CSS = """
 .oracle-ball.stage-speaking .window { animation: glow 1.8s ease-in-out infinite; }
 .oracle-ball.stage-done .window { box-shadow: inset 0 0 24px #000, 0 0 0 5px #111118, 0 0 0 8px #2b2b3a,
                                               0 0 28px rgba(90,110,255,.35); }
+.oracle-ball.failed .ball, .oracle-ball.failed .die { animation: none !important; opacity: 1 !important; }
 .oracle-ball.failed .die::before { background: linear-gradient(180deg, #5a4bb0 0%, #3b2f87 100%); }
 @keyframes tumble { 0%, 100% { opacity: .85; transform: rotate(0deg) scale(1); filter: blur(0); }
                     50% { opacity: .25; transform: rotate(14deg) scale(.82); filter: blur(2px); } }
@@ -395,7 +396,7 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
         return reply.question, reply.answer, (oracle.sample_rate, oracle.speak_all(reply.answer))
 
     # ---- UI flow: hear and answer on the CPU, keep the reply in State, then stream the voice ----
-    # Each step yields (ball, status, heard, reply); the spoken flow also clears the microphone.
+    # Each step yields (ball, status, reply, heard); the spoken flow also clears the microphone.
     def failed(stage: str, error: OracleError, typed: bool):
         gr.Warning(str(error))
         return ball_html(stage, failed=True), status_html(stage, str(error), failed=True, typed=typed), None

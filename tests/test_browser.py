@@ -145,9 +145,16 @@ def test_browser_asks_aloud_and_typed_and_hears_both_answers(browser, server_url
         audio, rate = soundfile.read(saved, dtype="int16")
         assert rate == oracle.sample_rate and audio.size / rate > 0.5
 
-        # Typed, with the keyboard only: type, press Enter, and the new answer plays too.
+        # Enter on an empty question: the ball's classic "Reply hazy", and why, under the steps.
         textbox = page.locator("#question-text textarea")
         textbox.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#status .failed")
+        assert ball_text(page) == "Reply hazy, try again"
+        assert "type a question" in page.locator("#status .hint").inner_text()
+        page.screenshot(path=shots / "error-empty-question.png")
+
+        # Typed, with the keyboard only: type, press Enter, and the new answer plays too.
         page.keyboard.type(TYPED_QUESTION)
         with QueueGate(page) as gate:
             page.keyboard.press("Enter")
