@@ -57,6 +57,20 @@ class _Failover:
         """The engine that answers now."""
         return self.primary.name if self.health.usable else f"{self.backup.name} (backup for {self.primary.name})"
 
+    def warm_up(self) -> None:
+        """Warm both; a primary that fails here starts out resting, and the backup answers."""
+        for engine in (self.primary, self.backup):
+            warm_up = getattr(engine, "warm_up", None)
+            if warm_up is None:
+                continue
+            if engine is self.backup:
+                warm_up()
+                continue
+            try:
+                warm_up()
+            except Exception as error:
+                self._switch("warming up", error)
+
     def _call(self, operation: str, primary_call: Callable[[], T], backup_call: Callable[[], T]) -> T:
         if self.health.usable:
             try:

@@ -19,7 +19,6 @@ from oracle.vad import has_speech
 
 # Anything longer is not one question; answerers and LLM prompts get at most this much.
 MAX_QUESTION_CHARS = 300
-WARM_UP_QUESTION = "Will tomorrow be a good day?"
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +72,14 @@ class Oracle:
         return self.speaker.sample_rate
 
     def warm_up(self) -> None:
-        """Run each engine once so the first real request is as fast as the rest."""
+        """Run each local engine once so the first real request is as fast as the rest (remote
+        engines have nothing to warm and are not called)."""
         start = time.perf_counter()
-        self.transcriber.transcribe(np.zeros(16_000, dtype=np.float32))
         has_speech(np.zeros(16_000, dtype=np.float32))
-        self.answer(WARM_UP_QUESTION)
-        for _chunk in self.speaker.stream("Ready."):
-            pass
+        for engine in (self.transcriber, self.answerer, self.speaker):
+            warm_up = getattr(engine, "warm_up", None)
+            if warm_up is not None:
+                warm_up()
         log.info("engines warmed up in %.0f ms", _elapsed_ms(start))
 
     def hear(self, audio_path: str | None) -> str:
