@@ -134,9 +134,8 @@ def plot(runs: list[dict[str, float]], path: Path) -> None:
         axis.barh(["time to first audio"], [value], left=left, color=colour, label=f"{stage}: {value:.0f} ms")
         left += value
     axis.set_xlabel("milliseconds (median)")
-    axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=1, frameon=False)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    axis.legend(loc="lower center", bbox_to_anchor=(0.5, 1.02), ncol=1, frameon=False)
+    figure.savefig(path, dpi=120, bbox_inches="tight")
     print(f"plot written to {path}")
 
 

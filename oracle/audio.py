@@ -106,3 +106,24 @@ def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
         wav.setframerate(sample_rate)
         wav.writeframes(np.asarray(samples, dtype=np.int16).tobytes())
     return buffer.getvalue()
+
+
+def adts_from_wav(data: bytes) -> tuple[bytes, float]:
+    """A mono int16 WAV chunk as AAC in an ADTS stream (what Gradio's HLS player plays), and its length
+    in seconds. Encoded in-process with PyAV: no ffmpeg process per chunk."""
+    import av
+
+    with wave.open(io.BytesIO(data)) as wav:
+        rate, channels = wav.getframerate(), wav.getnchannels()
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
+    layout = "mono" if channels == 1 else "stereo"
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="adts") as container:
+        stream = container.add_stream("aac", rate=rate, layout=layout)
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout=layout)
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return buffer.getvalue(), samples.size / channels / rate

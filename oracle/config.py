@@ -24,13 +24,15 @@ def _choice(name: str, default: str) -> str:
 class Settings:
     """Which engines to run and the limits they run under.
 
-    Engine names: ``ORACLE_ASR`` (``local``), ``ORACLE_ANSWERER`` (``book``), ``ORACLE_TTS``
-    (``piper``). The defaults are the embedded engines, whose weights ship inside pip packages.
+    Engine names: ``ORACLE_ASR`` (auto, local, remote), ``ORACLE_ANSWERER`` (auto, book, smollm,
+    remote), ``ORACLE_TTS`` (auto, piper, parler). ``auto`` takes the Space path where it can work
+    (HF_TOKEN: Inference API; a GPU: Parler) and otherwise the embedded engines, whose weights ship
+    inside pip packages (see ``oracle.selection``).
     """
 
-    asr: str = "local"
-    answerer: str = "book"
-    tts: str = "piper"
+    asr: str = "auto"
+    answerer: str = "auto"
+    tts: str = "auto"
     asr_model: str = "openai/whisper-large-v3-turbo"
     llm_model: str = "Qwen/Qwen2.5-72B-Instruct"
     parler_model: str = "ylacombe/parler-tts-mini-jenny-30H"

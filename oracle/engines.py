@@ -43,12 +43,16 @@ class Speaker(Protocol):
 ENGINES: dict[str, dict[str, str]] = {
     "asr": {
         "local": "oracle.asr.local:LocalWhisper",
+        "remote": "oracle.asr.remote:RemoteWhisper",
     },
     "answerer": {
         "book": "oracle.answer.book:ProverbBook",
+        "remote": "oracle.answer.remote:RemoteLLM",
+        "smollm": "oracle.answer.smollm:SmolLMAnswerer",
     },
     "tts": {
         "piper": "oracle.speech.piper:PiperSpeaker",
+        "parler": "oracle.speech.parler:ParlerSpeaker",
     },
 }
 

@@ -29,7 +29,6 @@ SPEAK_TIME_LIMIT_S = 60.0
 # A stream not resumed for this long has lost its listener (a live one is resumed every chunk, well
 # under a second); it is closed when the next stream starts.
 ABANDONED_STREAM_S = 30.0
-WARM_UP_QUESTION = "Will tomorrow be a good day?"
 
 log = logging.getLogger(__name__)
 
@@ -135,10 +134,12 @@ class Oracle:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Oracle":
+        from oracle.selection import choose
+
         oracle = cls(
-            engines.build("asr", settings.asr, settings),
-            engines.build("answerer", settings.answerer, settings),
-            engines.build("tts", settings.tts, settings),
+            choose("asr", settings.asr, settings),
+            choose("answerer", settings.answerer, settings),
+            choose("tts", settings.tts, settings),
             settings,
         )
         log.info("engines: %s", oracle.engine_names)
@@ -153,13 +154,14 @@ class Oracle:
         return self.speaker.sample_rate
 
     def warm_up(self) -> None:
-        """Run each engine once so the first real request is as fast as the rest."""
+        """Run each local engine once so the first real request is as fast as the rest (remote
+        engines have nothing to warm and are not called)."""
         start = time.perf_counter()
-        self.transcriber.transcribe(np.zeros(16_000, dtype=np.float32))
         has_speech(np.zeros(16_000, dtype=np.float32))
-        self.answer(WARM_UP_QUESTION)
-        for _chunk in self.speaker.stream("Ready."):
-            pass
+        for engine in (self.transcriber, self.answerer, self.speaker):
+            warm_up = getattr(engine, "warm_up", None)
+            if warm_up is not None:
+                warm_up()
         log.info("engines warmed up in %.0f ms", _elapsed_ms(start))
 
     def hear(self, audio_path: str | None) -> str:

@@ -116,3 +116,16 @@ def test_wav_bytes_round_trip():
     data, rate = soundfile.read(io.BytesIO(wav_bytes(samples, 22050)), dtype="int16")
     assert rate == 22050
     np.testing.assert_array_equal(data, samples)
+
+
+def test_adts_encoding_keeps_the_length_and_the_sound():
+    from oracle.audio import adts_from_wav
+    from tests.audio_tools import decode, rms
+
+    tone = (np.sin(2 * np.pi * 440 * np.arange(2 * 22050) / 22050) * 12000).astype(np.int16)
+    aac, seconds = adts_from_wav(wav_bytes(tone, 22050))
+    assert seconds == pytest.approx(2.0)
+    assert aac[:2] == b"\xff\xf1"  # ADTS sync word: what the HLS player expects
+    decoded, rate = decode(aac)
+    assert abs(decoded.size / rate - 2.0) < 0.1
+    assert rms(decoded) == pytest.approx(12000 / 32768 / np.sqrt(2), rel=0.15)

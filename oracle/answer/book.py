@@ -89,6 +89,9 @@ class ProverbBook:
         best = np.argsort(-self._scores(question))[:k]
         return [self.proverbs[i] for i in best]
 
+    def warm_up(self) -> None:
+        self.answer("Will tomorrow be a good day?")
+
     def is_nonsense(self, question: str) -> bool:
         words = [w.lower().strip("'") for w in re.findall(r"[A-Za-z']+", question)]
         words = [w for w in words if w]

@@ -20,6 +20,9 @@ class LocalWhisper:
             str(get_model_path()), device="cpu", compute_type="int8", cpu_threads=os.cpu_count() or 1
         )
 
+    def warm_up(self) -> None:
+        self.transcribe(np.zeros(16_000, dtype=np.float32))
+
     def transcribe(self, audio: np.ndarray) -> str:
         # Tuned for one short question: greedy, no timestamps, no temperature fallback, and no
         # conditioning on earlier text (there is none, and it feeds hallucinations).

@@ -50,6 +50,10 @@ class PiperSpeaker:
         self._fade_in = np.linspace(0.0, 1.0, fade, dtype=np.float32)
         self._pause = np.zeros(int(PAUSE_AFTER_SENTENCE_SECONDS * self.sample_rate), dtype=np.int16)
 
+    def warm_up(self) -> None:
+        for _chunk in self.stream("Ready."):
+            pass
+
     def stream(self, text: str) -> Iterator[np.ndarray]:
         for piece in split_for_speech(text):
             with self._lock:

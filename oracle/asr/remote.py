@@ -1,0 +1,47 @@
+"""Hearing through the Hugging Face Inference API (``automatic_speech_recognition``).
+
+The model comes from ``ORACLE_ASR_MODEL``: a Hub id (default ``openai/whisper-large-v3-turbo``) or the
+URL of a deployed endpoint, which is also how tests point it at a local fake server. No language is
+forced, so Whisper hears questions in any language it knows.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from oracle.audio import SAMPLE_RATE, to_int16, wav_bytes
+from oracle.config import Settings
+from oracle.inference_api import call_inference_api, public_name
+
+log = logging.getLogger(__name__)
+
+SERVICE = "hearing service"
+
+
+class RemoteWhisper:
+    name = "remote"
+
+    def __init__(self, settings: Settings):
+        from huggingface_hub import InferenceClient
+
+        self.model = settings.asr_model
+        self.timeout_s = settings.request_timeout_s
+        self._client = InferenceClient(model=self.model, token=settings.hf_token, timeout=self.timeout_s)
+        log.info("remote hearing: %s (timeout %.1f s)", public_name(self.model), self.timeout_s)
+
+    def __repr__(self) -> str:
+        return f"RemoteWhisper(model={public_name(self.model)!r})"
+
+    def transcribe(self, audio: np.ndarray) -> str:
+        payload = wav_bytes(to_int16(np.asarray(audio, dtype=np.float32)), SAMPLE_RATE)
+
+        def call() -> str:
+            output = self._client.automatic_speech_recognition(payload)
+            text = getattr(output, "text", None)
+            if not isinstance(text, str):
+                raise ValueError("the reply held no text")
+            return text.strip()
+
+        return call_inference_api(call, service=SERVICE, model=self.model, timeout_s=self.timeout_s)

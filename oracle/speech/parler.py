@@ -1,0 +1,186 @@
+"""The ``parler`` speaker: Parler-TTS (by default the "Jenny" voice), streamed chunk by chunk.
+
+Weights come from ``settings.parler_model``: a Hub repo id (default ``ylacombe/parler-tts-mini-jenny-30H``,
+as on the original Space) or a local directory saved with ``save_pretrained``. The Jenny repo ships no
+tokenizer; like the original Space it uses the one of ``parler-tts/parler_tts_mini_v0.1``. A local
+directory brings its own. fp16 on CUDA (the decoder then runs SDPA attention, which transformers picks by
+default; the T5 encoder has no SDPA in transformers 4.46, so it cannot be requested for the whole model),
+fp32 on CPU.
+
+``stream(text)`` runs ``generate()`` in a thread through ``streamer.ParlerStreamer`` and yields mono int16
+chunks at ``sample_rate``; closing the iterator (a browser tab closed) cancels generation. Anything that
+goes wrong - the weights cannot be loaded, generation raises or stalls - surfaces as ``EngineUnavailable``,
+so the pipeline can fall back to another voice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Iterator
+
+import numpy as np
+
+from oracle.config import Settings
+from oracle.errors import EngineUnavailable
+
+log = logging.getLogger(__name__)
+
+JENNY_REPO = "ylacombe/parler-tts-mini-jenny-30H"
+# Hub repos that ship no tokenizer of their own -> where theirs comes from.
+TOKENIZER_REPOS = {JENNY_REPO: "parler-tts/parler_tts_mini_v0.1"}
+JENNY_DESCRIPTION = (
+    "Jenny speaks at an average pace with an animated delivery in a very confined sounding environment "
+    "with clear audio quality."
+)
+WARM_UP_TEXT = "The oracle is listening."
+
+
+class _DropSharedConfigNotice(logging.Filter):
+    """parler-tts logs every sub-model's whole config ("... is overwritten by shared ... config") on each load."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "is overwritten by shared" not in record.getMessage()
+
+
+def _reason(error: BaseException) -> str:
+    first_line = (str(error).strip().splitlines() or [""])[0]
+    return f"{type(error).__name__}: {first_line[:300]}"
+
+
+def _from_pretrained(settings: Settings, dtype):
+    """Load model and tokenizer from a local directory, else from the local Hub cache, else from the Hub.
+
+    Reaching an unreachable Hub through ``from_pretrained`` takes about a minute (huggingface_hub retries
+    each file five times with backoff), so before downloading from a repo one ``model_info`` call with
+    ``settings.request_timeout_s`` finds out whether the Hub answers at all.
+    """
+    from parler_tts import ParlerTTSForConditionalGeneration
+    from transformers import AutoTokenizer
+
+    model_id = settings.parler_model
+    if os.path.isdir(model_id):
+        if not os.path.isfile(os.path.join(model_id, "config.json")):
+            raise FileNotFoundError(f"no config.json in {model_id} (not a save_pretrained directory)")
+        model = ParlerTTSForConditionalGeneration.from_pretrained(model_id, torch_dtype=dtype)
+        return model, AutoTokenizer.from_pretrained(model_id)
+
+    def cached_or_fetched(load, repo_id: str):
+        try:  # already downloaded (a restarted Space, a preloaded cache): no network at all
+            return load(repo_id, local_files_only=True)
+        except Exception:
+            log.info("%r is not in the local Hub cache; fetching it", repo_id)
+        from huggingface_hub import model_info
+
+        model_info(repo_id, timeout=settings.request_timeout_s, token=settings.hf_token)  # fails fast offline
+        return load(repo_id, token=settings.hf_token)
+
+    model = cached_or_fetched(
+        lambda repo_id, **kw: ParlerTTSForConditionalGeneration.from_pretrained(repo_id, torch_dtype=dtype, **kw),
+        model_id,
+    )
+    tokenizer = cached_or_fetched(AutoTokenizer.from_pretrained, TOKENIZER_REPOS.get(model_id, model_id))
+    return model, tokenizer
+
+
+class ParlerSpeaker:
+    """Speaker protocol: ``name``, ``sample_rate``, ``stream(text) -> Iterator[int16 chunk]``."""
+
+    name = "parler"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        description: str = JENNY_DESCRIPTION,
+        first_chunk_s: float = 0.5,
+        chunk_s: float = 1.5,
+        chunk_timeout_s: float = 30.0,
+        max_seconds: float | None = None,
+        device: str | None = None,
+    ):
+        self.model_id = settings.parler_model
+        self.description = description
+        self.first_chunk_s = first_chunk_s
+        self.chunk_s = chunk_s
+        self.chunk_timeout_s = chunk_timeout_s
+        self.max_seconds = max_seconds
+        self.model, self.tokenizer, self.device = self._load(settings, device)
+        config = self.model.audio_encoder.config
+        self.sample_rate = int(config.sampling_rate)
+        self.num_codebooks = int(self.model.decoder.num_codebooks)
+        self._description_inputs = self.tokenizer(description, return_tensors="pt").to(self.device)
+
+    @staticmethod
+    def _load(settings: Settings, device: str | None):
+        model_id = settings.parler_model
+        parler_logger = logging.getLogger("parler_tts.modeling_parler_tts")
+        notice_filter = _DropSharedConfigNotice()
+        parler_logger.addFilter(notice_filter)
+        try:
+            import torch
+
+            device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+            dtype = torch.float16 if device.startswith("cuda") else torch.float32
+            model, tokenizer = _from_pretrained(settings, dtype)
+            model = model.to(device).eval()
+        except Exception as error:
+            log.error("Parler-TTS unavailable: cannot load %r (%s)", model_id, _reason(error))
+            raise EngineUnavailable(f"The Parler-TTS voice could not be loaded from {model_id!r}.") from error
+        finally:
+            parler_logger.removeFilter(notice_filter)
+        log.info(
+            "Parler-TTS %r loaded on %s (%s, decoder attention %s, %d Hz)",
+            model_id, device, str(dtype).replace("torch.", ""),
+            model.decoder.config._attn_implementation, model.audio_encoder.config.sampling_rate,
+        )
+        return model, tokenizer, device
+
+    def _generate_kwargs(self, text: str) -> dict:
+        prompt = self.tokenizer(text, return_tensors="pt").to(self.device)
+        config = self.model.generation_config
+        kwargs = dict(
+            input_ids=self._description_inputs.input_ids,
+            attention_mask=self._description_inputs.attention_mask,
+            prompt_input_ids=prompt.input_ids,
+            prompt_attention_mask=prompt.attention_mask,
+            do_sample=True,
+            temperature=1.0,
+            # as on the original Space: never stop before 10 steps (more if the model's own config asks)
+            min_new_tokens=max(10, config.min_new_tokens or 0),
+        )
+        if self.max_seconds is not None:
+            frame_rate = self.model.audio_encoder.config.frame_rate
+            kwargs["max_new_tokens"] = int(self.max_seconds * frame_rate) + self.num_codebooks
+        return kwargs
+
+    def streamer(self):
+        from streamer import ParlerStreamer
+
+        return ParlerStreamer(
+            self.model, first_chunk_s=self.first_chunk_s, chunk_s=self.chunk_s, timeout_s=self.chunk_timeout_s
+        )
+
+    def stream(self, text: str) -> Iterator[np.ndarray]:
+        """Speak ``text``: mono int16 chunks at ``sample_rate``, the first after about ``first_chunk_s``."""
+        from streamer import StreamError
+
+        if not text or not text.strip():
+            return
+        streamer = self.streamer()
+        chunks = 0
+        try:
+            for chunk in streamer.stream(**self._generate_kwargs(text)):
+                chunks += 1
+                yield chunk
+        except StreamError as error:
+            log.error("Parler-TTS failed after %d chunk(s): %s", chunks, _reason(error.__cause__ or error))
+            raise EngineUnavailable("The Parler-TTS voice failed while speaking.") from error
+        if chunks == 0:
+            log.error("Parler-TTS produced no audio for a %d-character text", len(text))
+            raise EngineUnavailable("The Parler-TTS voice produced no audio.")
+
+    def warm_up(self) -> None:
+        """Generate one short phrase, so the first real answer does not pay for lazy initialisation."""
+        for _ in self.stream(WARM_UP_TEXT):
+            pass

@@ -1,0 +1,114 @@
+"""The ``parler`` speaker, built through the registry from ``ORACLE_PARLER_MODEL=<tiny dir>``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from tests.parler_fixtures import single_torch_thread, tiny_parler_dir  # noqa: F401  (pytest fixtures)
+
+from oracle.config import Settings
+from oracle.engines import Speaker, build
+from oracle.errors import EngineUnavailable
+from streamer import StreamTimeout
+
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
+TEXT = "A watched pot never boils, seeker."
+
+
+@pytest.fixture(scope="module")
+def speaker(tiny_parler_dir):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ORACLE_PARLER_MODEL", str(tiny_parler_dir))
+        settings = Settings.from_env()
+    return build("tts", "parler", settings)
+
+
+def _generate_threads():
+    return [t for t in threading.enumerate() if t.name == "parler-generate" and t.is_alive()]
+
+
+def test_speaker_streams_several_int16_chunks(speaker):
+    assert isinstance(speaker, Speaker)
+    assert speaker.name == "parler"
+    assert speaker.sample_rate == 16_000
+    chunks = list(speaker.stream(TEXT))
+    assert len(chunks) >= 3
+    assert all(c.dtype == np.int16 and c.ndim == 1 and c.size > 0 for c in chunks)
+    assert chunks[0].size < chunks[1].size  # a short first chunk, then larger ones
+    assert abs(chunks[0].size / speaker.sample_rate - 0.5) < 0.05
+    assert not _generate_threads()
+
+
+def test_speaker_audio_matches_parlers_own_decode(speaker):
+    """Same seed: the speaker's chunks join into what the model's own generate() returns in one piece."""
+    torch.manual_seed(11)
+    expected = speaker.model.generate(**speaker._generate_kwargs(TEXT))[0].numpy()
+    torch.manual_seed(11)
+    audio = np.concatenate(list(speaker.stream(TEXT))).astype(np.float32) / 32767
+    assert audio.shape == expected.shape
+    edge = 5 * speaker.sample_rate // 1000  # the 5 ms fade-in and fade-out of the whole answer
+    assert np.abs(audio[edge:-edge] - expected[edge:-edge]).max() <= 2 / 32767
+
+
+def test_closing_the_iterator_stops_generation(speaker):
+    stream = speaker.stream(TEXT)
+    assert next(stream).size > 0
+    assert _generate_threads()
+    started = time.monotonic()
+    stream.close()
+    assert not _generate_threads()
+    assert time.monotonic() - started < 5
+
+
+def test_a_stalled_generation_becomes_engine_unavailable(tiny_parler_dir):
+    settings = Settings(parler_model=str(tiny_parler_dir))
+    from oracle.speech.parler import ParlerSpeaker
+
+    impatient = ParlerSpeaker(settings, chunk_timeout_s=0.001)  # no chunk can come that fast
+    started = time.monotonic()
+    with pytest.raises(EngineUnavailable) as raised:
+        list(impatient.stream(TEXT))
+    assert time.monotonic() - started < 5
+    assert isinstance(raised.value.__cause__, StreamTimeout)
+    deadline = time.monotonic() + 5
+    while _generate_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _generate_threads()
+
+
+def test_empty_text_says_nothing(speaker):
+    assert list(speaker.stream("   ")) == []
+
+
+def test_warm_up(speaker):
+    speaker.warm_up()
+    assert not _generate_threads()
+
+
+@pytest.mark.parametrize("where", ["missing-dir", "empty-dir"])
+def test_bad_model_path_is_engine_unavailable(tmp_path, caplog, monkeypatch, where):
+    path = tmp_path / "no-such-model" if where == "missing-dir" else tmp_path
+    monkeypatch.setenv("ORACLE_PARLER_MODEL", str(path))
+    with caplog.at_level(logging.ERROR, logger="oracle.speech.parler"):
+        with pytest.raises(EngineUnavailable, match="could not be loaded"):
+            build("tts", "parler", Settings.from_env())
+    lines = [r for r in caplog.records if r.name == "oracle.speech.parler"]
+    assert len(lines) == 1 and "Parler-TTS unavailable" in lines[0].getMessage()
+
+
+def test_unreachable_or_unknown_hub_repo_fails_fast(caplog, monkeypatch):
+    """Offline: one bounded probe, not huggingface_hub's minute of retries. Online: the repo does not exist."""
+    monkeypatch.setenv("ORACLE_PARLER_MODEL", "oracle-tests/no-such-parler-model")
+    monkeypatch.setenv("ORACLE_REQUEST_TIMEOUT", "3")
+    started = time.monotonic()
+    with caplog.at_level(logging.ERROR, logger="oracle.speech.parler"):
+        with pytest.raises(EngineUnavailable, match="could not be loaded"):
+            build("tts", "parler", Settings.from_env())
+    assert time.monotonic() - started < 20
+    assert len([r for r in caplog.records if r.name == "oracle.speech.parler"]) == 1
