@@ -24,15 +24,19 @@ from functools import lru_cache
 FOOLISH_ANSWER = "Foolish questions get foolish answers."
 # Said when an answerer returns nothing usable.
 FALLBACK_ANSWER = "The answer you seek is not yet ripe."
-# Said instead of an answer that was talked out of its role (see the module docstring).
-REFUSAL_ANSWER = FOOLISH_ANSWER
+# Said instead of an answer that was talked out of its role (see the module docstring): the same
+# neutral line as for an empty answer, so an innocent asker is not called foolish for what a model
+# made up, and an answerer with a backup (smollm falls back to the book) treats both alike.
+REFUSAL_ANSWER = FALLBACK_ANSWER
 MAX_ANSWER_CHARS = 160
 # A proverb is a sentence or two.
 MAX_SENTENCES = 2
 # This many consecutive words shared with a known system prompt is an echo of the prompt.
 PROMPT_ECHO_WORDS = 5
-# This many consecutive words of a question that dictated its answer is parroting.
+# This many consecutive words of a question that dictated its answer is parroting; of any other
+# question, an echo.
 PARROT_WORDS = 3
+ECHO_WORDS = 4
 
 _LINK = " \u2063LINK\u2063 "  # a marker for "a link or address was here" (U+2063 never reaches the output)
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
@@ -150,12 +154,30 @@ def _hijacked(text: str, prompt: str | None) -> bool:
 
 
 def _parrots(text: str, question: str | None) -> bool:
-    if not question or not _DIRECTIVE.search(question):
+    """An answer that repeats the question's words back: PARROT_WORDS in a row when the question
+    dictated what to say, ECHO_WORDS otherwise. A proverb of the book is never parroting, even when
+    the question quoted it ("Do all good things come to those who wait?")."""
+    if not question:
         return False
+    n = PARROT_WORDS if _DIRECTIVE.search(question) else ECHO_WORDS
     asked = _words(question)
-    runs = {tuple(asked[i:i + PARROT_WORDS]) for i in range(len(asked) - PARROT_WORDS + 1)}
+    runs = {tuple(asked[i:i + n]) for i in range(len(asked) - n + 1)}
     said = _words(text)
-    return any(tuple(said[i:i + PARROT_WORDS]) in runs for i in range(len(said) - PARROT_WORDS + 1))
+    if not any(tuple(said[i:i + n]) in runs for i in range(len(said) - n + 1)):
+        return False
+    return " ".join(said) not in _book_proverbs()
+
+
+@lru_cache(maxsize=1)
+def _book_proverbs() -> frozenset[str]:
+    import json
+    from pathlib import Path
+
+    try:
+        entries = json.loads((Path(__file__).with_name("proverbs.json")).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return frozenset()
+    return frozenset(" ".join(_words(entry["text"])) for entry in entries)
 
 
 def _words(text: str) -> list[str]:
