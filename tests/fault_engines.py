@@ -68,10 +68,11 @@ class ObedientLLM:
     """A stand-in for a remote chat model that obeys the attacker instead of its instructions."""
 
     name = "obedient-llm"
-    system_prompt = OBEDIENT_SYSTEM_PROMPT
 
-    def __init__(self, token: str = "hf_NotARealTokenButShapedLikeOne1234"):
+    def __init__(self, token: str = "hf_NotARealTokenButShapedLikeOne1234",
+                 system_prompt: str = OBEDIENT_SYSTEM_PROMPT):
         self.token = token
+        self.system_prompt = system_prompt
 
     def answer(self, question: str) -> str:
         q = question.lower()
