@@ -421,3 +421,98 @@ def test_cli_survives_the_fault_cases_without_a_traceback(speech, tmp_path):
         assert result.returncode == code, output
         assert expected in output
         assert "Traceback" not in output
+
+
+# ---------------------------------------------------------------- the Space path failing
+
+SPACE_TIMEOUT_S = 2.0
+SPACE_TOKEN = "hf_faults_test_token_0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def space_app(oracle, tmp_path_factory):
+    """The app with the remote engines (real clients) at a local fake Inference API, the embedded
+    engines as their backups, and a voice that dies mid-answer with Piper as its backup."""
+    from gradio_client import Client
+
+    from oracle.answer.remote import RemoteLLM
+    from oracle.asr.remote import RemoteWhisper
+    from oracle.config import Settings
+    from oracle.failover import FailoverAnswerer, FailoverSpeaker, FailoverTranscriber
+    from tests.fake_inference_api import FakeInferenceAPI
+
+    with FakeInferenceAPI() as api:
+        settings = Settings(asr="remote", answerer="remote", asr_model=api.asr_url, llm_model=api.llm_url,
+                            hf_token=SPACE_TOKEN, request_timeout_s=SPACE_TIMEOUT_S)
+        unreachable = Settings(asr="remote", answerer="remote", asr_model=f"http://127.0.0.1:{_closed_port()}/asr",
+                               llm_model=f"http://127.0.0.1:{_closed_port()}/llm", hf_token=SPACE_TOKEN,
+                               request_timeout_s=SPACE_TIMEOUT_S)
+        voice = FailoverSpeaker(BreakingSpeaker(oracle.speaker, speak_first=1), oracle.speaker)
+        space_oracle = Oracle(FailoverTranscriber(RemoteWhisper(settings), oracle.transcriber),
+                              FailoverAnswerer(RemoteLLM(settings), oracle.answerer), voice, settings)
+        cut_off = Oracle(FailoverTranscriber(RemoteWhisper(unreachable), oracle.transcriber),
+                         FailoverAnswerer(RemoteLLM(unreachable), oracle.answerer), oracle.speaker, unreachable)
+        demo, url = serve(space_oracle, tmp_path_factory.mktemp("space"))
+        cut_demo, cut_url = serve(cut_off, tmp_path_factory.mktemp("cut-off"))
+        try:
+            yield {"api": api, "oracle": space_oracle, "client": Client(url, verbose=False, download_files=False),
+                   "cut_off": cut_off, "cut_client": Client(cut_url, verbose=False, download_files=False)}
+        finally:
+            demo.close()
+            cut_demo.close()
+
+
+def _closed_port() -> int:
+    from tests.conftest import free_port
+
+    return free_port()  # bound and released at once: nothing listens there
+
+
+def _recover(*engines):
+    for engine in engines:
+        engine.health.recovered()
+
+
+@pytest.mark.parametrize("behaviour", ["429", "503"])
+def test_a_busy_or_unavailable_inference_api_is_retried_once_then_the_book_answers(space_app, speech, book_answers,
+                                                                                    behaviour):
+    api, space_oracle, client = space_app["api"], space_app["oracle"], space_app["client"]
+    _recover(space_oracle.transcriber, space_oracle.answerer)
+    api.reset()
+    api.behaviour, api.retry_after = behaviour, "1"
+    try:
+        with within(2 * (2 * SPACE_TIMEOUT_S + 1) + 5):
+            question, answer = client.predict(handle_file(str(speech.say(QUESTION))), api_name="/ask")
+        asr, chat = api.requests_of("asr"), api.requests_of("chat")
+    finally:
+        api.reset()
+    assert "piano" in question.lower()
+    assert answer in book_answers
+    # One try and one retry for each of hearing and answering, then the backups.
+    assert len(asr) == 2 and len(chat) == 2, (len(asr), len(chat))
+    assert all(r.bearer_token == SPACE_TOKEN for r in asr + chat)
+
+
+def test_an_unreachable_inference_api_hands_over_within_bounded_time(space_app, speech, book_answers):
+    client, cut_off = space_app["cut_client"], space_app["cut_off"]
+    _recover(cut_off.transcriber, cut_off.answerer)
+    with within(2 * (2 * SPACE_TIMEOUT_S) + 5):
+        question, answer = client.predict(handle_file(str(speech.say(QUESTION))), api_name="/ask")
+    assert "piano" in question.lower() and answer in book_answers
+    with within(5):
+        assert client.predict(HEALTH_QUESTION, api_name="/ask_text") in book_answers
+
+
+def test_a_voice_crash_mid_stream_ends_that_answer_and_the_next_uses_the_backup(space_app):
+    space_oracle, client = space_app["oracle"], space_app["client"]
+    voice = space_oracle.speaker
+    _recover(voice)
+    text = "Look before you leap. Fortune favours the bold. Time will tell."
+    final = client.submit(text, api_name="/speak").result(timeout=15)
+    first = follow_stream(final["url"], time.monotonic() + 15)
+    assert first.ended and len(first.segments) == 1, "the primary's first sentence, then a clean end"
+    assert voice.name.endswith("(backup for breaking-voice)")
+    final = client.submit(text, api_name="/speak").result(timeout=15)
+    second = follow_stream(final["url"], time.monotonic() + 15)
+    assert second.ended and len(second.segments) == 3, "the whole answer in the backup voice"
+    assert space_oracle.speech_meter.open_streams == 0
