@@ -1,6 +1,6 @@
 """Nothing piles up: uploads leave the disk and streamed answers leave memory once they are old.
 
-The app sweeps every ``CACHE_SWEEP_S`` (files: Gradio's ``delete_cache``; memory: app.housekeeping)
+The app sweeps every ``CACHE_SWEEP_S`` (files: Gradio's ``delete_cache``; memory: oracle.web.housekeeping)
 what is older than ``CACHE_MAX_AGE_S``; ``ORACLE_CACHE_MAX_AGE=2`` makes both quick enough to test.
 """
 
@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 
-import app
+from oracle.web import housekeeping
 from tests.audio_tools import follow_stream
 from tests.conftest import serve
 
 
 def test_the_sweep_settings_follow_the_environment(monkeypatch):
     monkeypatch.delenv("ORACLE_CACHE_MAX_AGE", raising=False)
-    assert app.cache_sweep_settings() == (app.CACHE_SWEEP_S, app.CACHE_MAX_AGE_S)
-    assert app.cache_sweep_settings("2") == (2, 2)
-    assert app.cache_sweep_settings("nonsense") == (app.CACHE_SWEEP_S, app.CACHE_MAX_AGE_S)
+    assert housekeeping.cache_sweep_settings() == (housekeeping.CACHE_SWEEP_S, housekeeping.CACHE_MAX_AGE_S)
+    assert housekeeping.cache_sweep_settings("2") == (2, 2)
+    assert housekeeping.cache_sweep_settings("nonsense") == (housekeeping.CACHE_SWEEP_S, housekeeping.CACHE_MAX_AGE_S)
 
 
 @pytest.fixture

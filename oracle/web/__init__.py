@@ -1,0 +1,1 @@
+"""The Gradio side of the app: its look, the streamed-answer player, and the server's housekeeping."""

@@ -1,0 +1,204 @@
+"""The look of the page: the six stages, the Magic 8 Ball and its triangle window, the steps, the
+history rows, the dark theme and the CSS (``oracle.css``).
+
+The page walks through six visible stages — ready, listening, hearing, consulting, speaking, done —
+shown twice: as a row of steps (``#status``) and on the ball itself (``#ball``), whose triangle window
+holds the answer.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import gradio as gr
+
+from oracle.pipeline import Reply
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f} ms"
+
+
+def timings_line(reply: Reply | None, first_audio_ms: float | None, engines: str) -> str:
+    if reply is None:
+        return ""
+    return (f"⏱ hearing {_ms(reply.hear_ms)} · answering {_ms(reply.answer_ms)} · "
+            f"first audio {_ms(first_audio_ms)}  \n⚙ {engines}")
+
+
+# ---- The look: stages, the ball, the steps ----
+
+STAGES = ("ready", "listening", "hearing", "consulting", "speaking", "done")
+STAGE_LABELS = {
+    "ready": "Ready", "listening": "Listening", "hearing": "Hearing",
+    "consulting": "Consulting", "speaking": "Speaking", "done": "Done",
+}
+STAGE_HINTS = {
+    "ready": "Press Record and ask a yes-or-no question out loud, or type one.",
+    "listening": "Listening… ask your question, then press Stop.",
+    "hearing": "Hearing your question…",
+    "consulting": "The oracle consults the mists…",
+    "speaking": "The oracle speaks… (press ▶ below if you hear nothing)",
+    "done": "The oracle has spoken. Ask another question.",
+}
+# What the triangle in the ball's window says while there is no answer to show.
+DIE_WORDS = {
+    "ready": "Ask me",
+    "listening": "I'm listening",
+    "hearing": "Hearing…",
+    "consulting": "Consulting…",
+}
+HAZY = "Reply hazy, try again"
+
+
+# The triangle, in units of the ball's width (cqi): 80 % of a window 64 % wide, and 0.866 as tall.
+DIE_WIDTH, DIE_HEIGHT = 51.2, 44.3
+LINE_HEIGHT = 1.13
+
+
+def _lines_fit(words: list[str], size: float, top: float, em_width: float) -> float | None:
+    """Lay ``words`` out line by line in the narrowing triangle: the height they take, or None if a
+    line would spill out of it. Sizes in cqi; a line's width is the triangle's at the line's bottom."""
+
+    def room(line_top: float) -> float:
+        return DIE_WIDTH * (1 - (line_top + LINE_HEIGHT * size) / DIE_HEIGHT) - 2.5
+
+    y, line = top, ""
+    for word in words:
+        if len(f"{line} {word}".strip()) * em_width * size <= room(y):
+            line = f"{line} {word}".strip()
+        elif line and len(word) * em_width * size <= room(y + LINE_HEIGHT * size):
+            y, line = y + LINE_HEIGHT * size, word
+        else:
+            return None
+    return y + LINE_HEIGHT * size - top
+
+
+def _die_text_style(text: str) -> tuple[str, bool]:
+    """A font size (cqi) a little under the largest whose lines all fit in the triangle, and the block
+    as near the triangle's centre as it fits. Short answers are in capitals, like a real Magic 8 Ball."""
+    capitals = len(text) <= 14
+    em_width = 0.85 if capitals else 0.62  # a generous average glyph width, bold (wide fonts too)
+    words = text.split() or [""]
+    largest = 7.0 / 0.9
+    while largest > 2.2 and _lines_fit(words, largest, 1.5, em_width) is None:
+        largest -= 0.1
+    size = max(2.0, min(7.0, largest * 0.9))
+    height = _lines_fit(words, size, 1.5, em_width) or 0.0
+    top = max(1.5, DIE_HEIGHT / 3 - height / 2)
+    while top > 1.5 and _lines_fit(words, size, top, em_width) is None:
+        top -= 0.5
+    return f"font-size:{size:.1f}cqi;padding-top:{max(top, 1.5):.1f}cqi", capitals
+
+
+def ball_html(stage: str, answer: str | None = None, failed: bool = False) -> str:
+    """The Magic 8 Ball; its triangle shows the answer, a stage word, or "Reply hazy" after a failure."""
+    if failed:
+        text = HAZY
+    elif answer and stage in ("consulting", "speaking", "done"):
+        text = answer
+    else:
+        text = DIE_WORDS.get(stage, DIE_WORDS["ready"])
+    style, capitals = _die_text_style(text)
+    classes = f"oracle-ball stage-{stage}" + (" failed" if failed else "") + (" answered" if answer else "")
+    label = f"The Magic 8 Ball says: {text}" if answer or failed else "The Magic 8 Ball"
+    return (
+        f'<div class="{classes}" data-stage="{stage}">'
+        f'<div class="ball" role="img" aria-label="{html.escape(label)}">'
+        '<div class="window"><div class="die">'
+        '<span class="edge left"></span><span class="edge right"></span>'
+        f'<p class="die-text{" capitals" if capitals else ""}" style="{style}" id="answer-text">{html.escape(text)}</p>'
+        '</div></div></div></div>'
+    )
+
+
+def status_html(stage: str, message: str | None = None, failed: bool = False, typed: bool = False,
+                answer: str | None = None) -> str:
+    """The six stages as steps, the current one lit. The sentence under them is what screen readers
+    announce: the stage, what to do, and the answer once there is one."""
+    now = STAGES.index(stage)
+    steps = []
+    for index, name in enumerate(STAGES):
+        if name == stage:
+            state = "current"
+        elif typed and name in ("listening", "hearing"):
+            state = "skipped"
+        else:
+            state = "past" if index < now else "todo"
+        steps.append(f'<li class="step {state}"><span class="dot"></span>'
+                     f'<span class="step-label">{STAGE_LABELS[name]}</span></li>')
+    hint = message or STAGE_HINTS[stage]
+    said = f"The ball says: {answer} " if answer else ""
+    return (
+        f'<div class="oracle-status stage-{stage}{" failed" if failed else ""}" data-stage="{stage}">'
+        f'<ol class="steps" aria-hidden="true">{"".join(steps)}</ol>'
+        f'<p class="hint" role="status" aria-live="polite">'
+        f'<span class="sr-only">{STAGE_LABELS[stage]}. {html.escape(said)}</span>{html.escape(hint)}</p></div>'
+    )
+
+
+def heard_html(question: str | None) -> str:
+    if not question:
+        return ""
+    return f'<p class="heard-line"><span class="heard-label">You asked:</span> “{html.escape(question)}”</p>'
+
+
+def history_entry_html(number: int, item: dict) -> str:
+    return (f'<div class="history-text"><p class="history-q"><span class="history-n">{number}.</span> '
+            f'{html.escape(item["question"])}</p><p class="history-a">🎱 {html.escape(item["answer"])}</p></div>')
+
+
+HEADER_HTML = (
+    '<header class="masthead"><div class="mini-ball" aria-hidden="true"><span>8</span></div>'
+    '<div><h1>Magic 8 Ball</h1>'
+    '<p>Ask a yes-or-no question out loud, or type it. The ball answers with an old proverb, and says it.</p>'
+    '</div></header>'
+)
+
+
+def _dark_only(theme: gr.themes.Base) -> gr.themes.Base:
+    """The theme's dark values, used in light mode too: a Magic 8 Ball is black whatever the OS says."""
+    for name, value in list(vars(theme).items()):
+        if name.endswith("_dark") and not name.startswith("_") and value is not None:
+            setattr(theme, name[:-5], value)
+    return theme
+
+
+# Only the dark values are set: ``_dark_only`` then uses them in light mode too. It must run last, because
+# ``Theme.set()`` re-assigns some light values from defaults.
+# System fonts: nothing to download, and each phone or laptop shows its own familiar face.
+SYSTEM_FONTS = ("ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial",
+                "sans-serif")
+THEME = _dark_only(gr.themes.Default(primary_hue="indigo", secondary_hue="violet", neutral_hue="slate",
+                                     font=SYSTEM_FONTS).set(
+    body_background_fill_dark="radial-gradient(ellipse at top, #1b1d3a 0%, #0a0a14 55%, #050509 100%)",
+    background_fill_primary_dark="#10111f",
+    background_fill_secondary_dark="#181a30",
+    block_background_fill_dark="#14162a",
+    block_border_color_dark="#2a2d4d",
+    block_label_background_fill_dark="#1d2040",
+    block_label_text_color_dark="#c9cdf5",
+    input_background_fill_dark="#0d0e1c",
+    button_primary_background_fill_dark="linear-gradient(135deg, #4f5bff, #8a3ffc)",
+    button_primary_background_fill_hover_dark="linear-gradient(135deg, #6470ff, #9b5bff)",
+    button_primary_text_color_dark="#ffffff",
+))
+
+CSS = (Path(__file__).with_name("oracle.css")).read_text(encoding="utf-8")
+
+
+class OracleBlocks(gr.Blocks):
+    """``gr.Blocks`` that brings its own look to every ``launch()``: Gradio 6 takes the theme and the
+    CSS as ``launch()`` arguments, and this app is launched by ``main()``, the tests and the Space."""
+
+    def launch(self, *args, **kwargs):
+        kwargs.setdefault("theme", THEME)
+        kwargs.setdefault("css", CSS)
+        return super().launch(*args, **kwargs)
+
+
+def js_values(*values) -> str:
+    """A browser-only event handler that sets its outputs to ``values`` at once, with no server round trip."""
+    return f"() => {json.dumps(list(values))}"
