@@ -27,7 +27,6 @@ import itertools
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -38,10 +37,9 @@ import soundfile
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.latency import QUESTIONS, launch_app, percentile  # noqa: E402
+from benchmarks.common import QUESTIONS, cleanup, launch_app, percentile  # noqa: E402
 from tests.audio_tools import SpeechMaker  # noqa: E402
 from tests.browser_tools import browser_flags, find_chromium, microphone_wav  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
 
 WAIT_MS = 30_000  # the longest any single step may take
 LEAD_S = 0.3  # silence before the question in the fake microphone's file
@@ -250,15 +248,6 @@ def report(runs: list[dict]) -> None:
                   f"p95 {percentile(values, 0.95):6.0f} ms")
 
 
-def stop_app(app: subprocess.Popen) -> None:
-    app.terminate()
-    try:
-        app.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        app.kill()
-        app.wait(timeout=30)
-
-
 def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -282,12 +271,11 @@ def main() -> None:
     questions = make_questions(texts, args.voice, Path(tempfile.mkdtemp(prefix="browser-latency-")))
 
     load_before = load_average()
-    port = free_port()
-    app = launch_app(port)
+    app = launch_app()
     runs, failures = [], []
     try:
         with sync_playwright() as playwright:
-            url = f"http://127.0.0.1:{port}/"
+            url = app.url
             for number, (text, wav, speech_s) in enumerate(questions):
                 try:
                     run = ask_once(playwright, chromium, url, text, wav, speech_s, args.verbose)
@@ -301,7 +289,7 @@ def main() -> None:
                 if number > 0:  # the first question warms up the server's and browser's paths
                     runs.append(run)
     finally:
-        stop_app(app)
+        cleanup(app)
     load_after = load_average()
 
     print(f"\n{len(runs)} spoken questions ({args.voice}) in headless Chromium, one fresh browser each, "

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,47 +19,12 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import QUESTIONS, cleanup, launch_app, percentile  # noqa: E402
 from tests.audio_tools import SpeechMaker  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
 
-QUESTIONS = [
-    "Should I take the new job?",
-    "Will I find love this year?",
-    "Is it a good time to buy a house?",
-    "Should I learn to play the guitar?",
-    "Will my business succeed?",
-    "Should I travel to Japan next spring?",
-    "Is my friend telling me the truth?",
-    "Will tomorrow be a lucky day?",
-]
-STARTUP_TIMEOUT_S = 180
 REQUEST_TIMEOUT_S = 30
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def launch_app(port: int) -> subprocess.Popen:
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1"}
-    process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("the app exited during start-up")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    process.kill()
-    raise SystemExit("the app did not start in time")
 
 
 def first_segment(playlist_url: str) -> bytes:
@@ -102,15 +66,13 @@ def main() -> None:
 
     speech = SpeechMaker(Path(tempfile.mkdtemp(prefix="latency-")))
     wavs = [speech.say(q) for q in QUESTIONS]
-    port = free_port()
-    app = launch_app(port)
+    app = launch_app()
     try:
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=False)
+        client = Client(app.url, verbose=False, download_files=False)
         consult_once(client, wavs[0])  # the first call opens connections; not counted
         runs = [consult_once(client, wav) for _ in range(args.rounds) for wav in wavs]
     finally:
-        app.terminate()
-        app.wait(timeout=30)
+        cleanup(app)
 
     print(f"{len(runs)} spoken questions, {os.cpu_count()} CPU cores")
     for stage in runs[0]:
