@@ -67,9 +67,13 @@ def test_a_full_queue_says_busy_try_again(tiny_queue):
     tiny_queue, own = tiny_queue
     meter = own.speech_meter
     clients = [Client(tiny_queue, verbose=False, download_files=False) for _ in range(4)]
-    jobs = [clients[i].submit(LONG_TEXT, api_name="/speak") for i in range(2)]
+    jobs = []
     try:
-        wait_until(lambda: meter.open_streams == 2, 20, "the two speaking slots did not fill")
+        # One at a time: with a single waiting place, a second request that arrives before the queue
+        # has moved the first one to a slot is (rightly) refused.
+        for i in range(2):
+            jobs.append(clients[i].submit(LONG_TEXT, api_name="/speak"))
+            wait_until(lambda: meter.open_streams == i + 1, 20, "the two speaking slots did not fill")
         waiting = clients[2].submit("Time will tell.", api_name="/speak")  # the one waiting place
         jobs.append(waiting)
         time.sleep(0.5)
