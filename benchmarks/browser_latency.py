@@ -38,8 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import QUESTIONS, cleanup, launch_app, percentile  # noqa: E402
-from tests.audio_tools import SpeechMaker  # noqa: E402
-from tests.browser_tools import browser_flags, find_chromium, microphone_wav  # noqa: E402
+from harness.audio_tools import SpeechMaker  # noqa: E402
+from harness.browser_tools import browser_flags, find_chromium, microphone_wav  # noqa: E402
 
 WAIT_MS = 30_000  # the longest any single step may take
 LEAD_S = 0.3  # silence before the question in the fake microphone's file

@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.audio_tools import StreamHung, first_update, follow_stream  # noqa: E402,F401
-from tests.conftest import free_port  # noqa: E402
+from harness.audio_tools import StreamHung, first_update, follow_stream  # noqa: E402,F401
+from harness.server import free_port  # noqa: E402
 
 STARTUP_TIMEOUT_S = 180
 HTTP_TIMEOUT_S = 30
@@ -123,7 +123,7 @@ def cleanup(app: App) -> None:
 def unique_recordings(directory: Path, count: int) -> list[Path]:
     """``count`` different recordings of the example questions: each upload is a new file to the
     server (Gradio stores uploads by content hash, so identical bytes would be stored only once)."""
-    from tests.audio_tools import SpeechMaker
+    from harness.audio_tools import SpeechMaker
 
     speech = SpeechMaker(directory)
     rng = np.random.default_rng(8)

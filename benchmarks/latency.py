@@ -22,7 +22,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import QUESTIONS, cleanup, launch_app, percentile  # noqa: E402
-from tests.audio_tools import SpeechMaker  # noqa: E402
+from harness.audio_tools import SpeechMaker  # noqa: E402
 
 REQUEST_TIMEOUT_S = 30
 

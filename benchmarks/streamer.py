@@ -29,7 +29,7 @@ import torch  # noqa: E402
 
 logging.getLogger("parler_tts.modeling_parler_tts").setLevel(logging.ERROR)
 
-from tests.parler_tiny import CODEBOOK_SIZE, NUM_CODEBOOKS, build_tiny_parler  # noqa: E402
+from harness.parler_tiny import CODEBOOK_SIZE, NUM_CODEBOOKS, build_tiny_parler  # noqa: E402
 from streamer import ParlerStreamer  # noqa: E402
 
 TEXT = "Still waters run deep, and the patient fisher eats."

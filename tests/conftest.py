@@ -3,14 +3,10 @@ real app served on 127.0.0.1 with a real ``gradio_client`` talking to it."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-from pathlib import Path
-
 import pytest
 
-from tests.audio_tools import SpeechMaker
+from harness.audio_tools import SpeechMaker
+from harness.server import serve
 
 
 @pytest.fixture(scope="session")
@@ -26,22 +22,6 @@ def oracle():
     instance = Oracle.from_settings(Settings())
     instance.warm_up()
     return instance
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def serve(oracle, example_dir: Path):
-    """The real app around ``oracle``, launched as main() launches it, on a free port: (demo, url)."""
-    import app
-
-    demo = app.build_demo(oracle, example_dir=example_dir)
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
-                            quiet=True, **app.launch_settings())
-    return demo, url
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ pytest.importorskip("parler_tts", reason="parler-tts is not installed (see scrip
 
 import torch  # noqa: E402
 
-from tests.parler_tiny import build_tiny_parler  # noqa: E402
+from harness.parler_tiny import build_tiny_parler  # noqa: E402
 
 TINY_SECONDS = 2.5
 

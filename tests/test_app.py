@@ -9,7 +9,7 @@ import soundfile
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
-from tests.audio_tools import decode, fetch_stream, rms
+from harness.audio_tools import decode, fetch_stream, rms
 
 QUESTION = "Should I learn to play the piano?"
 

@@ -120,7 +120,7 @@ def test_wav_bytes_round_trip():
 
 def test_adts_encoding_keeps_the_length_and_the_sound():
     from oracle.audio import adts_from_wav
-    from tests.audio_tools import decode, rms
+    from harness.audio_tools import decode, rms
 
     tone = (np.sin(2 * np.pi * 440 * np.arange(2 * 22050) / 22050) * 12000).astype(np.int16)
     aac, seconds = adts_from_wav(wav_bytes(tone, 22050))

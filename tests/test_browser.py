@@ -15,7 +15,7 @@ import re
 import pytest
 import soundfile
 
-from tests.browser_tools import QueueGate, browser_flags, find_chromium, microphone_wav, screenshot_dir, small_png
+from harness.browser_tools import QueueGate, browser_flags, find_chromium, microphone_wav, screenshot_dir, small_png
 
 QUESTION = "Should I learn to play the piano?"
 TYPED_QUESTION = "Will my garden grow this summer?"

@@ -7,7 +7,7 @@ import pytest
 
 from oracle.audio import load_question
 from oracle.vad import has_speech
-from tests.audio_tools import rms
+from harness.audio_tools import rms
 
 
 def words(text: str) -> set[str]:

@@ -23,9 +23,9 @@ from gradio_client.exceptions import AppError
 from oracle.answer.guard import FALLBACK_ANSWER, FOOLISH_ANSWER, MAX_ANSWER_CHARS
 from oracle.audio import SAMPLE_RATE, load_question
 from oracle.pipeline import MAX_SPEAK_CHARS, Oracle, clean_speech_text
-from tests.audio_tools import decode, fetch_stream, first_update, follow_stream
-from tests.conftest import serve
-from tests.fault_engines import BreakingSpeaker, ScriptedAnswerer
+from harness.audio_tools import decode, fetch_stream, first_update, follow_stream
+from harness.server import serve
+from harness.fault_engines import BreakingSpeaker, ScriptedAnswerer
 
 QUESTION = "Should I learn to play the piano?"
 HEALTH_QUESTION = "Will my garden grow this summer?"
@@ -439,7 +439,7 @@ def space_app(oracle, tmp_path_factory):
     from oracle.asr.remote import RemoteWhisper
     from oracle.config import Settings
     from oracle.failover import FailoverAnswerer, FailoverSpeaker, FailoverTranscriber
-    from tests.fake_inference_api import FakeInferenceAPI
+    from harness.fake_inference_api import FakeInferenceAPI
 
     with FakeInferenceAPI() as api:
         settings = Settings(asr="remote", answerer="remote", asr_model=api.asr_url, llm_model=api.llm_url,
@@ -463,7 +463,7 @@ def space_app(oracle, tmp_path_factory):
 
 
 def _closed_port() -> int:
-    from tests.conftest import free_port
+    from harness.server import free_port
 
     return free_port()  # bound and released at once: nothing listens there
 

@@ -13,8 +13,8 @@ import pytest
 from gradio_client import Client, handle_file
 
 from oracle.web import housekeeping
-from tests.audio_tools import follow_stream
-from tests.conftest import serve
+from harness.audio_tools import follow_stream
+from harness.server import serve
 
 
 def test_the_sweep_settings_follow_the_environment(monkeypatch):

@@ -15,8 +15,8 @@ from gradio_client.utils import QueueError
 import app
 from oracle.pipeline import Oracle
 from oracle.answer.guard import FOOLISH_ANSWER
-from tests.audio_tools import StreamHung, follow_stream
-from tests.conftest import serve
+from harness.audio_tools import StreamHung, follow_stream
+from harness.server import serve
 from tests.test_streaming_cancel import LONG_TEXT, api_fn_index, wait_for_no_new_chunks, wait_until
 
 API_CONCURRENCY = {"ask": "think", "ask_text": "think", "consult": "think", "speak": "speak"}

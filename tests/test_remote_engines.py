@@ -14,7 +14,7 @@ from oracle.config import Settings
 from oracle.engines import build
 from oracle.errors import EngineUnavailable
 from oracle.inference_api import RETRY_AFTER_CAP_S, DeadlineExceeded, retry_delay, run_with_deadline
-from tests.fake_inference_api import DEFAULT_ANSWER, DEFAULT_TRANSCRIPT, HOSTILE_REPLY, FakeInferenceAPI
+from harness.fake_inference_api import DEFAULT_ANSWER, DEFAULT_TRANSCRIPT, HOSTILE_REPLY, FakeInferenceAPI
 
 TOKEN = "hf_FAKEtokenThatMustNeverBeShown0123456789"
 TIMEOUT_S = 1.0

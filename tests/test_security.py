@@ -32,9 +32,9 @@ from gradio_client.exceptions import AppError
 
 from oracle.answer.guard import FALLBACK_ANSWER, FOOLISH_ANSWER, MAX_ANSWER_CHARS, REFUSAL_ANSWER, sanitize
 from oracle.pipeline import Oracle
-from tests.audio_tools import decode, fetch_stream
-from tests.conftest import free_port, serve
-from tests.fault_engines import OBEDIENT_SYSTEM_PROMPT, ObedientLLM, ScriptedAnswerer
+from harness.audio_tools import decode, fetch_stream
+from harness.server import free_port, serve
+from harness.fault_engines import OBEDIENT_SYSTEM_PROMPT, ObedientLLM, ScriptedAnswerer
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE_TOKEN = "hf_FakeTokenForTests" + "0123456789abcdefXYZ"
@@ -146,7 +146,7 @@ def test_smollm_keeps_its_role(smollm_oracle):
 
 @pytest.fixture(scope="module")
 def fake_api():
-    from tests.fake_inference_api import FakeInferenceAPI
+    from harness.fake_inference_api import FakeInferenceAPI
 
     with FakeInferenceAPI() as server:
         yield server
@@ -179,7 +179,7 @@ def test_the_remote_llm_obeying_the_attacker_is_still_held_to_a_proverb(remote_o
 
 def test_the_fake_apis_own_hostile_reply_is_held_to_a_proverb(remote_oracle, fake_api):
     from oracle.answer.prompt import SYSTEM_PROMPT
-    from tests.fake_inference_api import HOSTILE_REPLY, HOSTILE_TRANSCRIPT
+    from harness.fake_inference_api import HOSTILE_REPLY, HOSTILE_TRANSCRIPT
 
     fake_api.reset()
     fake_api.behaviour = "attacker"

@@ -12,9 +12,9 @@ from gradio_client.exceptions import AppError
 from oracle.config import Settings
 from oracle.failover import FailoverAnswerer, FailoverSpeaker, FailoverTranscriber
 from oracle.pipeline import Oracle
-from tests.audio_tools import decode, fetch_stream, rms
-from tests.conftest import free_port
-from tests.fake_inference_api import DEFAULT_ANSWER, DEFAULT_TRANSCRIPT, FakeInferenceAPI
+from harness.audio_tools import decode, fetch_stream, rms
+from harness.server import free_port
+from harness.fake_inference_api import DEFAULT_ANSWER, DEFAULT_TRANSCRIPT, FakeInferenceAPI
 from tests.parler_fixtures import single_torch_thread, tiny_parler_dir  # noqa: F401  (pytest fixtures)
 
 TIMEOUT_S = 2.0

@@ -12,7 +12,7 @@ import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
 from tests.parler_fixtures import single_torch_thread, tiny_parler, tiny_parler_dir  # noqa: F401  (pytest fixtures)
-from tests.parler_tiny import CODEBOOK_SIZE, NUM_CODEBOOKS
+from harness.parler_tiny import CODEBOOK_SIZE, NUM_CODEBOOKS
 
 from streamer import ParlerStreamer, StreamError, StreamTimeout
 

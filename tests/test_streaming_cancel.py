@@ -16,7 +16,7 @@ import pytest
 from gradio_client import Client
 
 from oracle.pipeline import Oracle
-from tests.audio_tools import first_update
+from harness.audio_tools import first_update
 
 # Forty sentences, ~1,000 characters: about eight seconds of work for the voice, 40 chunks.
 LONG_TEXT = " ".join(f"This is sentence number {n}." for n in range(1, 41))
