@@ -17,7 +17,7 @@ import numpy as np
 import soundfile
 import soxr
 
-from oracle.errors import BadAudio, NoAudio, NoSpeech, TooShort
+from oracle.errors import BadAudio, NoAudio, NoSound, TooShort
 
 SAMPLE_RATE = 16_000
 FFMPEG_TIMEOUT_S = 20
@@ -52,7 +52,7 @@ def load_question(path: str | os.PathLike | None, min_seconds: float = 0.4, max_
         log.info("recording of %.1f s cut to its first %.0f s", seconds, max_seconds)
         audio = audio[: int(max_seconds * SAMPLE_RATE)]
     if np.abs(audio).max() < SILENCE_PEAK:
-        raise NoSpeech()
+        raise NoSound()
     return np.ascontiguousarray(audio, dtype=np.float32)
 
 

@@ -41,6 +41,13 @@ class Settings:
     request_timeout_s: float = 15.0
     min_question_s: float = 0.4
     max_question_s: float = 30.0
+    # Hands-free: this much silence after speech ends a question (a breath between phrases is ~0.3 s).
+    end_of_speech_s: float = 0.7
+    # While a question is streamed in: the silence after which the words so far are heard for good and
+    # the answer is prepared (a guess, kept only if the final words are the same), and how often the
+    # words so far are heard again while the person keeps talking.
+    pause_s: float = 0.25
+    partial_every_s: float = 1.5
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -55,4 +62,5 @@ class Settings:
             hf_token=os.environ.get("HF_TOKEN") or None,
             request_timeout_s=_float("ORACLE_REQUEST_TIMEOUT", defaults.request_timeout_s),
             max_question_s=_float("ORACLE_MAX_QUESTION_SECONDS", defaults.max_question_s),
+            end_of_speech_s=_float("ORACLE_END_OF_SPEECH_SECONDS", defaults.end_of_speech_s),
         )

@@ -28,11 +28,16 @@ class BadAudio(OracleError):
 
 
 class TooShort(OracleError):
-    default_message = "That was too short to be a question. Hold the button and ask again."
+    default_message = "That was too short to be a question. Press Record, ask, then press Stop."
 
 
 class NoSpeech(OracleError):
     default_message = "No question heard. Please speak a little louder, closer to the microphone."
+
+
+class NoSound(NoSpeech):
+    default_message = ("No question heard: the microphone sent only silence. Is it muted, or is another "
+                       "microphone chosen? Check it in your system's sound settings and ask again.")
 
 
 class EmptyQuestion(OracleError):

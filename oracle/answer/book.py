@@ -58,7 +58,7 @@ class ProverbBook:
         self._known_words = {token for token in self._model.tokenizer.get_vocab() if token.isalpha()}
         self.proverbs = load_proverbs()
         self._vectors = self._book_vectors()
-        self._random = random.Random(seed)
+        self._seed = seed or 0
         log.info("proverb book ready: %d proverbs", len(self.proverbs))
 
     def _embed(self, texts: list[str]) -> np.ndarray:
@@ -100,6 +100,10 @@ class ProverbBook:
         known = sum(1 for w in words if w in self._known_words)
         return known / len(words) < MIN_KNOWN_WORD_SHARE
 
+    def _draw_seed(self, question: str) -> int:
+        words = " ".join(re.findall(r"[a-z0-9']+", question.lower()))
+        return int.from_bytes(hashlib.sha256(f"{self._seed}|{words}".encode()).digest()[:8], "big")
+
     def answer(self, question: str) -> str:
         if self.is_nonsense(question):
             return FOOLISH_ANSWER
@@ -107,7 +111,9 @@ class ProverbBook:
         best = np.argsort(-scores)[:TOP_CHOICES]
         if scores[best[0]] < MIN_SIMILARITY:
             return FOOLISH_ANSWER
-        # Favour the closer matches without always taking the closest one.
+        # Favour the closer matches without always taking the closest one. The draw is seeded by the
+        # question's words, so one question always gets one answer: an answer prepared while the question
+        # is still being spoken is then the very answer the finished question gets.
         weights = np.exp((scores[best] - scores[best[0]]) * 20)
-        choice = self._random.choices(list(best), weights=list(weights))[0]
+        choice = random.Random(self._draw_seed(question)).choices(list(best), weights=list(weights))[0]
         return self.proverbs[choice].text
