@@ -15,6 +15,7 @@ from typing import Callable, Iterator, TypeVar
 import numpy as np
 import soxr
 
+from oracle.engines import Transcription
 from oracle.errors import OracleError
 
 COOL_DOWN_S = 60.0
@@ -92,7 +93,7 @@ class _Failover:
 
 
 class FailoverTranscriber(_Failover):
-    def transcribe(self, audio: np.ndarray) -> str:
+    def transcribe(self, audio: np.ndarray) -> Transcription:
         return self._call("hearing", lambda: self.primary.transcribe(audio), lambda: self.backup.transcribe(audio))
 
 

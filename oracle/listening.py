@@ -248,7 +248,7 @@ class Listening:
 
     def _transcribe(self, audio: np.ndarray) -> str:
         try:
-            return self.oracle.transcriber.transcribe(audio)
+            return self.oracle.transcriber.transcribe(audio).text
         except OracleError:
             raise
         except Exception as error:

@@ -164,7 +164,7 @@ def test_the_final_words_are_the_words_of_one_pass_over_the_question(oracle):
     listening = Listening(oracle)
     feed(listening, rate, samples)
     heard = listening.finish()
-    one_pass = oracle.transcriber.transcribe(listening._audio[:listening._cut()].copy())
+    one_pass = oracle.transcriber.transcribe(listening._audio[:listening._cut()].copy()).text
     assert heard.reply.question == one_pass.strip()
 
 
