@@ -20,12 +20,15 @@ import gradio as gr
 from oracle.config import Settings
 from oracle.errors import AudioByLink
 from oracle.examples import EXAMPLE_QUESTIONS, spoken_examples
-from oracle.limits import MAX_FILE_SIZE, QUEUE_MAX_SIZE, SPEAKING_CONCURRENCY, THINKING_CONCURRENCY
+from oracle.limits import (LISTENING_CONCURRENCY, LISTEN_TIME_LIMIT_S, MAX_FILE_SIZE, MICROPHONE_CHUNK_S,
+                           QUEUE_MAX_SIZE, SPEAKING_CONCURRENCY, THINKING_CONCURRENCY)
 from oracle.pipeline import Oracle
+from oracle.selection import gpu_available
 from oracle.web.flow import OracleFlow
 from oracle.web.gradio_internals import BlocksWithLook, check_gradio_version, examples_loaded, refuse_urls_as_audio
 from oracle.web.housekeeping import cache_sweep_settings, housekeeping
-from oracle.web.look import HEADER_HTML, LOOK, ball_html, history_entry_html, js_values, status_html
+from oracle.web.look import (HEADER_HTML, LOOK, PAGE_SCRIPT, ball_html, history_entry_html, js_values, live_html,
+                             status_html)
 from oracle.web.speech_stream import SpeechStream
 
 TITLE = "Magic 8 Ball 🎱"
@@ -44,27 +47,38 @@ def launch_settings() -> dict:
 
 def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
     examples_audio = spoken_examples(example_dir or Path(tempfile.gettempdir()) / "magic8ball-examples")
-    flow = OracleFlow(oracle)
+    flow = OracleFlow(oracle, prepare_voice=not gpu_available())
 
     with BlocksWithLook(LOOK, title=TITLE, delete_cache=cache_sweep_settings()) as demo:
         gr.HTML(HEADER_HTML, elem_id="title")
         reply_state = gr.State(None)
         history_state = gr.State([])
+        # The question being recorded (oracle.listening.Listening), and the answer's voice prepared while it
+        # was spoken (handed from the thinking step to the speaking step).
+        listening_state = gr.State(None, delete_callback=flow.forget)
+        prepared_state = gr.State(None)
         with gr.Row(equal_height=False, elem_id="main"):
             with gr.Column(scale=6, min_width=300, elem_id="oracle-column"):
                 status = gr.HTML(status_html("ready"), elem_id="status")
                 ball = gr.HTML(ball_html("ready"), elem_id="ball", js_on_load=None)
                 heard = gr.HTML("", elem_id="heard")
+                live = gr.HTML(live_html(), elem_id="live")
                 voice = SpeechStream(label="The oracle's voice", autoplay=True, elem_id="answer-audio")
                 timings = gr.Markdown(elem_id="timings")
             with gr.Column(scale=5, min_width=300, elem_id="ask-column"):
-                microphone = gr.Audio(sources=["microphone"], type="filepath",
+                microphone = gr.Audio(sources=["microphone"], type="numpy", streaming=True,
                                       label="Ask aloud: press Record, ask, then Stop", elem_id="question-audio")
+                gr.HTML("", elem_id="microphone-problem")
+                gr.Checkbox(False, label="Hands-free", elem_id="hands-free",
+                            info="Press Record once and ask: the oracle answers when you pause.")
+                # The spoken examples are recordings: they are asked through the upload path.
+                example_audio = gr.Audio(sources=["upload"], type="filepath", visible=False,
+                                         elem_id="example-audio")
                 typed = gr.Textbox(label="…or type your question and press Enter", placeholder="Should I…?",
                                    lines=1, max_lines=3, elem_id="question-text")
                 ask_button = gr.Button("Ask the oracle", variant="primary", elem_id="ask-button")
                 spoken_examples_ui = gr.Examples(
-                    examples_audio, inputs=[microphone], label="Spoken examples: click one to ask it",
+                    examples_audio, inputs=[example_audio], label="Spoken examples: click one to ask it",
                     example_labels=[f"🔊 {q}" for q in EXAMPLE_QUESTIONS], elem_id="spoken-examples")
                 typed_examples_ui = gr.Examples(
                     [[q] for q in EXAMPLE_QUESTIONS], inputs=[typed], label="Typed examples: click one to ask it",
@@ -86,23 +100,39 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
                                                   elem_classes="history-download")
 
         ui = dict(api_visibility="private", show_progress="hidden")
+        # The page's own script (oracle/web/page.js): microphone problems, hands-free Stop, keyboard focus.
+        demo.load(None, None, None, js=PAGE_SCRIPT, **ui)
 
         def chain(trigger, consult_fn, question_input, typed_flow: bool):
             first = "consulting" if typed_flow else "hearing"
             # At once, in the browser: show the first stage, silence the last answer (a fresh player).
             trigger(None, None, [ball, status, heard, timings, voice], js=js_values(
                 ball_html(first), status_html(first, typed=typed_flow), "", "", None), **ui)
-            outputs = [ball, status, reply_state, heard] + ([] if typed_flow else [microphone])
+            outputs = [ball, status, reply_state, heard] + ([] if typed_flow else [question_input])
             thinking = trigger(consult_fn, inputs=[question_input], outputs=outputs, concurrency_id="think",
                                concurrency_limit=THINKING_CONCURRENCY, trigger_mode="once", **ui)
-            thinking.then(flow.speak_for_page, inputs=[reply_state, history_state],
-                          outputs=[voice, ball, status, timings, history_state],
-                          concurrency_id="speak", concurrency_limit=SPEAKING_CONCURRENCY, **ui)
+            speak(thinking)
 
-        microphone.start_recording(None, None, [ball, status, heard, timings, voice], js=js_values(
-            ball_html("listening"), status_html("listening"), "", "", None), **ui)
-        chain(microphone.stop_recording, flow.consult_spoken, microphone, typed_flow=False)
-        chain(examples_loaded(spoken_examples_ui).then, flow.consult_spoken, microphone, typed_flow=False)
+        def speak(thinking):
+            # .success: a question that failed (silence, too short, nothing typed) ends with its message,
+            # and no speaking step starts.
+            thinking.success(flow.speak_for_page, inputs=[reply_state, history_state, prepared_state],
+                             outputs=[voice, ball, status, timings, history_state],
+                             concurrency_id="speak", concurrency_limit=SPEAKING_CONCURRENCY, **ui)
+
+        microphone.start_recording(None, None, [ball, status, heard, timings, voice, live], js=js_values(
+            ball_html("listening"), status_html("listening"), "", "", None, live_html()), **ui)
+        microphone.stream(flow.hear_chunk, inputs=[microphone, listening_state], outputs=[listening_state, live],
+                          stream_every=MICROPHONE_CHUNK_S, time_limit=LISTEN_TIME_LIMIT_S,
+                          concurrency_id="listen", concurrency_limit=LISTENING_CONCURRENCY, **ui)
+        # Stop (pressed, or pressed by the page at the end of speech): "Hearing" at once, in the browser.
+        microphone.stop_recording(None, None, [ball, status, heard, timings, voice, live], js=js_values(
+            ball_html("hearing"), status_html("hearing"), "", "", None, live_html()), **ui)
+        speak(microphone.stop_recording(
+            flow.consult_streamed, inputs=[listening_state],
+            outputs=[ball, status, reply_state, heard, typed, prepared_state, listening_state],
+            concurrency_id="think", concurrency_limit=THINKING_CONCURRENCY, trigger_mode="once", **ui))
+        chain(examples_loaded(spoken_examples_ui).then, flow.consult_spoken, example_audio, typed_flow=False)
         chain(ask_button.click, flow.consult_typed, typed, typed_flow=True)
         chain(typed.submit, flow.consult_typed, typed, typed_flow=True)
         chain(examples_loaded(typed_examples_ui).then, flow.consult_typed, typed, typed_flow=True)

@@ -7,6 +7,13 @@ MAX_QUESTION_SECONDS = 30.0
 # Anything longer is not one question: transcripts and typed questions are cut to this before any answerer.
 MAX_QUESTION_CHARS = 300
 
+# A streamed question: the microphone sends a chunk this often (seconds), and one recording streams for at
+# most this long (a little more than the longest question: it is cut there anyway). Chunks are cheap to
+# take (a VAD pass); hearing runs on each visit's own background thread.
+MICROPHONE_CHUNK_S = 0.25
+LISTEN_TIME_LIMIT_S = MAX_QUESTION_SECONDS + 2
+LISTENING_CONCURRENCY = 8
+
 # ---- an answer ----
 # The most text one request may have spoken (an answer is far shorter; /speak takes any text).
 MAX_SPEAK_CHARS = 1000

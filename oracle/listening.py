@@ -71,6 +71,11 @@ class PreparedSpeech:
         self._stream = stream
         self.first = next(stream, None)
 
+    @property
+    def ready(self) -> bool:
+        """Not yet spoken (``chunks`` gives a prepared voice once)."""
+        return self.first is not None
+
     def chunks(self) -> Iterator[np.ndarray]:
         if self.first is None:
             return
@@ -156,6 +161,15 @@ class Listening:
     @property
     def full(self) -> bool:
         return self._size >= self._limit
+
+    @property
+    def finished(self) -> bool:
+        """``finish`` or ``close`` was called: this recording takes no more audio."""
+        return self._finished
+
+    @property
+    def heard_speech(self) -> bool:
+        return self._endpointer.has_speech
 
     @property
     def ended(self) -> bool:

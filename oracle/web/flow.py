@@ -18,10 +18,11 @@ import spaces
 
 from oracle.errors import OracleError
 from oracle.limits import HISTORY_LIMIT, SPEAK_GPU_SECONDS
+from oracle.listening import Listening, PreparedSpeech
 from oracle.pipeline import Oracle, Reply
 from oracle.web.abandoned_streams import AbandonedStreams
 from oracle.web.gradio_internals import save_wav_to_cache
-from oracle.web.look import ball_html, heard_html, status_html, timings_line
+from oracle.web.look import ball_html, heard_html, live_html, status_html, timings_line
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,11 @@ def _for_people(error: OracleError) -> gr.Error:
 
 
 class OracleFlow:
-    def __init__(self, oracle: Oracle):
+    def __init__(self, oracle: Oracle, prepare_voice: bool = True):
         self.oracle = oracle
+        # Speaking the answer's first clause while the person still speaks: only where the voice runs on
+        # this CPU (a ZeroGPU voice exists only inside a @spaces.GPU call).
+        self.prepare_voice = prepare_voice
         self.abandoned = AbandonedStreams()
         # Everything that runs the voice engine (the GPU on ZeroGPU) goes through these two.
         self.speak = spaces.GPU(duration=SPEAK_GPU_SECONDS)(self._speak)
@@ -93,8 +97,13 @@ class OracleFlow:
 
     @staticmethod
     def _failed(stage: str, error: OracleError, typed: bool):
-        gr.Warning(str(error))
+        """The failed look (ball, status, reply). The step then raises ``_stop(error)``: the message shows,
+        and the speaking step (wired with ``.success``) does not run."""
         return ball_html(stage, failed=True), status_html(stage, str(error), failed=True, typed=typed), None
+
+    @staticmethod
+    def _stop(error: OracleError) -> gr.Error:
+        return gr.Error(str(error), print_exception=False)
 
     def consult_spoken(self, audio_path: str | None):
         """…, and the microphone (cleared, so the next question is one press away)."""
@@ -103,7 +112,7 @@ class OracleFlow:
             question = self.oracle.hear(audio_path).text
         except OracleError as error:
             yield *self._failed("hearing", error, typed=False), "", gr.update(value=None)
-            return
+            raise self._stop(error) from None
         hear_ms = _elapsed_ms(start)
         yield (ball_html("consulting"), status_html("consulting"), None, heard_html(question),
                gr.update(value=None))
@@ -111,7 +120,7 @@ class OracleFlow:
             reply = self.oracle.reply_to(question, hear_ms)
         except OracleError as error:
             yield *self._failed("consulting", error, typed=False), heard_html(question), gr.skip()
-            return
+            raise self._stop(error) from None
         yield (ball_html("consulting", reply.answer), status_html("consulting", "The answer surfaces…"), reply,
                heard_html(question), gr.skip())
 
@@ -120,22 +129,64 @@ class OracleFlow:
             reply = self.oracle.ask_text(question)
         except OracleError as error:
             yield *self._failed("consulting", error, typed=True), ""
-            return
+            raise self._stop(error) from None
         yield (ball_html("consulting", reply.answer), status_html("consulting", "The answer surfaces…", typed=True),
                reply, heard_html(reply.question))
 
+    # ---- the page: a question heard while it is spoken (the microphone streams) ----
+
+    def hear_chunk(self, chunk: Audio | None, listening: Listening | None):
+        """One microphone chunk -> (listening, live words). A new recording starts a new ``Listening``."""
+        if listening is None or listening.finished:
+            listening = Listening(self.oracle, prepare_voice=self.prepare_voice)
+        if chunk is not None:
+            listening.add(*chunk)
+        return listening, live_html(listening.partial, listening.seconds, listening.heard_speech,
+                                    listening.prepared_for is not None, listening.ended)
+
+    def consult_streamed(self, listening: Listening | None):
+        """The question has ended (Stop, or the end of speech): (ball, status, reply, heard, typed,
+        prepared voice, listening) — the typed box gets the words heard, to edit and ask again."""
+        if listening is None:
+            listening = Listening(self.oracle)  # Stop before any audio arrived: "no audio"
+        try:
+            heard = listening.finish()
+        except OracleError as error:
+            yield *self._failed("hearing", error, typed=False), "", gr.skip(), None, None
+            raise self._stop(error) from None
+        reply = heard.reply
+        yield (ball_html("consulting", reply.answer), status_html("consulting", "The answer surfaces…"), reply,
+               heard_html(reply.question), reply.question, heard.speech, None)
+
+    @staticmethod
+    def forget(listening: Listening | None) -> None:
+        """A visit ended: let go of what its recording prepared."""
+        if listening is not None:
+            listening.close()
+
     # ---- the page: speak (GPU on ZeroGPU), yielding (voice, ball, status, timings, history) ----
 
-    def speak_for_page(self, reply: Reply | None, history: list[dict]):
+    def _voice(self, reply: Reply, prepared: PreparedSpeech | None) -> Iterator[Audio]:
+        """The answer's voice: the one prepared while the question was spoken if it speaks this answer,
+        else a fresh one."""
+        if prepared is not None and prepared.ready and prepared.text == reply.answer:
+            rate = self.oracle.sample_rate
+            for chunk in self.abandoned.watch(prepared.chunks()):
+                yield rate, chunk
+            return
+        if prepared is not None:
+            prepared.close()
+        yield from self.speak(reply.answer)
+
+    def speak_for_page(self, reply: Reply | None, history: list[dict], prepared: PreparedSpeech | None = None):
         if reply is None:
-            yield gr.skip(), gr.skip(), gr.skip(), "", gr.skip()
             return
         typed = reply.hear_ms is None
         start = time.perf_counter()
         first_audio_ms = None
         chunks: list[np.ndarray] = []
         try:
-            for rate, chunk in self.speak(reply.answer):
+            for rate, chunk in self._voice(reply, prepared):
                 chunks.append(chunk)
                 if first_audio_ms is None:
                     first_audio_ms = _elapsed_ms(start)

@@ -146,6 +146,17 @@ def heard_html(question: str | None) -> str:
     return f'<p class="heard-line"><span class="heard-label">You asked:</span> “{html.escape(question)}”</p>'
 
 
+def live_html(words: str = "", seconds: float = 0.0, speech: bool = False, prepared: bool = False,
+              ended: bool = False) -> str:
+    """The words heard so far while the person speaks. Its data attributes say how much audio the server
+    has, whether it heard speech, whether an answer is prepared (the person paused), and whether the
+    question has ended by itself: the page's script stops recording then (hands-free)."""
+    shown = f"Hearing: “{html.escape(words)}…”" if words else ""
+    flags = {"speech": speech, "prepared": prepared, "ended": ended}
+    data = " ".join(f'data-{name}="{str(value).lower()}"' for name, value in flags.items())
+    return f'<p class="live-words" data-seconds="{seconds:.2f}" {data}>{shown}</p>'
+
+
 def history_entry_html(number: int, item: dict) -> str:
     return (f'<div class="history-text"><p class="history-q"><span class="history-n">{number}.</span> '
             f'{html.escape(item["question"])}</p><p class="history-a">🎱 {html.escape(item["answer"])}</p></div>')
@@ -183,6 +194,18 @@ CSS = (Path(__file__).with_name("oracle.css")).read_text(encoding="utf-8")
 
 
 # What every launch() of the app brings (see gradio_internals.BlocksWithLook).
+# What the page says when it cannot record (oracle/web/page.js shows it under the microphone).
+MICROPHONE_MESSAGES = {
+    "refused": "The microphone is blocked for this page. Allow it (the microphone or lock icon in the address "
+               "bar), then press Record again. Or type your question.",
+    "missing": "No microphone was found. Plug one in (or pick one in your system's sound settings), then press "
+               "Record again. Or type your question.",
+    "unsupported": "This browser cannot record here (recording needs a secure https:// page and a recent "
+                   "browser). Type your question instead.",
+}
+PAGE_SCRIPT = Path(__file__).with_name("page.js").read_text(encoding="utf-8").replace(
+    "__MESSAGES__", json.dumps(MICROPHONE_MESSAGES))
+
 LOOK = {"theme": THEME, "css": CSS}
 
 

@@ -1,0 +1,78 @@
+() => {
+  // The page's own behaviour around the microphone (look.py fills in the messages):
+  // - a missing microphone or a refused permission: Record shows a message saying so and how to fix it
+  //   (instead of nothing at all);
+  // - hands-free: presses Stop itself when the server says the question has ended (#live data-ended);
+  // - keeps keyboard focus on the Record/Stop button as one replaces the other.
+  const MESSAGES = __MESSAGES__;
+  const button = (name) => [...document.querySelectorAll('#question-audio button')]
+    .find((b) => b.textContent.trim() === name);
+  const handsFree = () => document.querySelector('#hands-free input[type="checkbox"]')?.checked === true;
+
+  const problem = (text) => {
+    const box = document.querySelector('#microphone-problem');
+    if (!box) return;
+    box.replaceChildren();
+    if (!text) return;
+    const line = document.createElement('p');
+    line.className = 'microphone-problem';
+    line.setAttribute('role', 'alert');
+    line.textContent = text;
+    box.append(line);
+  };
+
+  // Known before any press, without asking: is there a microphone, and has this page been refused one?
+  // (Gradio asks for the microphone itself on Record and, when that fails, shows nothing.)
+  let microphoneProblem = null;
+  const checkMicrophone = async () => {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      microphoneProblem = MESSAGES.unsupported;
+      return;
+    }
+    let refused = false;
+    try {
+      const permission = await navigator.permissions.query({ name: 'microphone' });
+      refused = permission.state === 'denied';
+      permission.onchange = checkMicrophone;
+    } catch (error) { /* a browser that cannot tell: Gradio's prompt decides */ }
+    const devices = await navigator.mediaDevices.enumerateDevices().catch(() => []);
+    const present = devices.some((device) => device.kind === 'audioinput');
+    microphoneProblem = refused ? MESSAGES.refused : present ? null : MESSAGES.missing;
+    if (!microphoneProblem) problem(null);
+  };
+  checkMicrophone();
+  navigator.mediaDevices?.addEventListener?.('devicechange', checkMicrophone);
+
+  let keepFocus = false;
+  document.addEventListener('click', (event) => {
+    const pressed = event.target instanceof Element && event.target.closest('#question-audio button');
+    if (!pressed) return;
+    const name = pressed.textContent.trim();
+    if (name === 'Record' || name === 'Stop') keepFocus = pressed === document.activeElement || keepFocus;
+    if (name === 'Record' && microphoneProblem) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      problem(microphoneProblem);
+    }
+  }, true);
+
+  let stopped = null;  // the #live element whose end of speech was acted on
+  const watch = () => {
+    const live = document.querySelector('#live .live-words');
+    if (live && live.dataset.ended === 'true' && stopped !== live && handsFree()) {
+      const stop = button('Stop');
+      if (stop) {
+        stopped = live;
+        stop.click();
+      }
+    }
+    // Focus lost because the focused button was replaced: give it to the button that replaced it.
+    if (keepFocus && (document.activeElement === null || document.activeElement === document.body)) {
+      const next = button('Record') || button('Stop');
+      if (next) next.focus();
+    }
+  };
+  new MutationObserver(watch).observe(document.body,
+    { subtree: true, childList: true, attributes: true, attributeFilter: ['data-ended', 'disabled', 'class'] });
+  document.documentElement.dataset.oracleScript = 'ready';
+}

@@ -1,0 +1,147 @@
+"""Asking aloud with a streamed microphone, as a visitor does: a real headless Chromium on 127.0.0.1 whose
+fake microphone plays real speech (the app's Piper voice) with silences put in by numpy; the page's own
+buttons; every wait is on the page's own state (its data attributes), and any page error fails the test.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.browser_tools import find_chromium
+from harness.live_browser import (as_microphone, chromium, microphone_button, open_page, silence, wait_for_stage,
+                                  wait_until_playing, write_microphone)
+
+QUESTION = "Should I learn to play the piano?"
+FIRST_HALF, SECOND_HALF = "Should I move to the city,", "or stay in my village?"
+BREATH_S = 0.3
+# Chromium plays the file in a loop from when the page opens the microphone: the long silence after the
+# question keeps a recording from hearing it twice.
+AFTER_S = 12.0
+FOCUSED_BUTTON = "() => document.activeElement && document.activeElement.textContent.trim()"
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> str:
+    path = find_chromium()
+    if path is None:
+        pytest.fail("no Chromium found: run `bash setup.sh`, or set CHROMIUM=/path/to/chromium")
+    return path
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="module")
+def microphones(oracle, tmp_path_factory):
+    """The fake microphone's files: a question, a question with a breath in the middle, a muted microphone."""
+    directory = tmp_path_factory.mktemp("live-microphone")
+    speak = lambda text: as_microphone(oracle.speak_all(text), oracle.sample_rate)  # noqa: E731
+    return {
+        "question": write_microphone(directory / "question.wav", silence(0.3), speak(QUESTION), silence(AFTER_S)),
+        "breath": write_microphone(directory / "breath.wav", silence(0.3), speak(FIRST_HALF), silence(BREATH_S),
+                                   speak(SECOND_HALF), silence(AFTER_S)),
+        "muted": write_microphone(directory / "muted.wav", silence(AFTER_S)),
+    }
+
+
+def heard_text(page) -> str:
+    return page.locator("#heard").inner_text()
+
+
+def test_streamed_push_to_talk_with_the_keyboard_then_edit_what_was_heard(playwright, chromium_path, microphones,
+                                                                          server_url, oracle):
+    proverbs = {proverb.text for proverb in oracle.answerer.proverbs}
+    with chromium(playwright, chromium_path, microphones["question"]) as browser:
+        page = open_page(browser, server_url)
+        microphone_button(page, "Record").focus()
+        page.keyboard.press("Enter")
+        wait_for_stage(page, "listening")
+        page.wait_for_function(f"() => {FOCUSED_BUTTON[6:]} === 'Stop'")  # focus stayed on the button
+        # The server hears the question while it is spoken, and prepares the answer at the pause after it.
+        page.wait_for_selector('#live [data-prepared="true"]')
+        assert "piano" in page.locator("#live").inner_text().lower()
+        page.keyboard.press("Enter")  # Stop
+        assert page.evaluate("() => document.querySelector('#status [data-stage]').dataset.stage") in (
+            "hearing", "consulting", "speaking"), "the stage did not change at once on Stop"
+        page.wait_for_function(f"() => {FOCUSED_BUTTON[6:]} === 'Record'")
+        page.wait_for_selector("#heard .heard-line")
+        assert "piano" in heard_text(page).lower()
+        wait_for_stage(page, "speaking")
+        wait_until_playing(page)
+        assert page.locator("#answer-text").inner_text().strip() in proverbs
+        wait_for_stage(page, "done")
+
+        # "You asked" is in the question box, to correct and ask again.
+        box = page.locator("#question-text textarea")
+        assert "piano" in box.input_value().lower()
+        box.fill("Should I learn to play the violin?")
+        box.press("Enter")
+        page.wait_for_function("() => document.querySelector('#heard').innerText.includes('violin')")
+        wait_for_stage(page, "speaking")
+        wait_until_playing(page)
+        wait_for_stage(page, "done")
+        assert page.locator(".history-item").count() == 2
+        assert not page.errors, page.errors
+
+
+def test_hands_free_answers_after_the_pause_without_stop(playwright, chromium_path, microphones, server_url):
+    with chromium(playwright, chromium_path, microphones["question"]) as browser:
+        page = open_page(browser, server_url)
+        page.locator("#hands-free input[type=checkbox]").check()
+        microphone_button(page, "Record").click()
+        wait_for_stage(page, "listening")
+        # Nobody presses Stop: the page does, once the server says the question has ended.
+        page.wait_for_selector("#heard .heard-line")
+        assert "piano" in heard_text(page).lower()
+        wait_for_stage(page, "speaking")
+        wait_until_playing(page)
+        assert not page.errors, page.errors
+
+
+def test_hands_free_does_not_cut_a_question_at_a_breath(playwright, chromium_path, microphones, server_url):
+    with chromium(playwright, chromium_path, microphones["breath"]) as browser:
+        page = open_page(browser, server_url)
+        page.locator("#hands-free input[type=checkbox]").check()
+        microphone_button(page, "Record").click()
+        page.wait_for_selector("#heard .heard-line")
+        heard = heard_text(page).lower()
+        assert "village" in heard, f"cut off at the {BREATH_S} s breath: {heard!r}"
+        wait_for_stage(page, "speaking")
+        assert not page.errors, page.errors
+
+
+def test_a_muted_microphone_is_told_apart_and_the_failure_ends_cleanly(playwright, chromium_path, microphones,
+                                                                       server_url, capfd):
+    with chromium(playwright, chromium_path, microphones["muted"]) as browser:
+        page = open_page(browser, server_url)
+        capfd.readouterr()
+        microphone_button(page, "Record").click()
+        page.wait_for_function("() => Number(document.querySelector('#live .live-words')?.dataset.seconds) >= 1")
+        microphone_button(page, "Stop").click()
+        page.wait_for_selector("#status .failed")
+        assert "muted" in page.locator("#status .hint").inner_text()
+        assert page.locator("#ball .oracle-ball.failed").count() == 1
+        # Asking again works: the page is healthy (and nothing was left speaking).
+        microphone_button(page, "Record").click()
+        wait_for_stage(page, "listening")
+        assert not page.errors, page.errors
+    server_log = capfd.readouterr()
+    assert "Traceback" not in server_log.err + server_log.out
+
+
+def test_no_microphone_says_so_and_how_to_fix_it(playwright, chromium_path, server_url):
+    with chromium(playwright, chromium_path, None) as browser:
+        page = open_page(browser, server_url)
+        microphone_button(page, "Record").click()
+        alert = page.locator("#microphone-problem [role=alert]")
+        alert.wait_for()
+        message = alert.inner_text()
+        assert "microphone" in message.lower() and "type your question" in message.lower(), message
+        assert page.locator('#status [data-stage="ready"]').count() == 1
+        assert microphone_button(page, "Record").is_visible()
+        assert not page.errors, page.errors
