@@ -130,7 +130,7 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
             ball_html("hearing"), status_html("hearing"), "", "", None, live_html()), **ui)
         speak(microphone.stop_recording(
             flow.consult_streamed, inputs=[listening_state],
-            outputs=[ball, status, reply_state, heard, typed, prepared_state, listening_state],
+            outputs=[ball, status, reply_state, heard, prepared_state, listening_state],
             concurrency_id="think", concurrency_limit=THINKING_CONCURRENCY, trigger_mode="once", **ui))
         chain(examples_loaded(spoken_examples_ui).then, flow.consult_spoken, example_audio, typed_flow=False)
         chain(ask_button.click, flow.consult_typed, typed, typed_flow=True)

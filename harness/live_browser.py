@@ -66,14 +66,8 @@ def open_page(browser, url: str, reduced_motion: bool = True, **context_options)
     page.on("pageerror", lambda error: str(error) in KNOWN_GRADIO_ERRORS or page.errors.append(str(error)))
     page.goto(url, wait_until="load")
     page.wait_for_selector('#status [data-stage="ready"]')
-    # Gradio 6.17's streaming microphone loads its WAV recorder after the page (three modules, one after
-    # another): a Record press before that fails inside Gradio ("c is not a constructor").
-    page.wait_for_function(RECORDER_LOADED)
     return page
 
-
-RECORDER_LOADED = """() => performance.getEntriesByType('resource')
-  .filter((entry) => /\/assets\/module-[^/]+\.js/.test(entry.name) && entry.responseEnd > 0).length >= 3"""
 
 
 def wait_for_stage(page, stage: str, timeout_ms: int = WAIT_MS) -> None:
@@ -96,3 +90,29 @@ PLAYING = ("(minimum) => { const a = document.querySelector('#answer-audio audio
 
 def wait_until_playing(page, timeout_ms: int = WAIT_MS) -> None:
     page.wait_for_function(PLAYING, arg=0.2, timeout=timeout_ms)
+
+
+def drive(scenario, timeout_s: float = 300) -> None:
+    """Run ``scenario(playwright)`` with a Playwright of its own, on a thread of its own: Playwright's sync API
+    refuses to start where another test module's instance is already running (tests/test_browser.py keeps
+    one for the whole session). The scenario's failure is raised here."""
+    import threading
+
+    from playwright.sync_api import sync_playwright
+
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with sync_playwright() as playwright:
+                scenario(playwright)
+        except BaseException as error:  # handed to the test's thread below
+            failure.append(error)
+
+    thread = threading.Thread(target=run, name="browser", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        raise TimeoutError(f"the browser scenario did not finish in {timeout_s} s")
+    if failure:
+        raise failure[0]

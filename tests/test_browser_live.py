@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from harness.browser_tools import find_chromium
-from harness.live_browser import (as_microphone, chromium, microphone_button, open_page, silence, wait_for_stage,
-                                  wait_until_playing, write_microphone)
+from harness.live_browser import (as_microphone, chromium, drive, microphone_button, open_page, silence,
+                                  wait_for_stage, wait_until_playing, write_microphone)
 
 QUESTION = "Should I learn to play the piano?"
 FIRST_HALF, SECOND_HALF = "Should I move to the city,", "or stay in my village?"
@@ -29,14 +29,6 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="module")
-def playwright():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as instance:
-        yield instance
-
-
-@pytest.fixture(scope="module")
 def microphones(oracle, tmp_path_factory):
     """The fake microphone's files: a question, a question with a breath in the middle, a muted microphone."""
     directory = tmp_path_factory.mktemp("live-microphone")
@@ -53,95 +45,116 @@ def heard_text(page) -> str:
     return page.locator("#heard").inner_text()
 
 
-def test_streamed_push_to_talk_with_the_keyboard_then_edit_what_was_heard(playwright, chromium_path, microphones,
+def test_streamed_push_to_talk_with_the_keyboard_then_edit_what_was_heard(chromium_path, microphones,
                                                                           server_url, oracle):
     proverbs = {proverb.text for proverb in oracle.answerer.proverbs}
-    with chromium(playwright, chromium_path, microphones["question"]) as browser:
-        page = open_page(browser, server_url)
-        microphone_button(page, "Record").focus()
-        page.keyboard.press("Enter")
-        wait_for_stage(page, "listening")
-        page.wait_for_function(f"() => {FOCUSED_BUTTON[6:]} === 'Stop'")  # focus stayed on the button
-        # The server hears the question while it is spoken, and prepares the answer at the pause after it.
-        page.wait_for_selector('#live [data-prepared="true"]')
-        assert "piano" in page.locator("#live").inner_text().lower()
-        page.keyboard.press("Enter")  # Stop
-        assert page.evaluate("() => document.querySelector('#status [data-stage]').dataset.stage") in (
-            "hearing", "consulting", "speaking"), "the stage did not change at once on Stop"
-        page.wait_for_function(f"() => {FOCUSED_BUTTON[6:]} === 'Record'")
-        page.wait_for_selector("#heard .heard-line")
-        assert "piano" in heard_text(page).lower()
-        wait_for_stage(page, "speaking")
-        wait_until_playing(page)
-        assert page.locator("#answer-text").inner_text().strip() in proverbs
-        wait_for_stage(page, "done")
 
-        # "You asked" is in the question box, to correct and ask again.
-        box = page.locator("#question-text textarea")
-        assert "piano" in box.input_value().lower()
-        box.fill("Should I learn to play the violin?")
-        box.press("Enter")
-        page.wait_for_function("() => document.querySelector('#heard').innerText.includes('violin')")
-        wait_for_stage(page, "speaking")
-        wait_until_playing(page)
-        wait_for_stage(page, "done")
-        assert page.locator(".history-item").count() == 2
-        assert not page.errors, page.errors
+    def scenario(playwright):
+        with chromium(playwright, chromium_path, microphones["question"]) as browser:
+            page = open_page(browser, server_url)
+            microphone_button(page, "Record").focus()
+            page.keyboard.press("Enter")
+            wait_for_stage(page, "listening")
+            page.wait_for_function(f"() => {FOCUSED_BUTTON[6:]} === 'Stop'")  # focus stayed on the button
+            # The server hears the question while it is spoken, and prepares the answer at the pause after it.
+            page.wait_for_selector('#live [data-prepared="true"]')
+            assert "piano" in page.locator("#live").inner_text().lower()
+            page.keyboard.press("Enter")  # Stop
+            assert page.evaluate("() => document.querySelector('#status [data-stage]').dataset.stage") in (
+                "hearing", "consulting", "speaking"), "the stage did not change at once on Stop"
+            page.wait_for_function(f"() => {FOCUSED_BUTTON[6:]} === 'Record'")
+            page.wait_for_selector("#heard .heard-line")
+            assert "piano" in heard_text(page).lower()
+            wait_for_stage(page, "speaking")
+            wait_until_playing(page)
+            assert page.locator("#answer-text").inner_text().strip() in proverbs
+            wait_for_stage(page, "done")
 
+            # "You asked" can be corrected and asked again, with the keyboard.
+            page.locator("#heard .heard-edit").focus()
+            page.keyboard.press("Enter")
+            box = page.locator("#question-text textarea")
+            page.wait_for_function("() => document.activeElement === document.querySelector('#question-text textarea')"
+                                   " && document.activeElement.value.length > 0")
+            assert "piano" in box.input_value().lower()
+            page.keyboard.press("Control+A")
+            page.keyboard.type("Should I learn to play the violin?")
+            page.keyboard.press("Enter")
+            page.wait_for_function("() => document.querySelector('#heard').innerText.includes('violin')")
+            wait_for_stage(page, "speaking")
+            wait_until_playing(page)
+            wait_for_stage(page, "done")
+            assert page.locator(".history-item").count() == 2
+            assert not page.errors, page.errors
 
-def test_hands_free_answers_after_the_pause_without_stop(playwright, chromium_path, microphones, server_url):
-    with chromium(playwright, chromium_path, microphones["question"]) as browser:
-        page = open_page(browser, server_url)
-        page.locator("#hands-free input[type=checkbox]").check()
-        microphone_button(page, "Record").click()
-        wait_for_stage(page, "listening")
-        # Nobody presses Stop: the page does, once the server says the question has ended.
-        page.wait_for_selector("#heard .heard-line")
-        assert "piano" in heard_text(page).lower()
-        wait_for_stage(page, "speaking")
-        wait_until_playing(page)
-        assert not page.errors, page.errors
+    drive(scenario)
 
 
-def test_hands_free_does_not_cut_a_question_at_a_breath(playwright, chromium_path, microphones, server_url):
-    with chromium(playwright, chromium_path, microphones["breath"]) as browser:
-        page = open_page(browser, server_url)
-        page.locator("#hands-free input[type=checkbox]").check()
-        microphone_button(page, "Record").click()
-        page.wait_for_selector("#heard .heard-line")
-        heard = heard_text(page).lower()
-        assert "village" in heard, f"cut off at the {BREATH_S} s breath: {heard!r}"
-        wait_for_stage(page, "speaking")
-        assert not page.errors, page.errors
+def test_hands_free_answers_after_the_pause_without_stop(chromium_path, microphones, server_url):
+    def scenario(playwright):
+        with chromium(playwright, chromium_path, microphones["question"]) as browser:
+            page = open_page(browser, server_url)
+            page.locator("#hands-free input[type=checkbox]").check()
+            microphone_button(page, "Record").click()
+            wait_for_stage(page, "listening")
+            # Nobody presses Stop: the page does, once the server says the question has ended.
+            page.wait_for_selector("#heard .heard-line")
+            assert "piano" in heard_text(page).lower()
+            wait_for_stage(page, "speaking")
+            wait_until_playing(page)
+            assert not page.errors, page.errors
+
+    drive(scenario)
 
 
-def test_a_muted_microphone_is_told_apart_and_the_failure_ends_cleanly(playwright, chromium_path, microphones,
+def test_hands_free_does_not_cut_a_question_at_a_breath(chromium_path, microphones, server_url):
+    def scenario(playwright):
+        with chromium(playwright, chromium_path, microphones["breath"]) as browser:
+            page = open_page(browser, server_url)
+            page.locator("#hands-free input[type=checkbox]").check()
+            microphone_button(page, "Record").click()
+            page.wait_for_selector("#heard .heard-line")
+            heard = heard_text(page).lower()
+            assert "village" in heard, f"cut off at the {BREATH_S} s breath: {heard!r}"
+            wait_for_stage(page, "speaking")
+            assert not page.errors, page.errors
+
+    drive(scenario)
+
+
+def test_a_muted_microphone_is_told_apart_and_the_failure_ends_cleanly(chromium_path, microphones,
                                                                        server_url, capfd):
-    with chromium(playwright, chromium_path, microphones["muted"]) as browser:
-        page = open_page(browser, server_url)
-        capfd.readouterr()
-        microphone_button(page, "Record").click()
-        page.wait_for_function("() => Number(document.querySelector('#live .live-words')?.dataset.seconds) >= 1")
-        microphone_button(page, "Stop").click()
-        page.wait_for_selector("#status .failed")
-        assert "muted" in page.locator("#status .hint").inner_text()
-        assert page.locator("#ball .oracle-ball.failed").count() == 1
-        # Asking again works: the page is healthy (and nothing was left speaking).
-        microphone_button(page, "Record").click()
-        wait_for_stage(page, "listening")
-        assert not page.errors, page.errors
+    def scenario(playwright):
+        with chromium(playwright, chromium_path, microphones["muted"]) as browser:
+            page = open_page(browser, server_url)
+            capfd.readouterr()
+            microphone_button(page, "Record").click()
+            page.wait_for_function("() => Number(document.querySelector('#live .live-words')?.dataset.seconds) >= 1")
+            microphone_button(page, "Stop").click()
+            page.wait_for_selector("#status .failed")
+            assert "muted" in page.locator("#status .hint").inner_text()
+            assert page.locator("#ball .oracle-ball.failed").count() == 1
+            # Asking again works: the page is healthy (and nothing was left speaking).
+            microphone_button(page, "Record").click()
+            wait_for_stage(page, "listening")
+            assert not page.errors, page.errors
+
+    drive(scenario)
     server_log = capfd.readouterr()
     assert "Traceback" not in server_log.err + server_log.out
 
 
-def test_no_microphone_says_so_and_how_to_fix_it(playwright, chromium_path, server_url):
-    with chromium(playwright, chromium_path, None) as browser:
-        page = open_page(browser, server_url)
-        microphone_button(page, "Record").click()
-        alert = page.locator("#microphone-problem [role=alert]")
-        alert.wait_for()
-        message = alert.inner_text()
-        assert "microphone" in message.lower() and "type your question" in message.lower(), message
-        assert page.locator('#status [data-stage="ready"]').count() == 1
-        assert microphone_button(page, "Record").is_visible()
-        assert not page.errors, page.errors
+def test_no_microphone_says_so_and_how_to_fix_it(chromium_path, server_url):
+    def scenario(playwright):
+        with chromium(playwright, chromium_path, None) as browser:
+            page = open_page(browser, server_url)
+            microphone_button(page, "Record").click()
+            alert = page.locator("#microphone-problem [role=alert]")
+            alert.wait_for()
+            message = alert.inner_text()
+            assert "microphone" in message.lower() and "type your question" in message.lower(), message
+            assert page.locator('#status [data-stage="ready"]').count() == 1
+            assert microphone_button(page, "Record").is_visible()
+            assert not page.errors, page.errors
+
+    drive(scenario)

@@ -145,18 +145,18 @@ class OracleFlow:
                                     listening.prepared_for is not None, listening.ended)
 
     def consult_streamed(self, listening: Listening | None):
-        """The question has ended (Stop, or the end of speech): (ball, status, reply, heard, typed,
-        prepared voice, listening) — the typed box gets the words heard, to edit and ask again."""
+        """The question has ended (Stop, or the end of speech): (ball, status, reply, heard, prepared voice,
+        listening)."""
         if listening is None:
             listening = Listening(self.oracle)  # Stop before any audio arrived: "no audio"
         try:
             heard = listening.finish()
         except OracleError as error:
-            yield *self._failed("hearing", error, typed=False), "", gr.skip(), None, None
+            yield *self._failed("hearing", error, typed=False), "", None, None
             raise self._stop(error) from None
         reply = heard.reply
         yield (ball_html("consulting", reply.answer), status_html("consulting", "The answer surfaces…"), reply,
-               heard_html(reply.question), reply.question, heard.speech, None)
+               heard_html(reply.question), heard.speech, None)
 
     @staticmethod
     def forget(listening: Listening | None) -> None:

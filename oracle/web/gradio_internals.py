@@ -187,3 +187,12 @@ def event_limits(demo: gr.Blocks) -> list[EventLimits]:
 def queue_max_size(demo: gr.Blocks) -> int | None:
     """How many requests may wait in the queue, as it enforces it."""
     return demo._queue.max_size
+
+
+# ---- the streaming microphone (oracle/web/page.js) ----
+
+# Gradio 6.17's streaming microphone loads its WAV recorder lazily, after the page, as three modules fetched one
+# after another (assets/module-<hash>.js); a Record press before the last has loaded fails inside Gradio
+# ("c is not a constructor") and leaves the button stuck. The page's script holds such a press until then, by
+# watching the page's resource timings for this many of these files.
+STREAMING_RECORDER_MODULES = {"pattern": r"/assets/module-[^/]+\.js", "count": 3}

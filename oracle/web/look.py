@@ -15,7 +15,7 @@ from pathlib import Path
 import gradio as gr
 
 from oracle.pipeline import Reply
-from oracle.web.gradio_internals import dark_only
+from oracle.web.gradio_internals import STREAMING_RECORDER_MODULES, dark_only
 
 
 def _ms(value: float | None) -> str:
@@ -141,9 +141,14 @@ def status_html(stage: str, message: str | None = None, failed: bool = False, ty
 
 
 def heard_html(question: str | None) -> str:
+    """What was heard. The question is a button: it puts the words in the question box, to correct and ask
+    again (the page's script does that)."""
     if not question:
         return ""
-    return f'<p class="heard-line"><span class="heard-label">You asked:</span> “{html.escape(question)}”</p>'
+    quoted = html.escape(question, quote=True)
+    return (f'<p class="heard-line"><span class="heard-label">You asked:</span> '
+            f'<button type="button" class="heard-edit" data-question="{quoted}" title="Correct it and ask again" '
+            f'aria-label="You asked: {quoted}. Correct it and ask again">“{quoted}”</button></p>')
 
 
 def live_html(words: str = "", seconds: float = 0.0, speech: bool = False, prepared: bool = False,
@@ -203,8 +208,9 @@ MICROPHONE_MESSAGES = {
     "unsupported": "This browser cannot record here (recording needs a secure https:// page and a recent "
                    "browser). Type your question instead.",
 }
-PAGE_SCRIPT = Path(__file__).with_name("page.js").read_text(encoding="utf-8").replace(
-    "__MESSAGES__", json.dumps(MICROPHONE_MESSAGES))
+PAGE_SCRIPT = (Path(__file__).with_name("page.js").read_text(encoding="utf-8")
+               .replace("__MESSAGES__", json.dumps(MICROPHONE_MESSAGES))
+               .replace("__RECORDER__", json.dumps(STREAMING_RECORDER_MODULES)))
 
 LOOK = {"theme": THEME, "css": CSS}
 

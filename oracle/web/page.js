@@ -3,8 +3,13 @@
   // - a missing microphone or a refused permission: Record shows a message saying so and how to fix it
   //   (instead of nothing at all);
   // - hands-free: presses Stop itself when the server says the question has ended (#live data-ended);
-  // - keeps keyboard focus on the Record/Stop button as one replaces the other.
+  // - keeps keyboard focus on the Record/Stop button as one replaces the other;
+  // - "Correct it and ask again" puts what was heard in the question box, to edit and press Enter.
   const MESSAGES = __MESSAGES__;
+  const RECORDER = __RECORDER__;  // see oracle/web/gradio_internals.py
+  const recorderPattern = new RegExp(RECORDER.pattern);
+  const recorderLoaded = () => performance.getEntriesByType('resource')
+    .filter((entry) => recorderPattern.test(entry.name) && entry.responseEnd > 0).length >= RECORDER.count;
   const button = (name) => [...document.querySelectorAll('#question-audio button')]
     .find((b) => b.textContent.trim() === name);
   const handsFree = () => document.querySelector('#hands-free input[type="checkbox"]')?.checked === true;
@@ -53,8 +58,27 @@
       event.preventDefault();
       event.stopImmediatePropagation();
       problem(microphoneProblem);
+    } else if (name === 'Record' && !recorderLoaded()) {
+      // Too early for Gradio's recorder: press again once it has loaded.
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      const retry = setInterval(() => {
+        if (!recorderLoaded()) return;
+        clearInterval(retry);
+        setTimeout(() => pressed.click(), 100);
+      }, 50);
     }
   }, true);
+
+  document.addEventListener('click', (event) => {
+    const edit = event.target instanceof Element && event.target.closest('#heard .heard-edit');
+    const box = document.querySelector('#question-text textarea');
+    if (!edit || !box) return;
+    box.value = edit.dataset.question;
+    box.dispatchEvent(new Event('input', { bubbles: true }));
+    box.focus();
+    box.setSelectionRange(box.value.length, box.value.length);
+  });
 
   let stopped = null;  // the #live element whose end of speech was acted on
   const watch = () => {
