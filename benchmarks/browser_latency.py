@@ -1,23 +1,32 @@
-"""Time from pressing Stop to hearing the answer, as a user feels it in a real browser.
+"""Time from the end of a spoken question to hearing the answer, as a user feels it in a real browser.
 
-Launches the app (``python app.py``) on a free port on 127.0.0.1 and, for each spoken question (spoken by
-the app's Piper voice, or espeak-ng), starts a fresh headless Chromium whose fake microphone plays that
-question, opens the page, presses the page's own Record button, waits while the fake device plays the
-question, and presses Stop. Everything is timed inside the page with ``performance.now()`` (listeners and
-a MutationObserver installed before the page loads), from the Stop click to:
+Launches the app (``python app.py``) on a free port on 127.0.0.1 and, for each spoken question, starts a
+fresh headless Chromium whose fake microphone plays that question, opens the page and presses the page's
+own Record button. The microphone streams to the server while the question plays. Two modes:
 
-  heard        "You asked: …" appears (the recording was uploaded, queued and transcribed)
+  push       (default) Stop is pressed ``--after`` seconds (0.6) after the question's speech ends
+  hands-free the "Hands-free" switch is on and nobody presses Stop: the page does, at the end of speech
+
+The questions: the app's Piper voice (or espeak-ng) saying the example questions, or ``--audio WAV`` (any
+recording, human speech included; repeat it for several). Everything is timed inside the page with
+``performance.now()`` (listeners installed before the page loads), from the Stop click (and, in hands-free
+mode, from the end of the speech: when the fake microphone opened plus where the file's speech ends, by the
+VAD) to:
+
+  heard        "You asked: …" appears
   answer       the answer text appears in the ball
   playing      the answer's <audio> element fires ``playing``
   first sound  that element's currentTime first moves past 0 (polled every 5 ms)
 
-plus, from the page's resource timings, when the recording's upload, the two queue requests (think, then
-speak), the HLS playlist and its first segment started or finished, and the server's own figures from
-the page's timings line. One uncounted warm-up question comes first. Prints per-stage p50 and p95
-(nearest rank: with 6 runs p95 is the slowest run), the gaps between stages, the CPU core count and the
-load average; --verbose also prints each run's marks and its requests (start .. first byte .. end).
+plus, from the page's resource timings, the last chunk of audio uploaded, the queue requests after Stop
+(think, then speak), the HLS playlist and its first segment, and the server's own figures from the page's
+timings line (final hearing, answering, first chunk). One uncounted warm-up question comes first. Word
+errors: what the streamed path heard against what the upload path (``/ask``, the same recording) hears, and
+each against the text spoken when it is known. Prints per-stage p50 and p95 (nearest rank), the CPU core
+count and the load average; --verbose also prints each run's marks and its requests.
 
-    .venv/bin/python benchmarks/browser_latency.py [--questions 6] [--voice piper|espeak] [--verbose]
+    .venv/bin/python benchmarks/browser_latency.py [--questions 6] [--voice piper|espeak] [--audio WAV ...]
+        [--mode push|hands-free] [--after 0.6] [--verbose]
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
+import soxr
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -42,15 +52,27 @@ from harness.audio_tools import SpeechMaker  # noqa: E402
 from harness.browser_tools import browser_flags, find_chromium, microphone_wav  # noqa: E402
 
 WAIT_MS = 30_000  # the longest any single step may take
-LEAD_S = 0.3  # silence before the question in the fake microphone's file
-AFTER_QUESTION_S = 0.6  # how long to keep recording after the question has been played
+# Silence before the question in the fake microphone's file: a person waits for "Listening" (the server has
+# the first chunk; Gradio drops what comes before) before speaking.
+LEAD_S = 1.0
+TAIL_S = 12.0  # silence after it (the fake microphone loops the file)
 
 # Installed before any page script runs. Marks are milliseconds of performance.now(); each is the first
 # time its condition held after the Stop click (stage marks: the first time that stage was shown).
 PROBE = r"""
 (() => {
-  const bench = { stopAt: null, marks: {}, heard: null, answer: null };
+  const bench = { stopAt: null, microphoneAt: null, marks: {}, heard: null, answer: null };
   window.__bench = bench;
+  // When the fake microphone opened: it starts playing its file from the beginning then.
+  const media = navigator.mediaDevices;
+  if (media && media.getUserMedia) {
+    const open = media.getUserMedia.bind(media);
+    media.getUserMedia = async (constraints) => {
+      const stream = await open(constraints);
+      if (bench.microphoneAt === null) bench.microphoneAt = performance.now();
+      return stream;
+    };
+  }
   const mark = (name) => {
     if (bench.stopAt !== null && !(name in bench.marks)) bench.marks[name] = performance.now();
   };
@@ -88,18 +110,18 @@ PROBE = r"""
 })();
 """
 
-# The page's network requests after the Stop click, from its resource timings (ms of performance.now()).
+# The page's network requests since the microphone opened, from its resource timings (ms of performance.now()).
 RESOURCES = r"""
 () => performance.getEntriesByType('resource')
-  .filter((entry) => entry.startTime >= window.__bench.stopAt)
+  .filter((entry) => entry.startTime >= window.__bench.microphoneAt)
   .map((entry) => ({ name: entry.name, start: entry.startTime, first: entry.responseStart || null, end: entry.responseEnd }))
 """
 
-# Stages as printed: (label, how to read it from one run's marks and resources).
+# Stages as printed: (label, how to read it from one run's marks, which are ms after the Stop click).
 STAGES = [
-    ("stop -> upload sent", "upload start"),
-    ("stop -> upload done", "upload end"),
-    ("stop -> 2nd upload done", "2nd upload end"),
+    ("end of speech -> stop (the pause)", "stop since end of speech"),
+    ("end of speech -> first sound", "first sound since end of speech"),
+    ("stop -> last audio sent", "last audio sent"),
     ("stop -> think queued", "think join"),
     ("stop -> heard", "heard"),
     ("stop -> answer", "answer"),
@@ -110,21 +132,31 @@ STAGES = [
     ("stop -> first sound", "first sound"),
 ]
 SERVER_FIGURES = ("hearing", "answering", "first audio")
-# Where the time goes: the time between two marks, run by run.
+# Where the time goes after Stop: the time between two marks, run by run.
 GAPS = [
-    ("Stop click -> upload sent (browser)", None, "upload start"),
-    ("upload sent -> think queued", "upload start", "think join"),
-    ("think queued -> heard", "think join", "heard"),
-    ("heard -> answer", "heard", "answer"),
+    ("Stop click -> think queued (browser)", None, "think join"),
+    ("think queued -> answer shown", "think join", "answer"),
     ("answer -> speak queued", "answer", "speak join"),
-    ("speak queued -> playlist asked", "speak join", "playlist start"),
-    ("playlist asked -> 1st segment", "playlist start", "segment end"),
-    ("1st segment -> first sound", "segment end", "first sound"),
+    ("speak queued -> 1st segment", "speak join", "segment end"),
+    ("1st segment -> first sound (player)", "segment end", "first sound"),
 ]
 
 
-def make_questions(texts: list[str], voice: str, directory: Path) -> list[tuple[str, Path, float]]:
-    """Each question as the fake microphone's WAV, with the seconds of speech in it."""
+def speech_end_s(path: Path) -> float:
+    """Where the speech in a recording ends (seconds from its start), by the app's own VAD."""
+    from oracle.endpointing import Endpointer
+    from oracle.listening import as_float_mono
+
+    samples, rate = soundfile.read(path, dtype="float32")
+    endpointer = Endpointer()
+    endpointer.feed(soxr.resample(as_float_mono(samples), rate, 16_000).astype(np.float32))
+    if endpointer.speech_end_sample is None:
+        raise SystemExit(f"no speech found in {path}")
+    return endpointer.speech_end_sample / 16_000
+
+
+def make_questions(texts: list[str], voice: str, directory: Path) -> list[tuple[str, Path, Path, float]]:
+    """Each question: (its text, the recording, the fake microphone's WAV, where its speech ends in that WAV)."""
     if voice == "piper":
         from oracle.audio import wav_bytes
         from oracle.speech.piper import PiperSpeaker
@@ -139,27 +171,34 @@ def make_questions(texts: list[str], voice: str, directory: Path) -> list[tuple[
             spoken.write_bytes(wav_bytes(np.concatenate(list(speaker.stream(text))), speaker.sample_rate))
         else:
             spoken = speech.say(text)
-        info = soundfile.info(spoken)
-        made.append((text, microphone_wav(spoken, directory / f"microphone-{number}.wav", lead_s=LEAD_S),
-                     info.frames / info.samplerate))
+        made.append(question_from(text, spoken, directory / f"microphone-{number}.wav"))
     return made
 
 
-def resource_marks(resources: list[dict]) -> dict[str, float]:
-    """The network stages: the upload(s), the first two queue joins (think, speak), the first HLS playlist and
-    the first segment fetched from it."""
+def question_from(text: str | None, recording: Path, target: Path) -> tuple[str | None, Path, Path, float]:
+    wav = microphone_wav(recording, target, lead_s=LEAD_S, tail_s=TAIL_S)
+    return text, recording, wav, speech_end_s(wav)
+
+
+def resource_marks(resources: list[dict], stop: float) -> dict[str, float]:
+    """The network stages (absolute ms): the last chunk of microphone audio sent (POST /stream/<event>), the
+    queue joins after Stop (think, then speak), the first HLS playlist and its first segment."""
     marks = {}
-    uploads = [r for r in resources if "/gradio_api/upload" in r["name"]]
-    if uploads:
-        marks["upload start"], marks["upload end"] = uploads[0]["start"], uploads[0]["end"]
-    if len(uploads) > 1:  # Gradio 6.17 uploads the recording twice; the think request came after both, so far
-        marks["2nd upload end"] = uploads[1]["end"]
-    joins = sorted((r for r in resources if "/gradio_api/queue/join" in r["name"]), key=lambda r: r["start"])
-    for name, join in zip(("think join", "speak join"), joins):
-        marks[name] = join["start"]
-    streams = [r for r in resources if "/gradio_api/stream/" in r["name"]]
-    playlists = [r for r in streams if r["name"].split("?")[0].endswith(".m3u8")]
-    segments = [r for r in streams if r not in playlists and "playlist" not in r["name"]]
+    paths = [(r, r["name"].split("/gradio_api", 1)[-1].split("?")[0]) for r in resources]
+    sent = [r for r, path in paths if re.fullmatch(r"/stream/[^/]+", path)]
+    if sent:
+        marks["last audio sent"] = max(r["end"] for r in sent)
+    joins = sorted((r for r, path in paths if path == "/queue/join" and r["start"] >= stop), key=lambda r: r["start"])
+    playlists = [r for r, path in paths if re.fullmatch(r"/stream/[^/]+/[^/]+/[^/]+/playlist\.m3u8", path)
+                 and r["start"] >= stop]
+    if joins:
+        marks["think join"] = joins[0]["start"]
+    # The speaking step: the last join before the answer's playlist (the old player's stop event joins too).
+    before_playlist = [j for j in joins[1:] if not playlists or j["start"] < playlists[0]["start"]]
+    if before_playlist:
+        marks["speak join"] = before_playlist[-1]["start"]
+    segments = [r for r, path in paths if re.fullmatch(r"/stream/[^/]+/[^/]+/[^/]+/[^/]+\.(aac|mp3|ts|m4s)", path)
+                and r["start"] >= stop]
     if playlists:
         marks["playlist start"], marks["playlist end"] = playlists[0]["start"], playlists[0]["end"]
     if segments:
@@ -178,9 +217,10 @@ def server_figures(timings_text: str) -> dict[str, float]:
     return figures
 
 
-def ask_once(playwright, chromium: str, url: str, question: str, wav: Path, speech_s: float,
+def ask_once(playwright, chromium: str, url: str, question: tuple, mode: str, after_s: float,
              verbose: bool) -> dict:
     """One question in a fresh browser; every stage's milliseconds after the Stop click."""
+    text, _recording, wav, speech_end = question
     browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=browser_flags(wav),
                                          timeout=WAIT_MS)
     try:
@@ -190,13 +230,19 @@ def ask_once(playwright, chromium: str, url: str, question: str, wav: Path, spee
         page = context.new_page()
         page.goto(url, wait_until="load")
         page.wait_for_selector('#status [data-stage="ready"]')
+        page.wait_for_function("() => document.documentElement.dataset.oracleScript === 'ready'")
         page.evaluate("() => performance.setResourceTimingBufferSize(2000)")
+        if mode == "hands-free":
+            page.locator("#hands-free input[type=checkbox]").check()
         microphone = page.locator("#question-audio")
         microphone.get_by_role("button", name="Record").click()
-        page.wait_for_selector('#status [data-stage="listening"]')
-        page.wait_for_timeout((LEAD_S + speech_s + AFTER_QUESTION_S) * 1000)
-        microphone.get_by_role("button", name="Stop").click()
-        page.wait_for_function("() => window.__bench.stopAt !== null", timeout=5_000)
+        page.wait_for_function("() => window.__bench.microphoneAt !== null")
+        if mode == "push":
+            # A person presses Stop a moment after they finish speaking.
+            stop_at = page.evaluate("() => window.__bench.microphoneAt") + (speech_end + after_s) * 1000
+            page.wait_for_function("(at) => performance.now() >= at", arg=stop_at, polling=10)
+            microphone.get_by_role("button", name="Stop").click()
+        page.wait_for_function("() => window.__bench.stopAt !== null")
         page.wait_for_function("() => 'first sound' in window.__bench.marks"
                                " || Object.keys(window.__bench.marks).some((m) => m.includes('failed'))")
         if "first sound" in page.evaluate("() => window.__bench.marks"):
@@ -208,12 +254,17 @@ def ask_once(playwright, chromium: str, url: str, question: str, wav: Path, spee
         browser.close()
     stop = bench["stopAt"]
     marks = {name: at - stop for name, at in bench["marks"].items()}
-    marks.update({name: at - stop for name, at in resource_marks(resources).items()})
-    run = {"question": question, "heard_text": (bench["heard"] or "").strip(),
+    marks.update({name: at - stop for name, at in resource_marks(resources, stop).items()})
+    end_of_speech = bench["microphoneAt"] + speech_end * 1000 - stop  # ms after Stop (negative: before)
+    marks["stop since end of speech"] = -end_of_speech
+    if "first sound" in marks:
+        marks["first sound since end of speech"] = marks["first sound"] - end_of_speech
+    heard = (bench["heard"] or "").strip()
+    run = {"question": text, "wav": wav, "heard_text": heard.removeprefix("You asked:").strip().strip("“”"),
            "answer_text": (bench["answer"] or "").strip(), "marks": marks,
            "server": server_figures(timings_text)}
     if verbose:
-        print(f"\n  {question!r}: {run['heard_text']} -> {run['answer_text']!r}")
+        print(f"\n  {text or wav.name!r}: {run['heard_text']!r} -> {run['answer_text']!r}")
         for name, at in sorted(marks.items(), key=lambda item: item[1]):
             print(f"    {at:7.0f} ms  {name}")
         for resource in sorted(resources, key=lambda r: r["start"]):
@@ -223,6 +274,49 @@ def ask_once(playwright, chromium: str, url: str, question: str, wav: Path, spee
                   f"{resource['end'] - stop:7.0f} ms  {path[:90]}")
         print(f"    server: {run['server']}")
     return run
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(word-level edit distance, words in the reference)."""
+    ref, hyp = words(reference), words(hypothesis)
+    previous = list(range(len(hyp) + 1))
+    for i, ref_word in enumerate(ref, 1):
+        current = [i]
+        for j, hyp_word in enumerate(hyp, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word)))
+        previous = current
+    return previous[-1], len(ref)
+
+
+def upload_path_heard(url: str, recording: Path) -> str:
+    """What the upload path (the ``/ask`` endpoint) hears in the same recording."""
+    from gradio_client import Client, handle_file
+
+    question, _answer = Client(url, verbose=False).predict(handle_file(str(recording)), api_name="/ask")
+    return question
+
+
+def report_word_errors(runs: list[dict], url: str) -> None:
+    totals = {"streamed vs upload": [0, 0], "streamed vs spoken text": [0, 0], "upload vs spoken text": [0, 0]}
+    for run in runs:
+        upload = upload_path_heard(url, run["wav"])
+        pairs = {"streamed vs upload": (upload, run["heard_text"])}
+        if run["question"]:
+            pairs["streamed vs spoken text"] = (run["question"], run["heard_text"])
+            pairs["upload vs spoken text"] = (run["question"], upload)
+        for name, (reference, hypothesis) in pairs.items():
+            errors, count = word_errors(reference, hypothesis)
+            totals[name][0] += errors
+            totals[name][1] += count
+        print(f"  streamed {run['heard_text']!r}  upload {upload!r}")
+    print("  word errors:")
+    for name, (errors, count) in totals.items():
+        if count:
+            print(f"    {name:26s} {errors} in {count} words ({100 * errors / count:.1f} %)")
 
 
 def report(runs: list[dict]) -> None:
@@ -258,6 +352,12 @@ def main() -> None:
     parser.add_argument("--voice", choices=("piper", "espeak"), default="piper",
                         help="who speaks the questions: the app's Piper voice (default; Whisper tiny hears it "
                              "right) or espeak-ng (robotic; often misheard)")
+    parser.add_argument("--audio", type=Path, action="append", default=[],
+                        help="a recording to ask instead (any WAV, human speech included); repeat for several; "
+                             "each is asked --questions times in turn")
+    parser.add_argument("--mode", choices=("push", "hands-free"), default="push",
+                        help="push: Stop pressed --after s after the speech ends; hands-free: the page stops")
+    parser.add_argument("--after", type=float, default=0.6, help="push mode: seconds from end of speech to Stop")
     parser.add_argument("--verbose", action="store_true", help="print each run's timeline and requests")
     args = parser.parse_args()
 
@@ -267,40 +367,47 @@ def main() -> None:
     chromium = find_chromium()
     if chromium is None:
         raise SystemExit("no Chromium found: run `bash setup.sh`, or set CHROMIUM=/path/to/chromium")
-    texts = list(itertools.islice(itertools.cycle(QUESTIONS), args.questions + 1))  # +1: the warm-up
-    questions = make_questions(texts, args.voice, Path(tempfile.mkdtemp(prefix="browser-latency-")))
+    directory = Path(tempfile.mkdtemp(prefix="browser-latency-"))
+    if args.audio:
+        recordings = [question_from(None, path, directory / f"microphone-{n}.wav") for n, path in enumerate(args.audio)]
+        questions = list(itertools.islice(itertools.cycle(recordings), args.questions + 1))  # +1: the warm-up
+        source = f"{len(args.audio)} recording(s)"
+    else:
+        texts = list(itertools.islice(itertools.cycle(QUESTIONS), args.questions + 1))
+        questions = make_questions(texts, args.voice, directory)
+        source = args.voice
 
     load_before = load_average()
     app = launch_app()
     runs, failures = [], []
     try:
         with sync_playwright() as playwright:
-            url = app.url
-            for number, (text, wav, speech_s) in enumerate(questions):
+            for number, question in enumerate(questions):
+                label = question[0] or question[1].name
                 try:
-                    run = ask_once(playwright, chromium, url, text, wav, speech_s, args.verbose)
+                    run = ask_once(playwright, chromium, app.url, question, args.mode, args.after, args.verbose)
                 except PlaywrightError as error:  # a timeout included: note it, go on with the next
-                    failures.append(f"{text!r}: {str(error).splitlines()[0]}")
+                    failures.append(f"{label!r}: {str(error).splitlines()[0]}")
                     print(f"  run failed: {failures[-1]}", file=sys.stderr)
                     continue
                 if "first sound" not in run["marks"]:
-                    failures.append(f"{text!r}: no sound ({sorted(run['marks'])})")
+                    failures.append(f"{label!r}: no sound ({sorted(run['marks'])})")
                     continue
                 if number > 0:  # the first question warms up the server's and browser's paths
                     runs.append(run)
+        load_after = load_average()
+        print(f"\n{len(runs)} spoken questions ({source}, {args.mode}) in headless Chromium, one fresh browser each, "
+              f"{os.cpu_count()} CPU cores; load average {load_before} before, {load_after} after")
+        for run in runs:
+            print(f"  asked {run['question'] or run['wav'].name!r}  heard {run['heard_text']!r}")
+        if failures:
+            print(f"  {len(failures)} failed: " + "; ".join(failures))
+        if not runs:
+            raise SystemExit("no run succeeded")
+        report(runs)
+        report_word_errors(runs, app.url)
     finally:
         cleanup(app)
-    load_after = load_average()
-
-    print(f"\n{len(runs)} spoken questions ({args.voice}) in headless Chromium, one fresh browser each, "
-          f"{os.cpu_count()} CPU cores; load average {load_before} before, {load_after} after")
-    for run in runs:
-        print(f"  asked {run['question']!r}  heard {run['heard_text']!r}")
-    if failures:
-        print(f"  {len(failures)} failed: " + "; ".join(failures))
-    if not runs:
-        raise SystemExit("no run succeeded")
-    report(runs)
 
 
 if __name__ == "__main__":

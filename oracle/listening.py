@@ -89,9 +89,10 @@ class PreparedSpeech:
 
 @dataclass(frozen=True)
 class Heard:
-    """A finished question: the reply, and its voice when it was prepared while the person spoke.
+    """A finished question: the reply, and its voice (its first chunk ready) when it runs on this CPU.
 
-    ``reply.hear_ms`` and ``reply.answer_ms`` are what was left to do after the question ended."""
+    ``reply.hear_ms`` is what was left to do after the question ended: nothing but a look-up when the words
+    were heard and answered at the pause before; ``reply.answer_ms`` is 0 when the answer was ready then."""
 
     reply: Reply
     speech: PreparedSpeech | None
@@ -191,13 +192,16 @@ class Listening:
         return min(self._size, end + int(TAIL_S * SAMPLE_RATE))
 
     def _next_job(self) -> tuple[str, int] | None:
-        """What the worker should transcribe next, if anything (called with the lock held)."""
-        if self._finished or not self._endpointer.has_speech:
+        """What the worker should transcribe next, if anything (called with the lock held). Once the question
+        has ended, only the question as it ended."""
+        if self._closed or not self._endpointer.has_speech:
             return None
         cut = self._cut()
         paused = self._endpointer.silence_after_speech_s >= max(self.settings.pause_s, TAIL_S)
-        if paused and cut not in self._words:
+        if (paused or self._finished) and cut not in self._words:
             return "pause", cut
+        if self._finished:
+            return None
         if self._endpointer.silence_after_speech_s < self.settings.pause_s and \
                 self._size - self._partial_at >= self.settings.partial_every_s * SAMPLE_RATE:
             return "partial", self._size
@@ -289,9 +293,6 @@ class Listening:
                 self.add(SAMPLE_RATE, tail)
         with self._lock:
             self._finished = True
-            # The transcription under way may be the very one needed; wait for it rather than compete.
-            if not self._idle.wait_for(lambda: self._worker is None, timeout=FINISH_TIMEOUT_S):
-                log.warning("a transcription was still running %.0f s after the question ended", FINISH_TIMEOUT_S)
             size, peak = self._size, self._peak
         if size == 0:
             raise NoAudio()
@@ -301,9 +302,14 @@ class Listening:
             raise NoSound()
         if not self._endpointer.has_speech:
             raise NoSpeech()
+        # The worker hears the question as it ended (unless it already has, at the pause before Stop) and
+        # prepares its answer: the same path as a guess at a pause, so such a guess is simply kept.
+        self._schedule()
+        if not self.wait_idle(FINISH_TIMEOUT_S):
+            log.warning("hearing was still running %.0f s after the question ended", FINISH_TIMEOUT_S)
         cut = self._cut()
         words = self._words.get(cut)
-        if words is None:
+        if words is None:  # the worker could not hear it (its engine failed): once more, to say why
             words = self._transcribe(self._audio[:cut].copy())
         question = clean_question(words)
         if not re.search(r"\w", question):

@@ -136,13 +136,17 @@ class OracleFlow:
     # ---- the page: a question heard while it is spoken (the microphone streams) ----
 
     def hear_chunk(self, chunk: Audio | None, listening: Listening | None):
-        """One microphone chunk -> (listening, live words). A new recording starts a new ``Listening``."""
+        """One microphone chunk -> (listening, live words, status). A new recording starts a new ``Listening``,
+        and only then does the page say to speak: Gradio drops the microphone's chunks until the server has
+        taken the first one."""
+        status = gr.skip()
         if listening is None or listening.finished:
             listening = Listening(self.oracle, prepare_voice=self.prepare_voice)
+            status = status_html("listening")
         if chunk is not None:
             listening.add(*chunk)
         return listening, live_html(listening.partial, listening.seconds, listening.heard_speech,
-                                    listening.prepared_for is not None, listening.ended)
+                                    listening.prepared_for is not None, listening.ended), status
 
     def consult_streamed(self, listening: Listening | None):
         """The question has ended (Stop, or the end of speech): (ball, status, reply, heard, prepared voice,

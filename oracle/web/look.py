@@ -38,12 +38,14 @@ STAGE_LABELS = {
 }
 STAGE_HINTS = {
     "ready": "Press Record and ask a yes-or-no question out loud, or type one.",
-    "listening": "Listening… ask your question, then press Stop.",
+    "listening": "Listening… ask your question, then press Stop (hands-free: just pause).",
     "hearing": "Hearing your question…",
     "consulting": "The oracle consults the mists…",
     "speaking": "The oracle speaks… (press ▶ below if you hear nothing)",
     "done": "The oracle has spoken. Ask another question.",
 }
+# Between Record and the server taking the first chunk of audio: what is said then is not heard.
+OPENING_MICROPHONE = "Opening the microphone… (wait for “Listening”)"
 # What the triangle in the ball's window says while there is no answer to show.
 DIE_WORDS = {
     "ready": "Ask me",
