@@ -61,7 +61,7 @@ TAIL_S = 12.0  # silence after it (the fake microphone loops the file)
 # time its condition held after the Stop click (stage marks: the first time that stage was shown).
 PROBE = r"""
 (() => {
-  const bench = { stopAt: null, microphoneAt: null, marks: {}, heard: null, answer: null };
+  const bench = { stopAt: null, microphoneAt: null, listeningAt: null, marks: {}, heard: null, answer: null };
   window.__bench = bench;
   // When the fake microphone opened: it starts playing its file from the beginning then.
   const media = navigator.mediaDevices;
@@ -88,6 +88,9 @@ PROBE = r"""
     }, true);
   }
   const look = () => {
+    // The server has taken the first chunk of audio: from here on nothing said is lost.
+    const live = document.querySelector('#live .live-words');
+    if (bench.listeningAt === null && live && Number(live.dataset.seconds) > 0) bench.listeningAt = performance.now();
     if (bench.stopAt === null) return;
     const stage = document.querySelector('#status [data-stage]');
     if (stage) mark('stage ' + stage.dataset.stage + (stage.classList.contains('failed') ? ' (failed)' : ''));
@@ -257,12 +260,15 @@ def ask_once(playwright, chromium: str, url: str, question: tuple, mode: str, af
     marks.update({name: at - stop for name, at in resource_marks(resources, stop).items()})
     end_of_speech = bench["microphoneAt"] + speech_end * 1000 - stop  # ms after Stop (negative: before)
     marks["stop since end of speech"] = -end_of_speech
+    # Gradio drops the microphone's audio until the server has taken the first chunk: speech before that is lost.
+    opened_s = (bench["listeningAt"] - bench["microphoneAt"]) / 1000 if bench["listeningAt"] else None
     if "first sound" in marks:
         marks["first sound since end of speech"] = marks["first sound"] - end_of_speech
     heard = (bench["heard"] or "").strip()
     run = {"question": text, "wav": wav, "heard_text": heard.removeprefix("You asked:").strip().strip("“”"),
            "answer_text": (bench["answer"] or "").strip(), "marks": marks,
-           "server": server_figures(timings_text)}
+           "server": server_figures(timings_text), "listening_after_s": opened_s,
+           "spoke_too_early": opened_s is None or opened_s > LEAD_S}
     if verbose:
         print(f"\n  {text or wav.name!r}: {run['heard_text']!r} -> {run['answer_text']!r}")
         for name, at in sorted(marks.items(), key=lambda item: item[1]):
@@ -405,6 +411,12 @@ def main() -> None:
         if not runs:
             raise SystemExit("no run succeeded")
         report(runs)
+        opened = [run["listening_after_s"] * 1000 for run in runs if run["listening_after_s"] is not None]
+        if opened:
+            early = sum(run["spoke_too_early"] for run in runs)
+            print(f"  Record -> server has audio ('Listening')  p50 {statistics.median(opened):6.0f} ms   "
+                  f"p95 {percentile(opened, 0.95):6.0f} ms   (speech began before it in {early} of {len(runs)} runs: "
+                  "its start was not heard)")
         report_word_errors(runs, app.url)
     finally:
         cleanup(app)
