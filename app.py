@@ -28,7 +28,7 @@ from oracle.web.flow import OracleFlow
 from oracle.web.gradio_internals import BlocksWithLook, check_gradio_version, examples_loaded, refuse_urls_as_audio
 from oracle.web.housekeeping import cache_sweep_settings, housekeeping
 from oracle.web.look import (HEADER_HTML, LOOK, OPENING_MICROPHONE, PAGE_SCRIPT, ball_html, history_entry_html,
-                             js_values, live_html, status_html)
+                             js_values, js_values_unless_answer_kept, live_html, status_html)
 from oracle.web.speech_stream import SpeechStream
 
 TITLE = "Magic 8 Ball 🎱"
@@ -120,10 +120,12 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
                              outputs=[voice, ball, status, timings, history_state],
                              concurrency_id="speak", concurrency_limit=SPEAKING_CONCURRENCY, **ui)
 
-        microphone.start_recording(None, None, [ball, status, heard, timings, voice, live], js=js_values(
-            ball_html("listening"), status_html("listening", OPENING_MICROPHONE), "", "", None, live_html()), **ui)
+        microphone.start_recording(
+            None, None, [ball, status, heard, timings, voice, live], js=js_values_unless_answer_kept(
+                ball_html("listening"), status_html("listening", OPENING_MICROPHONE), "", "", None, live_html()),
+            **ui)
         microphone.stream(flow.hear_chunk, inputs=[microphone, listening_state],
-                          outputs=[listening_state, live, status],
+                          outputs=[listening_state, live],
                           stream_every=MICROPHONE_CHUNK_S, time_limit=LISTEN_TIME_LIMIT_S,
                           concurrency_id="listen", concurrency_limit=LISTENING_CONCURRENCY, **ui)
         # Stop (pressed, or pressed by the page at the end of speech): "Hearing" at once, in the browser.

@@ -248,8 +248,9 @@ def ask_once(playwright, chromium: str, url: str, question: tuple, mode: str, af
         page.wait_for_function("() => window.__bench.stopAt !== null")
         page.wait_for_function("() => 'first sound' in window.__bench.marks"
                                " || Object.keys(window.__bench.marks).some((m) => m.includes('failed'))")
-        if "first sound" in page.evaluate("() => window.__bench.marks"):
-            page.wait_for_selector('#status [data-stage="done"]')  # the whole answer has played
+        if "first sound" in page.evaluate("() => window.__bench.marks"):  # let the whole answer play
+            page.wait_for_function("() => document.querySelector('#answer-audio audio')?.ended === true"
+                                   " || document.querySelector('#status [data-stage=\"done\"]') !== null")
         bench = page.evaluate("() => window.__bench")
         resources = page.evaluate(RESOURCES)
         timings_text = page.locator("#timings").inner_text()

@@ -14,6 +14,9 @@ from harness.live_browser import (as_microphone, chromium, drive, microphone_but
 QUESTION = "Should I learn to play the piano?"
 FIRST_HALF, SECOND_HALF = "Should I move to the city,", "or stay in my village?"
 BREATH_S = 0.3
+# Silence before each question: the page says "Listening" only once the server has audio (Gradio drops what
+# the microphone sends before that), which takes a moment after Record, longer on a loaded machine.
+LEAD_S = 1.5
 # Chromium plays the file in a loop from when the page opens the microphone: the long silence after the
 # question keeps a recording from hearing it twice.
 AFTER_S = 12.0
@@ -34,8 +37,8 @@ def microphones(oracle, tmp_path_factory):
     directory = tmp_path_factory.mktemp("live-microphone")
     speak = lambda text: as_microphone(oracle.speak_all(text), oracle.sample_rate)  # noqa: E731
     return {
-        "question": write_microphone(directory / "question.wav", silence(0.3), speak(QUESTION), silence(AFTER_S)),
-        "breath": write_microphone(directory / "breath.wav", silence(0.3), speak(FIRST_HALF), silence(BREATH_S),
+        "question": write_microphone(directory / "question.wav", silence(LEAD_S), speak(QUESTION), silence(AFTER_S)),
+        "breath": write_microphone(directory / "breath.wav", silence(LEAD_S), speak(FIRST_HALF), silence(BREATH_S),
                                    speak(SECOND_HALF), silence(AFTER_S)),
         "muted": write_microphone(directory / "muted.wav", silence(AFTER_S)),
     }
@@ -98,7 +101,7 @@ def test_hands_free_answers_after_the_pause_without_stop(chromium_path, micropho
             microphone_button(page, "Record").click()
             wait_for_stage(page, "listening")
             # Nobody presses Stop: the page does, once the server says the question has ended.
-            page.wait_for_selector("#heard .heard-line")
+            page.wait_for_selector("#heard .heard-line", timeout=60_000)
             assert "piano" in heard_text(page).lower()
             wait_for_stage(page, "speaking")
             wait_until_playing(page)
@@ -113,7 +116,7 @@ def test_hands_free_does_not_cut_a_question_at_a_breath(chromium_path, microphon
             page = open_page(browser, server_url)
             page.locator("#hands-free input[type=checkbox]").check()
             microphone_button(page, "Record").click()
-            page.wait_for_selector("#heard .heard-line")
+            page.wait_for_selector("#heard .heard-line", timeout=60_000)
             heard = heard_text(page).lower()
             assert "village" in heard, f"cut off at the {BREATH_S} s breath: {heard!r}"
             wait_for_stage(page, "speaking")
@@ -155,6 +158,32 @@ def test_no_microphone_says_so_and_how_to_fix_it(chromium_path, server_url):
             assert "microphone" in message.lower() and "type your question" in message.lower(), message
             assert page.locator('#status [data-stage="ready"]').count() == 1
             assert microphone_button(page, "Record").is_visible()
+            assert not page.errors, page.errors
+
+    drive(scenario)
+
+
+def test_hands_free_barge_in_stops_the_answer_and_hears_the_new_question(oracle, server_url, chromium_path,
+                                                                        tmp_path):
+    """The fake microphone asks again and again (it loops its file): once an answer plays, the page listens
+    again, and the next question pauses the answer and is heard in its turn."""
+    speak = lambda text: as_microphone(oracle.speak_all(text), oracle.sample_rate)  # noqa: E731
+    looping = write_microphone(tmp_path / "again.wav", silence(LEAD_S), speak(QUESTION), silence(2.0))
+
+    def scenario(playwright):
+        with chromium(playwright, chromium_path, looping) as browser:
+            page = open_page(browser, server_url)
+            page.locator("#hands-free input[type=checkbox]").check()
+            microphone_button(page, "Record").click()
+            wait_for_stage(page, "speaking")
+            # Speech during the answer pauses it (the page counts each barge-in) ...
+            page.wait_for_function("() => Number(document.documentElement.dataset.bargeIns || 0) >= 1",
+                                   timeout=90_000)
+            answer = page.locator("#answer-audio audio")
+            assert answer.evaluate("(a) => a.paused && !a.ended")
+            # ... and that question is heard and answered in its turn (the visit's history grows).
+            page.wait_for_function("() => document.querySelectorAll('.history-item').length >= 2", timeout=90_000)
+            assert "piano" in heard_text(page).lower()
             assert not page.errors, page.errors
 
     drive(scenario)

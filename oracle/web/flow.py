@@ -136,17 +136,15 @@ class OracleFlow:
     # ---- the page: a question heard while it is spoken (the microphone streams) ----
 
     def hear_chunk(self, chunk: Audio | None, listening: Listening | None):
-        """One microphone chunk -> (listening, live words, status). A new recording starts a new ``Listening``,
-        and only then does the page say to speak: Gradio drops the microphone's chunks until the server has
-        taken the first one."""
-        status = gr.skip()
+        """One microphone chunk -> (listening, live words). A new recording starts a new ``Listening``. The
+        live words' ``data-seconds`` tell the page the server has audio: only then does it say to speak
+        (Gradio drops the microphone's chunks until the server has taken the first one)."""
         if listening is None or listening.finished:
             listening = Listening(self.oracle, prepare_voice=self.prepare_voice)
-            status = status_html("listening")
         if chunk is not None:
             listening.add(*chunk)
         return listening, live_html(listening.partial, listening.seconds, listening.heard_speech,
-                                    listening.prepared_for is not None, listening.ended), status
+                                    listening.prepared_for is not None, listening.ended)
 
     def consult_streamed(self, listening: Listening | None):
         """The question has ended (Stop, or the end of speech): (ball, status, reply, heard, prepared voice,
@@ -159,6 +157,8 @@ class OracleFlow:
             yield *self._failed("hearing", error, typed=False), "", None, None
             raise self._stop(error) from None
         reply = heard.reply
+        log.info("streamed question: %.2f s of audio, answer %s", listening.seconds,
+                 "prepared while it was spoken" if heard.speech is not None or reply.answer_ms == 0 else "made after")
         yield (ball_html("consulting", reply.answer), status_html("consulting", "The answer surfaces…"), reply,
                heard_html(reply.question), heard.speech, None)
 

@@ -211,10 +211,19 @@ MICROPHONE_MESSAGES = {
                    "browser). Type your question instead.",
 }
 PAGE_SCRIPT = (Path(__file__).with_name("page.js").read_text(encoding="utf-8")
-               .replace("__MESSAGES__", json.dumps(MICROPHONE_MESSAGES))
+               .replace("__MESSAGES__", json.dumps({**MICROPHONE_MESSAGES, "opening": OPENING_MICROPHONE,
+                                                    "listening": STAGE_HINTS["listening"]}))
                .replace("__RECORDER__", json.dumps(STREAMING_RECORDER_MODULES)))
 
 LOOK = {"theme": THEME, "css": CSS}
+
+
+def js_values_unless_answer_kept(*values) -> str:
+    """Like ``js_values``, except when the page's script re-arms the microphone while the answer plays
+    (hands-free barge-in): then nothing changes, and the answer plays on until the person speaks."""
+    keep = [{"__type__": "update"}] * len(values)
+    return (f"() => {{ const keep = window.oracleKeepAnswer === true; window.oracleKeepAnswer = false; "
+            f"return keep ? {json.dumps(keep)} : {json.dumps(list(values))}; }}")
 
 
 def js_values(*values) -> str:

@@ -1,8 +1,10 @@
 () => {
   // The page's own behaviour around the microphone (look.py fills in the messages):
+  // - says "Listening" once the server has audio;
   // - a missing microphone or a refused permission: Record shows a message saying so and how to fix it
   //   (instead of nothing at all);
   // - hands-free: presses Stop itself when the server says the question has ended (#live data-ended);
+  // - barge-in (hands-free): while the answer plays the microphone listens again, and speech pauses the answer;
   // - keeps keyboard focus on the Record/Stop button as one replaces the other;
   // - "Correct it and ask again" puts what was heard in the question box, to edit and press Enter.
   const MESSAGES = __MESSAGES__;
@@ -80,9 +82,33 @@
     box.setSelectionRange(box.value.length, box.value.length);
   });
 
+  let bargeIns = 0;
+  document.addEventListener('playing', (event) => {
+    const audio = event.target;
+    if (!(audio instanceof HTMLMediaElement) || !audio.closest('#answer-audio') || !handsFree()) return;
+    const record = button('Record');
+    if (!record) return;  // already recording
+    window.oracleKeepAnswer = true;  // read by the Record event's own handler (look.js_values_unless_answer_kept)
+    record.click();
+  }, true);
+
   let stopped = null;  // the #live element whose end of speech was acted on
   const watch = () => {
     const live = document.querySelector('#live .live-words');
+    // "Opening the microphone…" until the server has audio (Gradio drops what comes before), then "Listening".
+    const hint = document.querySelector('#status .stage-listening .hint');
+    const said = hint && hint.lastChild;
+    if (said && said.textContent === MESSAGES.opening && live && Number(live.dataset.seconds) > 0) {
+      said.textContent = MESSAGES.listening;
+    }
+    if (live && live.dataset.speech === 'true' && handsFree()) {
+      const answer = document.querySelector('#answer-audio audio');
+      if (answer && !answer.paused && !answer.ended) {
+        answer.pause();
+        bargeIns += 1;
+        document.documentElement.dataset.bargeIns = String(bargeIns);
+      }
+    }
     if (live && live.dataset.ended === 'true' && stopped !== live && handsFree()) {
       const stop = button('Stop');
       if (stop) {
