@@ -168,7 +168,7 @@ def test_hands_free_barge_in_stops_the_answer_and_hears_the_new_question(oracle,
     """The fake microphone asks again and again (it loops its file): once an answer plays, the page listens
     again, and the next question pauses the answer and is heard in its turn."""
     speak = lambda text: as_microphone(oracle.speak_all(text), oracle.sample_rate)  # noqa: E731
-    looping = write_microphone(tmp_path / "again.wav", silence(LEAD_S), speak(QUESTION), silence(2.0))
+    looping = write_microphone(tmp_path / "again.wav", silence(LEAD_S), speak(QUESTION), silence(0.5))
 
     def scenario(playwright):
         with chromium(playwright, chromium_path, looping) as browser:

@@ -222,8 +222,8 @@ def js_values_unless_answer_kept(*values) -> str:
     """Like ``js_values``, except when the page's script re-arms the microphone while the answer plays
     (hands-free barge-in): then nothing changes, and the answer plays on until the person speaks."""
     keep = [{"__type__": "update"}] * len(values)
-    return (f"() => {{ const keep = window.oracleKeepAnswer === true; window.oracleKeepAnswer = false; "
-            f"return keep ? {json.dumps(keep)} : {json.dumps(list(values))}; }}")
+    # The flag is left for the page's script to clear: Gradio 6.17 fires start_recording twice per press.
+    return (f"() => window.oracleKeepAnswer === true ? {json.dumps(keep)} : {json.dumps(list(values))}")
 
 
 def js_values(*values) -> str:

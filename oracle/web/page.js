@@ -56,6 +56,8 @@
     if (!pressed) return;
     const name = pressed.textContent.trim();
     if (name === 'Record' || name === 'Stop') keepFocus = pressed === document.activeElement || keepFocus;
+    // A person's own press (or any Stop) starts afresh: the last answer need not play on.
+    if (event.isTrusted || name === 'Stop') window.oracleKeepAnswer = false;
     if (name === 'Record' && microphoneProblem) {
       event.preventDefault();
       event.stopImmediatePropagation();
@@ -92,7 +94,7 @@
     record.click();
   }, true);
 
-  let stopped = null;  // the #live element whose end of speech was acted on
+  let wasEnded = false;  // the question had ended at the last look (Stop is pressed as it becomes true)
   const watch = () => {
     const live = document.querySelector('#live .live-words');
     // "Opening the microphone…" until the server has audio (Gradio drops what comes before), then "Listening".
@@ -109,13 +111,9 @@
         document.documentElement.dataset.bargeIns = String(bargeIns);
       }
     }
-    if (live && live.dataset.ended === 'true' && stopped !== live && handsFree()) {
-      const stop = button('Stop');
-      if (stop) {
-        stopped = live;
-        stop.click();
-      }
-    }
+    const ended = live?.dataset.ended === 'true';
+    if (ended && !wasEnded && handsFree()) button('Stop')?.click();
+    wasEnded = ended;
     // Focus lost because the focused button was replaced: give it to the button that replaced it.
     if (keepFocus && (document.activeElement === null || document.activeElement === document.body)) {
       const next = button('Record') || button('Stop');
