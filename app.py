@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import logging
+import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,7 +30,8 @@ from oracle.config import Settings
 from oracle.errors import OracleError
 from oracle.examples import EXAMPLE_QUESTIONS, spoken_examples
 from oracle.pipeline import Oracle, Reply
-from oracle.web.housekeeping import cache_sweep_settings, housekeeping, refuse_audio_by_url
+from oracle.web.defences import Drain, protect, server_settings
+from oracle.web.housekeeping import DRAIN_EXIT_S, cache_sweep_settings, refuse_audio_by_url
 from oracle.web.look import (HEADER_HTML, OracleBlocks, ball_html, heard_html, history_entry_html, js_values,
                              status_html, timings_line)
 from oracle.web.speech_stream import SpeechStream
@@ -55,13 +58,14 @@ HISTORY_LIMIT = 20
 log = logging.getLogger("oracle.app")
 
 
-def launch_settings() -> dict:
+def launch_settings(drain: Drain | None = None) -> dict:
     """How the server is launched, by main() and the tests alike (a fresh dict: Gradio edits it).
 
     show_error=False: only the oracle's own friendly messages (gr.Error) reach a user, never an
-    exception's text.
+    exception's text. ``drain`` (main()'s SIGTERM handler begins it) shuts the server down gently.
     """
-    return {"max_file_size": MAX_FILE_SIZE, "show_error": False, "app_kwargs": {"lifespan": housekeeping}}
+    return {"max_file_size": MAX_FILE_SIZE, "show_error": False,
+            **server_settings(MAX_FILE_SIZE, drain or Drain())}
 
 
 def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
@@ -257,8 +261,10 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
         api_trigger.click(consult, inputs=[api_audio], outputs=[api_question, api_answer, api_wav], api_name="consult",
               concurrency_id="think", concurrency_limit=THINKING_CONCURRENCY)
 
-    demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=1)
+    # api_open=False: the queue is the only way in (gradio_client uses it); no direct POST to /run/.
+    demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=1, api_open=False)
     refuse_audio_by_url(demo)
+    protect(demo)
     return demo
 
 
@@ -266,7 +272,21 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     oracle = Oracle.from_settings(Settings.from_env())
     oracle.warm_up()
-    build_demo(oracle).launch(**launch_settings())
+    demo = build_demo(oracle)
+    drain = Drain()
+
+    def drain_then_exit(signum, frame):
+        """SIGTERM: refuse new requests, let running ones finish or end them with a friendly message,
+        then exit 0 (within DRAIN_EXIT_S)."""
+        log.info("SIGTERM: draining")
+        drain.begin()
+        if not drain.wait_finished(DRAIN_EXIT_S - 1):
+            log.warning("draining took too long; closing anyway")
+        demo.close()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, drain_then_exit)
+    demo.launch(**launch_settings(drain))
 
 
 if __name__ == "__main__":

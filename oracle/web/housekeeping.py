@@ -1,5 +1,5 @@
-"""Keeping a long-running server healthy: sweep the file cache and Gradio's in-memory leftovers, and
-never let a request make the server fetch a URL."""
+"""Keeping a long-running server healthy: sweep every file the app writes and Gradio's in-memory
+leftovers, never let a request make the server fetch a URL, and drain on SIGTERM."""
 
 from __future__ import annotations
 
@@ -8,16 +8,24 @@ import contextlib
 import logging
 import os
 import time
+from pathlib import Path
 
 import gradio as gr
 
 from oracle.pipeline import SPEAK_TIME_LIMIT_S
+from oracle.web.middleware import DRAINING_MESSAGE, Drain
+from oracle.web.server_internals import (cache_dir, end_running_streams, files_kept_in_cache, forget_idle_visits,
+                                         refuse_waiting_requests, work_in_progress)
 
-# Gradio's cache (uploads, the examples, whole-answer WAVs of /consult and of the history) is swept
-# every CACHE_SWEEP_S of files older than CACHE_MAX_AGE_S (a history download lasts that long);
-# ORACLE_CACHE_MAX_AGE overrides the age.
+# Gradio's cache (uploads, the examples, whole-answer WAVs of /consult and of the history, combined
+# stream files) is swept every CACHE_SWEEP_S of files older than CACHE_MAX_AGE_S (a history download
+# lasts that long); ORACLE_CACHE_MAX_AGE overrides the age. Visits idle that long are forgotten too.
 CACHE_SWEEP_S = 60
 CACHE_MAX_AGE_S = 900
+# On SIGTERM: requests running get this long to finish before they are ended with a friendly message;
+# the process exits within DRAIN_EXIT_S.
+DRAIN_GRACE_S = 5.0
+DRAIN_EXIT_S = 9.0
 
 log = logging.getLogger("oracle.app")
 
@@ -64,28 +72,78 @@ def forget_finished_requests(demo: gr.Blocks, first_seen: dict, max_age: float) 
     return dropped
 
 
+def sweep_old_files(directory: Path, max_age: float, keep: set[Path] = frozenset()) -> int:
+    """Delete every file under ``directory`` last written more than ``max_age`` seconds ago (except
+    ``keep``), then the folders left empty; how many files. Gradio's own ``delete_cache`` deletes only the
+    files it made itself in this run: not the files the app saves (history WAVs), not those of a run that
+    was killed. Other apps may share Gradio's default cache folder: only old files go."""
+    oldest = time.time() - max_age
+    deleted = 0
+    for path in sorted(directory.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        try:
+            info = path.lstat()
+            if max(info.st_mtime, info.st_ctime) >= oldest:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                path.rmdir()  # only if empty
+            elif path not in keep:
+                path.unlink()
+                deleted += 1
+        except OSError:  # in use, gone already, not empty: next time
+            continue
+    return deleted
+
+
+async def drain_when_asked(demo: gr.Blocks, drain: Drain) -> None:
+    """On the server's event loop: once ``drain`` begins (SIGTERM), end what waits at once, give what runs
+    DRAIN_GRACE_S to finish, then end the streams still running, each with a friendly last message."""
+    await drain.wait_started()
+    waiting = await refuse_waiting_requests(demo, DRAINING_MESSAGE)
+    deadline = time.monotonic() + DRAIN_GRACE_S
+    while any(work_in_progress(demo)) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        waiting += await refuse_waiting_requests(demo, DRAINING_MESSAGE)
+    ended = await end_running_streams(demo, DRAINING_MESSAGE)
+    deadline = time.monotonic() + 2
+    while any(work_in_progress(demo)) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    log.info("drained: %d waiting requests refused, %d streams ended early", waiting, ended)
+    drain.finish()
+
+
+def sweep_everything(demo: gr.Blocks, first_seen: dict, max_age: float) -> None:
+    files = sweep_old_files(cache_dir(), max_age, files_kept_in_cache(demo))
+    requests = forget_finished_requests(demo, first_seen, max_age)
+    visits = forget_idle_visits(demo, max_age)
+    if files or requests or visits:
+        log.info("housekeeping: deleted %d old files, forgot %d finished requests and %d idle visits",
+                 files, requests, visits)
+
+
 @contextlib.asynccontextmanager
-async def housekeeping(server_app):
-    """Server lifespan: every sweep of the file cache, forget old requests' in-memory leftovers too."""
+async def housekeeping(server_app, drain: Drain | None = None):
+    """Server lifespan: sweep old files (those of earlier runs at once), Gradio's in-memory leftovers and
+    idle visits every CACHE_SWEEP_S; drain when ``drain`` begins."""
     demo = server_app.get_blocks()
     every, max_age = demo.delete_cache or cache_sweep_settings()
     first_seen: dict = {}
 
     async def sweep_forever():
         while True:
-            await asyncio.sleep(every)
             try:
-                dropped = forget_finished_requests(demo, first_seen, max_age)
-                if dropped:
-                    log.info("housekeeping: forgot %d finished requests", dropped)
+                sweep_everything(demo, first_seen, max_age)
             except Exception:  # never let housekeeping take the server down
                 log.exception("housekeeping failed; it will try again")
+            await asyncio.sleep(every)
 
-    task = asyncio.create_task(sweep_forever())
+    tasks = [asyncio.create_task(sweep_forever())]
+    if drain is not None:
+        tasks.append(asyncio.create_task(drain_when_asked(demo, drain)))
     try:
         yield
     finally:
-        task.cancel()
+        for task in tasks:
+            task.cancel()
 
 
 AUDIO_BY_URL_REFUSED = "Please upload the recording itself: links to audio are not accepted."
