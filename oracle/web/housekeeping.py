@@ -14,7 +14,7 @@ import gradio as gr
 
 from oracle.pipeline import SPEAK_TIME_LIMIT_S
 from oracle.web.middleware import DRAINING_MESSAGE, Drain
-from oracle.web.server_internals import (cache_dir, end_running_streams, files_kept_in_cache, forget_idle_visits,
+from oracle.web.server_internals import (cache_dir, end_running_streams, files_kept_in_cache, forget_idle_visits, keep_for_good,
                                          refuse_waiting_requests, work_in_progress)
 
 # Gradio's cache (uploads, the examples, whole-answer WAVs of /consult and of the history, combined
@@ -22,12 +22,17 @@ from oracle.web.server_internals import (cache_dir, end_running_streams, files_k
 # lasts that long); ORACLE_CACHE_MAX_AGE overrides the age. Visits idle that long are forgotten too.
 CACHE_SWEEP_S = 60
 CACHE_MAX_AGE_S = 900
-# On SIGTERM: requests running get this long to finish before they are ended with a friendly message;
-# the process exits within DRAIN_EXIT_S.
-DRAIN_GRACE_S = 5.0
+# On SIGTERM: streams being spoken end at their next chunk; other requests running (hearing, answering:
+# a second or two) get DRAIN_GRACE_S to finish; players get DRAIN_LINGER_S to fetch the end of their
+# playlist; the process exits within DRAIN_EXIT_S.
+DRAIN_GRACE_S = 4.0
+DRAIN_LINGER_S = 2.0
 DRAIN_EXIT_S = 9.0
 
 log = logging.getLogger("oracle.app")
+# Files put in the cache since this moment and before the server starts are the app's own (the
+# examples, copied there while the page is built): kept for the life of the server.
+LOADED_AT = time.time()
 
 
 def cache_sweep_settings(max_age: str | None = None) -> tuple[int, int]:
@@ -79,40 +84,45 @@ def sweep_old_files(directory: Path, max_age: float, keep: set[Path] = frozenset
     was killed. Other apps may share Gradio's default cache folder: only old files go."""
     oldest = time.time() - max_age
     deleted = 0
+    emptied: set[Path] = set()  # deleting a file makes its folder look young
     for path in sorted(directory.rglob("*"), key=lambda p: len(p.parts), reverse=True):
         try:
-            info = path.lstat()
-            if max(info.st_mtime, info.st_ctime) >= oldest:
+            is_folder = path.is_dir() and not path.is_symlink()
+            if path.lstat().st_mtime >= oldest and not (is_folder and path in emptied):
                 continue
-            if path.is_dir() and not path.is_symlink():
+            if is_folder:
                 path.rmdir()  # only if empty
             elif path not in keep:
                 path.unlink()
                 deleted += 1
+            else:
+                continue
+            emptied.add(path.parent)
         except OSError:  # in use, gone already, not empty: next time
             continue
     return deleted
 
 
 async def drain_when_asked(demo: gr.Blocks, drain: Drain) -> None:
-    """On the server's event loop: once ``drain`` begins (SIGTERM), end what waits at once, give what runs
-    DRAIN_GRACE_S to finish, then end the streams still running, each with a friendly last message."""
+    """On the server's event loop: once ``drain`` begins (SIGTERM; the front door refuses new work from
+    then on), end what waits and the streams being spoken, each with a friendly last message, give the
+    rest DRAIN_GRACE_S to finish, and keep serving the playlists DRAIN_LINGER_S more so that players
+    hear the end of every stream."""
     await drain.wait_started()
     waiting = await refuse_waiting_requests(demo, DRAINING_MESSAGE)
+    streams = await end_running_streams(demo, DRAINING_MESSAGE)
     deadline = time.monotonic() + DRAIN_GRACE_S
     while any(work_in_progress(demo)) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
         waiting += await refuse_waiting_requests(demo, DRAINING_MESSAGE)
-    ended = await end_running_streams(demo, DRAINING_MESSAGE)
-    deadline = time.monotonic() + 2
-    while any(work_in_progress(demo)) and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    log.info("drained: %d waiting requests refused, %d streams ended early", waiting, ended)
+    log.info("drained: %d waiting requests refused, %d streams ended early", waiting, streams)
+    await asyncio.sleep(DRAIN_LINGER_S)
     drain.finish()
 
 
-def sweep_everything(demo: gr.Blocks, first_seen: dict, max_age: float) -> None:
-    files = sweep_old_files(cache_dir(), max_age, files_kept_in_cache(demo))
+def sweep_everything(demo: gr.Blocks, directory: Path, own_files: set[Path], first_seen: dict,
+                     max_age: float) -> None:
+    files = sweep_old_files(directory, max_age, own_files | files_kept_in_cache(demo))
     requests = forget_finished_requests(demo, first_seen, max_age)
     visits = forget_idle_visits(demo, max_age)
     if files or requests or visits:
@@ -126,12 +136,15 @@ async def housekeeping(server_app, drain: Drain | None = None):
     idle visits every CACHE_SWEEP_S; drain when ``drain`` begins."""
     demo = server_app.get_blocks()
     every, max_age = demo.delete_cache or cache_sweep_settings()
+    directory = cache_dir()
+    own_files = {p for p in directory.rglob("*") if p.is_file() and p.lstat().st_ctime >= LOADED_AT}
+    keep_for_good(demo, own_files)
     first_seen: dict = {}
 
     async def sweep_forever():
         while True:
             try:
-                sweep_everything(demo, first_seen, max_age)
+                sweep_everything(demo, directory, own_files, first_seen, max_age)
             except Exception:  # never let housekeeping take the server down
                 log.exception("housekeeping failed; it will try again")
             await asyncio.sleep(every)

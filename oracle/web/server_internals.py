@@ -124,11 +124,24 @@ def visits_in_memory(demo: gr.Blocks) -> int:
 
 
 def files_kept_in_cache(demo: gr.Blocks) -> set[Path]:
-    """Files Gradio keeps in its cache for the life of the app (the examples)."""
+    """Files Gradio keeps in its cache for the life of the app: the examples (a ``gr.Dataset`` keeps
+    them on its own copies of the input components)."""
     kept = set()
     for block in demo.blocks.values():
-        kept.update(Path(path) for path in getattr(block, "keep_in_cache", ()))
+        for component in [block, *getattr(block, "_components", ())]:
+            kept.update(Path(path) for path in getattr(component, "keep_in_cache", ()))
     return kept
+
+
+def keep_for_good(demo: gr.Blocks, paths: set[Path]) -> None:
+    """Have Gradio's own cache sweep (``delete_cache``) leave ``paths`` alone for the life of the app, as
+    it does the files a component marks ``keep_in_cache``. Gradio does not mark the examples it copies
+    into the cache: it deletes them once older than the cache age, and clicking an example fails after."""
+    for block in demo.blocks.values():
+        if isinstance(getattr(block, "keep_in_cache", None), set):
+            block.keep_in_cache.update(str(path) for path in paths)
+            block.keep_in_cache.update(str(path.resolve()) for path in paths)
+            return
 
 
 def cache_dir() -> Path:
@@ -164,40 +177,36 @@ async def refuse_waiting_requests(demo: gr.Blocks, message: str) -> int:
 
 async def end_running_streams(demo: gr.Blocks, message: str) -> int:
     """Every generator still running stops at its next step, closed (its engine stops), and its request
-    ends with ``message`` as its error; how many."""
+    ends with ``message`` as its error (Gradio then ends its HLS streams); how many.
+
+    Gradio steps a sync generator through a ``SyncToAsyncIterator`` kept for the event (and put back
+    after every step, so it cannot be swapped): the generator inside it is."""
     app = demo.server_app
     if app is None:
         return 0
     ended = 0
     async with app.lock:
-        for event_id, iterator in list(app.iterators.items()):
-            event = demo._queue.event_ids_to_events.get(event_id)
-            # Gradio finds a run's HLS streams by the id of its iterator, which is about to change.
-            streams = demo.pending_streams.get(event.session_hash, {}).get(id(iterator), {}) if event else {}
-            app.iterators[event_id] = _EndWith(iterator, list(streams.values()), message)
-            ended += 1
+        for iterator in list(app.iterators.values()):
+            inner = getattr(iterator, "iterator", None)
+            if inner is not None and not isinstance(inner, _EndWith):
+                iterator.iterator = _EndWith(inner, message)
+                ended += 1
     return ended
 
 
 class _EndWith:
-    """Gradio steps a generator by ``anext``: this one closes the real one and raises a friendly error."""
+    """A generator's next step: close the real one (in Gradio's worker thread, between steps, so never
+    while it runs) and raise a friendly error."""
 
-    def __init__(self, iterator, streams: list, message: str) -> None:
-        self.iterator, self.streams, self.message = iterator, streams, message
+    def __init__(self, generator, message: str) -> None:
+        self.generator, self.message = generator, message
 
-    def __aiter__(self):
+    def __iter__(self):
         return self
 
-    async def __anext__(self):
-        from gradio.utils import safe_aclose_iterator
-
-        try:
-            await safe_aclose_iterator(self.iterator)
-        except Exception:  # noqa: BLE001 - the stream ends either way
-            pass
-        for stream in self.streams:  # its listeners hear the end of the playlist
-            stream.end_stream()
+    def __next__(self):
+        self.generator.close()
         raise gr.Error(self.message, print_exception=False)
 
-    async def aclose(self):
-        return None
+    def close(self):
+        self.generator.close()
