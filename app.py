@@ -17,6 +17,7 @@ from pathlib import Path
 import spaces  # noqa: F401  (must be imported before anything initialises CUDA: ZeroGPU)
 import gradio as gr
 
+from oracle import logs
 from oracle.config import Settings
 from oracle.errors import AudioByLink
 from oracle.examples import EXAMPLE_QUESTIONS, spoken_examples
@@ -133,7 +134,7 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure()
     check_gradio_version()
     oracle = Oracle.from_settings(Settings.from_env())
     oracle.warm_up()

@@ -51,12 +51,19 @@ class OracleFlow:
         """Stream the spoken ``text``: one chunk per sentence or clause, int16, one loudness."""
         if not (text or "").strip():
             raise gr.Error("There is nothing to speak: ask a question first.", print_exception=False)
-        rate = self.oracle.sample_rate
+        rate, start = self.oracle.sample_rate, time.perf_counter()
+        first_audio_ms, chunks, samples = None, 0, 0
         try:
             for chunk in self.abandoned.watch(self.oracle.speak(text)):
+                first_audio_ms = first_audio_ms or _elapsed_ms(start)
+                chunks, samples = chunks + 1, samples + chunk.size
                 yield rate, chunk
         except OracleError as error:
             raise _for_people(error) from None
+        finally:
+            log.info("speak: first audio %s ms · %d chunks, %.1f s of audio in %.0f ms",
+                     "–" if first_audio_ms is None else f"{first_audio_ms:.0f}", chunks, samples / rate,
+                     _elapsed_ms(start))
 
     def _speak_whole(self, text: str) -> Audio:
         try:
@@ -112,6 +119,7 @@ class OracleFlow:
         except OracleError as error:
             yield *self._failed("consulting", error, typed=False), heard_html(question), gr.skip()
             return
+        log_request("page, spoken", reply)
         yield (ball_html("consulting", reply.answer), status_html("consulting", "The answer surfaces…"), reply,
                heard_html(question), gr.skip())
 
@@ -121,6 +129,7 @@ class OracleFlow:
         except OracleError as error:
             yield *self._failed("consulting", error, typed=True), ""
             return
+        log_request("page, typed", reply)
         yield (ball_html("consulting", reply.answer), status_html("consulting", "The answer surfaces…", typed=True),
                reply, heard_html(reply.question))
 
@@ -145,7 +154,6 @@ class OracleFlow:
                     yield (rate, chunk), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         except gr.Error as error:  # speak() turns the oracle's errors into gr.Error
             log.warning("speaking failed: %s", error)
-        log_request("page", reply, first_audio_ms=first_audio_ms)
         timings = timings_line(reply, first_audio_ms, self.oracle.engine_names)
         if not chunks:  # no voice this time: the written answer stands
             yield (gr.skip(), ball_html("done", reply.answer),
@@ -175,13 +183,11 @@ class OracleFlow:
         return ball_html("done", reply.answer), status_html("done", typed=reply.hear_ms is None, answer=reply.answer)
 
 
-def log_request(kind: str, reply: Reply, first_audio_ms: float | None = None, spoken_ms: float | None = None) -> None:
+def log_request(kind: str, reply: Reply, spoken_ms: float | None = None) -> None:
     """One line per request, with its timings (never what was asked or answered)."""
     parts = [f"answering {reply.answer_ms:.0f} ms"]
     if reply.hear_ms is not None:
         parts.insert(0, f"hearing {reply.hear_ms:.0f} ms")
-    if first_audio_ms is not None:
-        parts.append(f"first audio {first_audio_ms:.0f} ms")
     if spoken_ms is not None:
         parts.append(f"spoken in {spoken_ms:.0f} ms")
     log.info("%s: %s", kind, " · ".join(parts))
