@@ -22,7 +22,8 @@ from gradio_client.exceptions import AppError
 
 from oracle.pipeline import Oracle
 from oracle.web import defences, housekeeping, middleware
-from oracle.web.server_internals import visits_in_memory, work_in_progress
+from oracle import limits
+from oracle.web.gradio_internals import visits_in_memory, work_in_progress
 from harness.audio_tools import follow_stream
 from harness.server import free_port, serve
 from tests.test_streaming_cancel import LONG_TEXT, api_fn_index, wait_until
@@ -189,7 +190,7 @@ def test_idle_visits_are_forgotten(oracle, tmp_path, monkeypatch):
 
 def test_the_server_keeps_a_bounded_number_of_visits(site):
     demo, _url, _own = site
-    assert demo.state_session_capacity == defences.MAX_VISITS < 10_000
+    assert demo.state_session_capacity == limits.MAX_VISITS < 10_000
 
 
 # ---- 6: bodies are bounded as a whole; one client cannot fill the queue ----
@@ -227,7 +228,7 @@ def test_one_visit_or_one_address_cannot_fill_the_queue(site):
             else:
                 assert response.status_code == 503, response.text
                 refused += 1
-        assert refused >= 12 - defences.MAX_WAITING_PER_VISIT - 2, "one visit filled the queue"
+        assert refused >= 12 - limits.MAX_WAITING_PER_VISIT - 2, "one visit filled the queue"
         # Many visits from one address.
         refused = 0
         for i in range(16):

@@ -10,17 +10,10 @@ import re
 import gradio as gr
 from starlette.middleware import Middleware
 
+from oracle.limits import MAX_VISITS, MAX_WAITING_PER_ADDRESS, MAX_WAITING_PER_VISIT
+from oracle.web.gradio_internals import guard_the_queue, name_every_error, refuse_unreadable_inputs
 from oracle.web.housekeeping import housekeeping
 from oracle.web.middleware import DRAINING_MESSAGE, SESSION_HASH, Drain, FrontDoor
-from oracle.web.server_internals import guard_the_queue, name_every_error, refuse_unreadable_inputs
-
-# Requests one visit (one page, one gradio_client) may have waiting, and one client address (a household,
-# an office behind one address): one more is told the app is busy. The queue holds 32 for everyone.
-MAX_WAITING_PER_VISIT = 4
-MAX_WAITING_PER_ADDRESS = 8
-# Visits whose state (history) is kept, the least recently used forgotten first; Gradio's default is
-# 10,000 at ~100 kB each. Visits idle longer than the cache age are forgotten anyway.
-MAX_VISITS = 500
 
 BUSY_MESSAGE = "You have several questions waiting already: please wait for their answers."
 UNKNOWN_REQUEST_MESSAGE = "Unknown request: please reload the page."

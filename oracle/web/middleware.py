@@ -26,16 +26,11 @@ from urllib.parse import parse_qs, unquote
 
 from python_multipart.exceptions import MultipartParseError
 
-log = logging.getLogger("oracle.app")
+from oracle.limits import MAX_JSON_BODY_BYTES, MAX_SESSION_HASH_CHARS, MULTIPART_OVERHEAD_BYTES
 
-# A visit's id: Gradio's browser code makes ~11 characters, gradio_client a 36-character UUID.
-MAX_SESSION_HASH_CHARS = 64
+log = logging.getLogger(__name__)
+
 SESSION_HASH = re.compile(r"[A-Za-z0-9_-]{1,%d}" % MAX_SESSION_HASH_CHARS)
-# Anything that is not an upload is a little JSON: a question is cut to 300 characters, text to speak
-# to 1,000; 64 kB leaves room for any honest request and no room for a stranger's megabytes.
-MAX_JSON_BODY_BYTES = 64 * 1024
-# An upload request may carry one file of the upload limit plus its multipart framing.
-MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 DRAINING_MESSAGE = "The oracle is closing for a moment. Please ask again shortly."
 UNREADABLE_MESSAGE = "That request could not be read."
