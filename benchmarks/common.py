@@ -112,7 +112,7 @@ def cache_file_kind(name: str) -> str:
     if name.startswith("oracle-answer-"):
         return "history WAVs"
     if name.startswith("example-"):
-        return "examples"
+        return "examples (kept for good)"
     if name.startswith("question-"):
         return "uploads"
     if name.endswith((".aac", ".mp3", ".wav", ".ts")):
