@@ -95,6 +95,7 @@ class FrontDoor:
     def __init__(self, app, *, max_upload_bytes: int, drain: Drain | None = None,
                  max_json_bytes: int = MAX_JSON_BODY_BYTES) -> None:
         self.app = app
+        self.max_upload = max_upload_bytes
         self.max_upload_body = max_upload_bytes + MULTIPART_OVERHEAD_BYTES
         self.max_json_body = max_json_bytes
         self.drain = drain or Drain()
@@ -117,10 +118,14 @@ class FrontDoor:
                 return
             scope = _range_for_starlette(scope)
 
-        limit = self.max_upload_body if path.endswith("/upload") else self.max_json_body
+        is_upload = path.endswith("/upload")
+        limit = self.max_upload_body if is_upload else self.max_json_body
+        # An upload too large gets Gradio's own words for one file too large.
+        too_large = (f"File size exceeded maximum allowed size of {self.max_upload} bytes." if is_upload
+                     else f"That request is too large: at most {limit // 1024} kB.")
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _reply(send, 413, _too_large(limit))
+            await _reply(send, 413, too_large, plain=is_upload)
             return
 
         received = 0
@@ -146,7 +151,7 @@ class FrontDoor:
             await self.app(scope, bounded_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _reply(send, 413, _too_large(limit))
+                await _reply(send, 413, too_large, plain=is_upload)
         except (MultipartParseError, OSError, KeyError, ValueError, TypeError) as error:
             # Only a request's own content gets here (the app's errors are answered inside Gradio):
             # garbage multipart, a file name too long for the disk, an unknown function index.
@@ -166,10 +171,6 @@ def _content_length(scope) -> int | None:
     return None
 
 
-def _too_large(limit: int) -> str:
-    return f"That request is too large: at most {limit // (1024 * 1024) or 1} MB in one request."
-
-
 def _range_for_starlette(scope):
     """The same request with its Range unit spelt ``Bytes``: Gradio 6.17.3 hands ``bytes=<n>-<m>`` to its own
     ranged response (which never ends when ``m`` is at or past the end of the file) and everything else to
@@ -185,8 +186,9 @@ def _range_for_starlette(scope):
     return {**scope, "headers": headers} if changed else scope
 
 
-async def _reply(send, status: int, message: str) -> None:
-    body = json.dumps({"detail": message, "error": message}).encode()
+async def _reply(send, status: int, message: str, plain: bool = False) -> None:
+    body = message.encode() if plain else json.dumps({"detail": message, "error": message}).encode()
+    kind = b"text/plain; charset=utf-8" if plain else b"application/json"
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
