@@ -38,9 +38,9 @@ CACHE_MAX_AGE_S = 900
 # ---- strangers (see oracle/web/middleware.py and oracle/web/defences.py) ----
 # A visit's id: Gradio's page makes ~11 characters, gradio_client a 36-character UUID.
 MAX_SESSION_HASH_CHARS = 64
-# A request that is not an upload is a little JSON (a question is cut to 300 characters, text to speak to
+# A request that is not an upload is JSON (a question is cut to 300 characters, text to speak to
 # 1,000); an upload request carries one file of MAX_FILE_SIZE plus its multipart framing.
-MAX_JSON_BODY_BYTES = 64 * 1024
+MAX_JSON_BODY_BYTES = 1024 * 1024
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 # Requests one visit (a page, a gradio_client) may have waiting, and one client address (a household, an
 # office behind one address): one more is told the app is busy, so one client cannot fill the queue.

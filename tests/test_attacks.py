@@ -212,7 +212,7 @@ def test_one_request_cannot_carry_more_than_one_upload_limit(site):
     streamed = httpx.post(f"{url}gradio_api/upload", content=chunked(), timeout=TIMEOUT,
                           headers={"Content-Type": "multipart/form-data; boundary=xyz"})
     assert streamed.status_code == 413
-    json_body = httpx.post(f"{url}gradio_api/queue/join", content=b"{" + b" " * 200_000 + b"}", timeout=TIMEOUT,
+    json_body = httpx.post(f"{url}gradio_api/queue/join", content=b"{" + b" " * 2_000_000 + b"}", timeout=TIMEOUT,
                            headers={"Content-Type": "application/json"})
     assert json_body.status_code == 413
     assert upload(url, "fine.wav", nine_mb)  # one file under the limit is still fine
