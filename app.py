@@ -26,9 +26,10 @@ from oracle.examples import EXAMPLE_QUESTIONS, spoken_examples
 from oracle.limits import DRAIN_EXIT_S, MAX_FILE_SIZE, QUEUE_MAX_SIZE, SPEAKING_CONCURRENCY, THINKING_CONCURRENCY
 from oracle.pipeline import Oracle
 from oracle.web.flow import OracleFlow
+from oracle.web.defences import protect, server_settings
 from oracle.web.gradio_internals import BlocksWithLook, check_gradio_version, examples_loaded, refuse_urls_as_audio
-from oracle.web.defences import Drain, protect, server_settings
 from oracle.web.housekeeping import cache_sweep_settings
+from oracle.web.middleware import Drain
 from oracle.web.look import HEADER_HTML, LOOK, ball_html, history_entry_html, js_values, status_html
 from oracle.web.speech_stream import SpeechStream
 

@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from oracle.limits import MAX_VISITS, MAX_WAITING_PER_ADDRESS, MAX_WAITING_PER_VISIT
 from oracle.web.gradio_internals import guard_the_queue, name_every_error, refuse_unreadable_inputs
 from oracle.web.housekeeping import housekeeping
-from oracle.web.middleware import DRAINING_MESSAGE, SESSION_HASH, Drain, FrontDoor
+from oracle.web.middleware import SESSION_HASH, Drain, FrontDoor
 
 BUSY_MESSAGE = "You have several questions waiting already: please wait for their answers."
 UNKNOWN_REQUEST_MESSAGE = "Unknown request: please reload the page."
@@ -43,5 +43,3 @@ def _bytes(size: str) -> int:
     number, unit = re.fullmatch(r"\s*(\d+)\s*([kmg]?b)\s*", size.lower()).groups()
     return int(number) * {"b": 1, "kb": 1024, "mb": 1024 ** 2, "gb": 1024 ** 3}[unit]
 
-
-__all__ = ["DRAINING_MESSAGE", "Drain", "protect", "server_settings"]

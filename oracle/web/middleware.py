@@ -5,8 +5,8 @@ clear message, the requests no browser or ``gradio_client`` sends, before Gradio
   Gradio 6.17.3's own ranged response, which loops for good at the end of the file.
 - ``/file=<a URL>`` is refused (Gradio redirects anywhere: an open redirect).
 - Request bodies are bounded as a whole: an upload request carries one file of at most the upload limit,
-  anything else a little JSON; a body over its bound is refused with 413 (``Content-Length`` up front, or
-  as soon as a chunked body passes it).
+  anything else at most ``MAX_JSON_BODY_BYTES`` of JSON; a body over its bound is refused with 413
+  (``Content-Length`` up front, or as soon as a chunked body passes it).
 - A session hash (a visit's id) longer than ``MAX_SESSION_HASH_CHARS`` or of odd characters is refused
   in a query string or a path (the JSON of ``queue/join`` is checked by the queue: gradio_internals).
 - While the server drains (SIGTERM), new work (uploads, questions) is refused with a friendly 503;
