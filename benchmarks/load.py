@@ -72,7 +72,7 @@ def one_user(url: str, recording: Path, barrier: threading.Barrier, deadline_s: 
     from gradio_client import Client, handle_file
     from gradio_client.utils import QueueError
 
-    job = None
+    job = client = http = None
     try:
         client = Client(url, verbose=False, download_files=False, headers=address(who), httpx_kwargs={"timeout": 30})
         http = httpx.Client(timeout=30)
@@ -99,6 +99,10 @@ def one_user(url: str, recording: Path, barrier: threading.Barrier, deadline_s: 
         return Outcome("hung", f"{type(error).__name__}: {error}")
     except Exception as error:  # noqa: BLE001 - every other outcome is a failure, reported as such
         return Outcome("failed", f"{type(error).__name__}: {error}")
+    finally:  # a Client keeps a heartbeat connection open until closed: the server's open files
+        for connection in (client, http):
+            if connection is not None:
+                connection.close()
 
 
 def one_bypasser(url: str, recording: Path, barrier: threading.Barrier, deadline_s: float, who: int) -> Outcome:
@@ -135,6 +139,8 @@ def typed_probe(url: str, timeout_s: float) -> float | None:
     except Exception as error:  # noqa: BLE001 - reported as unanswered
         print(f"  probe: {type(error).__name__}: {error}")
         return None
+    finally:
+        client.close()
     return time.perf_counter() - start
 
 
@@ -158,6 +164,7 @@ def flood(url: str, n: int, barrier: threading.Barrier, deadline_s: float) -> di
             counts["hung"] += 1
         except Exception:  # noqa: BLE001
             counts["failed"] += 1
+    client.close()
     return counts
 
 
