@@ -60,11 +60,17 @@ def cache_bucket(length: int) -> int:
     return max(MIN_CACHE_LEN, 1 << max(0, length - 1).bit_length())
 
 
+def _frozen(value):
+    if isinstance(value, torch.Tensor):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(item) for item in value)
+    return value
+
+
 def _processor_signature(processor) -> tuple:
-    return (type(processor).__name__,) + tuple(
-        (name, value.tolist() if isinstance(value, torch.Tensor) else value)
-        for name, value in sorted(vars(processor).items())
-    )
+    """What a graph-safe processor does, as a hashable value: graphs are keyed on it."""
+    return (type(processor).__name__,) + tuple((name, _frozen(value)) for name, value in sorted(vars(processor).items()))
 
 
 @dataclass
@@ -300,7 +306,8 @@ class StaticParlerGenerator:
                 self._decode_one(session)
         torch.cuda.current_stream().wait_stream(stream)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        # thread_local: another answer may be replaying its own graph on another thread meanwhile
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
             self._decode_one(session)
         for name, value in saved.items():  # capture ran the step; start this answer's step from where it was
             getattr(session, name).copy_(value)
