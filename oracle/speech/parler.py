@@ -44,6 +44,15 @@ WARM_UP_TEXT = "The oracle is listening."
 WARM_UP_PROMPT_TOKENS = (16, 128)
 
 
+def _on_zerogpu() -> bool:
+    """Whether this runs on a ZeroGPU Space (as the ``spaces`` package itself decides it)."""
+    try:
+        import spaces.config
+    except ImportError:
+        return False
+    return bool(spaces.config.Config.zero_gpu)
+
+
 class _DropSharedConfigNotice(logging.Filter):
     """parler-tts logs every sub-model's whole config ("... is overwritten by shared ... config") on each load."""
 
@@ -212,6 +221,8 @@ class ParlerSpeaker:
             log.info("Parler-TTS: every fast-path slot is busy; this answer uses eager generate()")
             return self.model.generate(**kwargs)
         try:
+            if generator.warmed_in_process != os.getpid():  # a fresh ZeroGPU worker: capture its graphs first
+                generator.warm_up(prompt_lengths=WARM_UP_PROMPT_TOKENS, **self._sampling_kwargs())
             return generator.generate(**kwargs)
         except FastPathUnsupported as error:  # raised before any column reaches the streamer
             log.warning("Parler-TTS: eager generate() for this answer (%s)", error)
@@ -240,7 +251,14 @@ class ParlerSpeaker:
 
     def warm_up(self) -> None:
         """Capture the fast path's graphs for answers up to ``WARM_UP_PROMPT_TOKENS`` long, then speak one
-        short phrase, so the first real answer pays for no lazy initialisation."""
+        short phrase, so the first real answer pays for no lazy initialisation.
+
+        Not on ZeroGPU: there this is called in the main process, which must never run CUDA; each GPU worker
+        captures its own graphs before its first answer instead (``_fast_generate``), inside the GPU call.
+        """
+        if _on_zerogpu():
+            log.info("Parler-TTS warm-up deferred to the first @spaces.GPU call (ZeroGPU: no CUDA in the main process)")
+            return
         for generator in self.fast:
             generator.warm_up(prompt_lengths=WARM_UP_PROMPT_TOKENS, **self._sampling_kwargs())
         for _ in self.stream(WARM_UP_TEXT):

@@ -34,6 +34,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import os
 from dataclasses import dataclass
 
 import torch
@@ -124,18 +125,24 @@ class _Session:
 class StaticParlerGenerator:
     """``generate(streamer=..., **kwargs)`` with a static cache; on CUDA each step is a replayed CUDA graph.
 
-    ``use_graphs`` defaults to "on CUDA". On the CPU the same step runs eagerly (what the tests check).
+    ``use_graphs`` defaults to "on CUDA" (decided at each call: on ZeroGPU the weights reach the GPU only
+    inside a GPU call). On the CPU the same step runs eagerly (what the tests check).
     """
 
     def __init__(self, model, *, use_graphs: bool | None = None):
         if getattr(model, "prompt_cross_attention", False):
             raise FastPathUnsupported("prompt cross-attention is not supported")
         self.model = model
-        self.use_graphs = model.device.type == "cuda" if use_graphs is None else use_graphs
+        self._use_graphs = use_graphs
+        self.warmed_in_process: int | None = None  # graphs belong to the process that captured them
         self.codebooks = int(model.decoder.num_codebooks)
         self.vocab_size = int(model.decoder.config.vocab_size)
         self._sessions: dict[tuple, _Session] = {}
         self.steps = 0  # decoder steps run, prefill included (for benchmarks)
+
+    @property
+    def use_graphs(self) -> bool:
+        return self.model.device.type == "cuda" if self._use_graphs is None else self._use_graphs
 
     @property
     def graphs(self) -> int:
@@ -237,6 +244,7 @@ class StaticParlerGenerator:
             session = self._session(plan, description.shape[1], cache_bucket(prompt_len + plan.max_length))
             self._prefill(session, plan, description, torch.ones_like(description), prompt, torch.ones_like(prompt))
             self._step(session)
+        self.warmed_in_process = os.getpid()
 
     def _session(self, plan: _Plan, encoder_len: int, cache_len: int) -> _Session:
         key = (encoder_len, cache_len, plan.signature)
