@@ -233,17 +233,21 @@ class StaticParlerGenerator:
                 streamer.end()
         return torch.stack(columns, dim=1)
 
+    @torch.inference_mode()
     def warm_up(self, *, prompt_lengths=(8,), **kwargs) -> None:
         """Capture the graphs that answers with these prompt lengths need (one per cache bucket) and run
         each once, so the first real answer replays instead of capturing."""
         plan = self.plan(**kwargs)
         device = self.model.device
         description = torch.ones((1, 8), dtype=torch.long, device=device)
-        for prompt_len in sorted(set(prompt_lengths)):
-            prompt = torch.ones((1, prompt_len), dtype=torch.long, device=device)
-            session = self._session(plan, description.shape[1], cache_bucket(prompt_len + plan.max_length))
-            self._prefill(session, plan, description, torch.ones_like(description), prompt, torch.ones_like(prompt))
-            self._step(session)
+        # Sampling during warm-up must not move the CPU generator: a seeded answer after it stays reproducible.
+        with torch.random.fork_rng(devices=[]):
+            for prompt_len in sorted(set(prompt_lengths)):
+                prompt = torch.ones((1, prompt_len), dtype=torch.long, device=device)
+                session = self._session(plan, description.shape[1], cache_bucket(prompt_len + plan.max_length))
+                self._prefill(session, plan, description, torch.ones_like(description), prompt,
+                              torch.ones_like(prompt))
+                self._step(session)
         self.warmed_in_process = os.getpid()
 
     def _session(self, plan: _Plan, encoder_len: int, cache_len: int) -> _Session:
