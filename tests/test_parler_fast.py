@@ -87,10 +87,13 @@ def test_one_cache_serves_prompts_of_any_length_in_its_bucket(tiny_parler):
 
 
 def test_warm_up_makes_the_sessions_answers_need(tiny_parler):
-    model, _ = tiny_parler
+    model, tokenizer = tiny_parler
     fast = StaticParlerGenerator(model)
-    fast.warm_up(prompt_lengths=(16, 128), max_new_tokens=400)
+    inputs = _inputs(tokenizer)
+    fast.warm_up(inputs["input_ids"], prompt_lengths=(16, 128), max_new_tokens=400)
     assert sorted(key[1] for key in fast._sessions) == [512, 1024]  # 16 + 401 and 128 + 401 positions
+    _columns(fast.generate, inputs, 0, max_new_tokens=400)
+    assert len(fast._sessions) == 2  # the answer found its session ready
 
 
 def test_sampling_draws_what_multinomial_draws():

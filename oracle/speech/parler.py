@@ -210,6 +210,11 @@ class ParlerSpeaker:
             generate=generate,
         )
 
+    def _warm(self, generator) -> None:
+        description = self._description_inputs
+        generator.warm_up(description.input_ids, description.attention_mask, prompt_lengths=WARM_UP_PROMPT_TOKENS,
+                          **self._sampling_kwargs())
+
     def _fast_generate(self, **kwargs):
         """One answer through a free fast-path generator; parler's ``generate()`` if none is free or the
         fast path cannot do what this answer asks."""
@@ -222,7 +227,7 @@ class ParlerSpeaker:
             return self.model.generate(**kwargs)
         try:
             if generator.warmed_in_process != os.getpid():  # a fresh ZeroGPU worker: capture its graphs first
-                generator.warm_up(prompt_lengths=WARM_UP_PROMPT_TOKENS, **self._sampling_kwargs())
+                self._warm(generator)
             return generator.generate(**kwargs)
         except FastPathUnsupported as error:  # raised before any column reaches the streamer
             log.warning("Parler-TTS: eager generate() for this answer (%s)", error)
@@ -260,6 +265,6 @@ class ParlerSpeaker:
             log.info("Parler-TTS warm-up deferred to the first @spaces.GPU call (ZeroGPU: no CUDA in the main process)")
             return
         for generator in self.fast:
-            generator.warm_up(prompt_lengths=WARM_UP_PROMPT_TOKENS, **self._sampling_kwargs())
+            self._warm(generator)
         for _ in self.stream(WARM_UP_TEXT):
             pass

@@ -234,19 +234,18 @@ class StaticParlerGenerator:
         return torch.stack(columns, dim=1)
 
     @torch.inference_mode()
-    def warm_up(self, *, prompt_lengths=(8,), **kwargs) -> None:
-        """Capture the graphs that answers with these prompt lengths need (one per cache bucket) and run
-        each once, so the first real answer replays instead of capturing."""
+    def warm_up(self, input_ids, attention_mask=None, *, prompt_lengths=(8,), **kwargs) -> None:
+        """Capture the graphs that answers with this description (``input_ids``) and these prompt lengths need
+        (one per cache bucket) and run each once, so the first real answer replays instead of capturing."""
         plan = self.plan(**kwargs)
         device = self.model.device
-        description = torch.ones((1, 8), dtype=torch.long, device=device)
+        attention_mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
         # Sampling during warm-up must not move the CPU generator: a seeded answer after it stays reproducible.
         with torch.random.fork_rng(devices=[]):
             for prompt_len in sorted(set(prompt_lengths)):
                 prompt = torch.ones((1, prompt_len), dtype=torch.long, device=device)
-                session = self._session(plan, description.shape[1], cache_bucket(prompt_len + plan.max_length))
-                self._prefill(session, plan, description, torch.ones_like(description), prompt,
-                              torch.ones_like(prompt))
+                session = self._session(plan, input_ids.shape[1], cache_bucket(prompt_len + plan.max_length))
+                self._prefill(session, plan, input_ids, attention_mask, prompt, torch.ones_like(prompt))
                 self._step(session)
         self.warmed_in_process = os.getpid()
 
