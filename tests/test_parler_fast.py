@@ -122,3 +122,26 @@ def test_cache_buckets():
     assert cache_bucket(512) == 512
     assert cache_bucket(513) == 1024
     assert cache_bucket(2600) == 4096
+
+
+def test_the_step_reads_nothing_back_to_the_host(tiny_parler):
+    """What a CUDA graph replays must not branch on tensor values on the host (no .item(), no bool(tensor), no
+    sync). TorchDynamo proves it off-GPU: with fullgraph=True it refuses any such break. Logging is ignored
+    (transformers warns about a deprecated cache method; a log call changes no tensor)."""
+    import logging
+
+    model, tokenizer = tiny_parler
+    fast = StaticParlerGenerator(model)
+    inputs = _inputs(tokenizer)
+    with torch.inference_mode():
+        plan = fast.plan(do_sample=True, temperature=0.8, top_k=20, top_p=0.9, suppress_tokens=[3], min_new_tokens=9)
+        session = fast._session(plan, inputs["input_ids"].shape[1], 512)
+        fast._prefill(session, plan, **inputs)
+        ignored = {logging.Logger.warning_once, logging.Logger.warning}
+        with torch._dynamo.config.patch(ignore_logging_functions=ignored):
+            torch._dynamo.reset()
+            step = torch.compile(lambda: fast._decode_one(session), fullgraph=True, backend="eager")
+            before = session.position.clone()
+            step()
+        assert session.position.item() == before.item() + 1
+        torch._dynamo.reset()

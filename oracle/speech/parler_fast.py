@@ -120,6 +120,7 @@ class _Session:
         self.encoder_hidden_states = torch.zeros(
             (1, encoder_len, decoder_config.hidden_size), dtype=dtype, device=device)
         self.graph: torch.cuda.CUDAGraph | None = None
+        self.graph_plan: _Plan | None = None  # keeps the tensors the graph's logits processors read alive
 
 
 class StaticParlerGenerator:
@@ -323,6 +324,7 @@ class StaticParlerGenerator:
         for name, value in saved.items():  # capture ran the step; start this answer's step from where it was
             getattr(session, name).copy_(value)
         session.graph = graph
+        session.graph_plan = session.plan
         log.info("Parler fast path: captured the decoder step for %d cache positions", session.cache_len)
 
     def _decode_one(self, session: _Session) -> None:
