@@ -13,8 +13,8 @@ differs from ``parler_tts.streamer.ParlerTTSStreamer`` in the ways that matter f
   own right context. With contexts at least the codec's receptive field, the chunks concatenate to the
   one-shot decode of the same codes, and each chunk costs the same however long the answer grows
   (parler's streamer re-decodes the whole answer for every chunk).
-- **First chunk sooner.** The first chunk leaves after ``first_chunk_s`` worth of generation steps (0.5 s:
-  43 steps for Jenny, as many as parler's own ``ParlerTTSStreamer(play_steps=43)`` waits), so it decodes
+- **First chunk sooner.** The first chunk leaves after ``first_chunk_s`` worth of generated columns (0.5 s:
+  42 steps for Jenny, as many as parler's own ``ParlerTTSStreamer(play_steps=43)`` waits), so it decodes
   with a short look-ahead (``first_lookahead`` frames) instead of the full one: its last frames are a close
   approximation of the one-shot decode, not an exact copy, and its held-back crossfade tail is blended
   into the exact re-decode of the next window, which hides the seam. Every later chunk keeps exact context.
@@ -141,9 +141,10 @@ class ParlerStreamer(BaseStreamer):
         self.lookahead = int(default_right if lookahead is None else lookahead)
         # None: the full look-ahead for the first chunk too (exact, but it starts later)
         self.first_lookahead = self.lookahead if first_lookahead is None else min(int(first_lookahead), self.lookahead)
-        # after `steps` steps there are steps + 1 columns and steps + 1 - K complete frames
-        first_steps = round(first_chunk_s * self.frame_rate)
-        self.first_chunk_frames = max(1, first_steps + 1 - self.num_codebooks - self.first_lookahead)
+        # Like parler's play_steps: the first chunk leaves once first_chunk_s worth of columns (the start
+        # column included) exist; `columns` columns hold columns - K complete frames.
+        first_columns = round(first_chunk_s * self.frame_rate)
+        self.first_chunk_frames = max(1, first_columns - self.num_codebooks - self.first_lookahead)
         self.chunk_frames = max(1, round(chunk_s * self.frame_rate))
         # The held-back crossfade span is decoded again in the next window, so it must fit in its left context.
         self.crossfade = min(round(crossfade_ms * self.sampling_rate / 1000), self.left_context * self.hop_length)

@@ -94,7 +94,7 @@ def test_first_chunk_after_as_few_steps_as_parlers_streamer_then_chunks_grow(tin
     streamer = ParlerStreamer(model, first_chunk_s=0.5, chunk_s=1.0)
     sizes = [c.size for c in streamer.stream(**_inputs(tokenizer), **_frames(400))]
     hop, rate = streamer.hop_length, streamer.sampling_rate
-    assert streamer.steps_before_first_chunk <= round(0.5 * streamer.frame_rate)
+    assert streamer.steps_before_first_chunk <= round(0.5 * streamer.frame_rate) - 1  # parler: play_steps - 1
     assert sizes[0] == streamer.first_chunk_frames * hop - streamer.crossfade
     assert 0.3 < sizes[0] / rate < 0.5
     for i in range(1, len(sizes) - 1):
