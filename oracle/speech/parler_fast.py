@@ -52,6 +52,16 @@ GRAPH_SAFE_PROCESSORS = (SuppressTokensLogitsProcessor, TemperatureLogitsWarper,
 CAPTURE_WARM_STEPS = 2
 
 
+class _DropDeprecatedCacheNotice(logging.Filter):
+    """parler-tts 0.2.3 asks a static cache ``get_max_length()``, which transformers 4.46 warns is deprecated."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "get_max_cache()" not in record.getMessage()
+
+
+logging.getLogger("transformers.cache_utils").addFilter(_DropDeprecatedCacheNotice())
+
+
 class FastPathUnsupported(ValueError):
     """This generation asks for something the static-cache path does not do; use ``generate()``."""
 
