@@ -160,3 +160,18 @@ def test_unreachable_or_unknown_hub_repo_fails_fast(caplog, monkeypatch):
             build("tts", "parler", Settings.from_env())
     assert time.monotonic() - started < 20
     assert len([r for r in caplog.records if r.name == "oracle.speech.parler"]) == 1
+
+
+def test_a_fast_path_that_fails_to_warm_up_falls_back_to_eager(tiny_parler_dir, caplog):
+    """A graph that cannot be captured (say, on a new GPU or driver) costs speed, not the voice."""
+    from oracle.speech.parler import ParlerSpeaker
+
+    fallible = ParlerSpeaker(Settings(parler_model=str(tiny_parler_dir)), fast=True)
+    for generator in fallible.fast:
+        generator._use_graphs = True  # on the CPU: capturing a CUDA graph raises, as a failed capture would
+    with caplog.at_level(logging.ERROR, logger="oracle.speech.parler"):
+        fallible.warm_up()
+    assert fallible.fast_failed
+    assert any("failed to warm up" in r.getMessage() for r in caplog.records)
+    assert len(list(fallible.stream(TEXT))) >= 2
+    assert not _generate_threads()

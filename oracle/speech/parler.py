@@ -132,6 +132,7 @@ class ParlerSpeaker:
         # A static cache (and its graphs) serves one answer at a time: one generator per speaking slot (the app
         # speaks at most two answers at once); an answer that finds none free uses parler's generate().
         self.fast: list = self._fast_generators(fast, fast_slots)
+        self.fast_failed = False
         self._free_fast: queue.SimpleQueue = queue.SimpleQueue()
         for generator in self.fast:
             self._free_fast.put(generator)
@@ -210,24 +211,35 @@ class ParlerSpeaker:
             generate=generate,
         )
 
-    def _warm(self, generator) -> None:
+    def _warm(self, generator) -> bool:
+        """Capture ``generator``'s graphs in this process; on failure, turn the fast path off (eager from now)."""
         description = self._description_inputs
-        generator.warm_up(description.input_ids, description.attention_mask, prompt_lengths=WARM_UP_PROMPT_TOKENS,
-                          **self._sampling_kwargs())
+        try:
+            generator.warm_up(description.input_ids, description.attention_mask,
+                              prompt_lengths=WARM_UP_PROMPT_TOKENS, **self._sampling_kwargs())
+        except Exception as error:
+            log.error("Parler-TTS path: eager generate() from now on (the fast path failed to warm up: %s)",
+                      _reason(error))
+            self.fast_failed = True
+            return False
+        return True
 
     def _fast_generate(self, **kwargs):
-        """One answer through a free fast-path generator; parler's ``generate()`` if none is free or the
-        fast path cannot do what this answer asks."""
+        """One answer through a free fast-path generator; parler's ``generate()`` if none is free, the fast
+        path failed, or it cannot do what this answer asks."""
         from oracle.speech.parler_fast import FastPathUnsupported
 
+        if self.fast_failed:
+            return self.model.generate(**kwargs)
         try:
             generator = self._free_fast.get_nowait()
         except queue.Empty:
             log.info("Parler-TTS: every fast-path slot is busy; this answer uses eager generate()")
             return self.model.generate(**kwargs)
         try:
-            if generator.warmed_in_process != os.getpid():  # a fresh ZeroGPU worker: capture its graphs first
-                self._warm(generator)
+            # a fresh process (a ZeroGPU worker): capture its graphs first, inside this (GPU) call
+            if generator.warmed_in_process != os.getpid() and not self._warm(generator):
+                return self.model.generate(**kwargs)
             return generator.generate(**kwargs)
         except FastPathUnsupported as error:  # raised before any column reaches the streamer
             log.warning("Parler-TTS: eager generate() for this answer (%s)", error)
@@ -265,6 +277,7 @@ class ParlerSpeaker:
             log.info("Parler-TTS warm-up deferred to the first @spaces.GPU call (ZeroGPU: no CUDA in the main process)")
             return
         for generator in self.fast:
-            self._warm(generator)
+            if not self._warm(generator):
+                break
         for _ in self.stream(WARM_UP_TEXT):
             pass
