@@ -11,7 +11,7 @@ up (untimed), then speaks the same answer ``--rounds`` times with each, alternat
 - real-time factor: whole answer / seconds of audio;
 - gaps: the longest wait between two chunks, and the worst margin of a player that starts at the first
   chunk (audio already sent minus time since the first chunk, at each chunk; negative = it would starve);
-- GPU memory: peak allocated while speaking (CUDA only).
+- GPU memory: peak allocated while speaking, both loaded copies included (CUDA only).
 
 Targets on one H100/H200: real-time factor <= 0.3 (>= 290 steps/s), first audio <= 0.5 s, margin >= 0.
 
@@ -113,7 +113,8 @@ def main() -> None:
             ("whole answer, s", "whole_s", "{:10.3f}"), ("audio, s", "audio_s", "{:10.2f}"),
             ("real-time factor", "rtf", "{:10.3f}"), ("chunks", "chunks", "{:10.0f}"),
             ("longest gap between chunks, s", "max_gap_s", "{:10.3f}"),
-            ("worst player margin, s", "min_margin_s", "{:10.3f}"), ("peak GPU memory, GiB", "peak_gib", "{:10.2f}")]
+            ("worst player margin, s", "min_margin_s", "{:10.3f}"),
+            ("peak GPU memory, GiB (both copies)", "peak_gib", "{:10.2f}")]
     print(f"\n{'median over rounds':32} {'eager':>10} {'fast':>10}")
     for label, key, fmt in rows:
         values = [statistics.median(r[key] for r in results[name]) for name in speakers]

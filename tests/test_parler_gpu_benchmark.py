@@ -23,7 +23,7 @@ def test_smoke_run_prints_both_paths():
     out = done.stdout
     assert "Parler-TTS path: eager generate()" in done.stderr and "Parler-TTS path: fast" in done.stderr
     for label in ("steps/s", "first audio, s", "whole answer, s", "real-time factor", "longest gap between chunks, s",
-                  "worst player margin, s", "peak GPU memory, GiB"):
+                  "worst player margin, s", "peak GPU memory, GiB (both copies)"):
         assert re.search(rf"^{re.escape(label)}\s+\S+\s+\S+$", out, re.M), label
     steps = re.search(r"^steps/s\s+(\d+)\s+(\d+)$", out, re.M)
     assert steps and int(steps.group(1)) > 0 and int(steps.group(2)) > 0

@@ -42,6 +42,7 @@ WARM_UP_TEXT = "The oracle is listening."
 # Prompt lengths whose cache buckets warm_up() captures: a spoken answer (at most 160 characters) is well under
 # 128 tokens; a longer /speak text lands in the same bucket unless its audio needs a longer cache.
 WARM_UP_PROMPT_TOKENS = (16, 128)
+WARM_UP_CODEC_FRAMES = 64  # about one chunk's decode window
 
 
 def _on_zerogpu() -> bool:
@@ -217,6 +218,8 @@ class ParlerSpeaker:
         try:
             generator.warm_up(description.input_ids, description.attention_mask,
                               prompt_lengths=WARM_UP_PROMPT_TOKENS, **self._sampling_kwargs())
+            # and the codec, whose first decode in a process pays for its own lazy initialisation
+            self.streamer().decode(np.zeros((self.num_codebooks, WARM_UP_CODEC_FRAMES), dtype=np.int64))
         except Exception as error:
             log.error("Parler-TTS path: eager generate() from now on (the fast path failed to warm up: %s)",
                       _reason(error))
