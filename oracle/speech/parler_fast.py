@@ -252,10 +252,11 @@ class StaticParlerGenerator:
         device = self.model.device
         attention_mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
         # Sampling during warm-up must not move the CPU generator: a seeded answer after it stays reproducible.
+        buckets = {cache_bucket(length + plan.max_length): length for length in sorted(set(prompt_lengths))}
         with torch.random.fork_rng(devices=[]):
-            for prompt_len in sorted(set(prompt_lengths)):
+            for cache_len, prompt_len in buckets.items():  # one prefill and capture per bucket
                 prompt = torch.ones((1, prompt_len), dtype=torch.long, device=device)
-                session = self._session(plan, input_ids.shape[1], cache_bucket(prompt_len + plan.max_length))
+                session = self._session(plan, input_ids.shape[1], cache_len)
                 self._prefill(session, plan, input_ids, attention_mask, prompt, torch.ones_like(prompt))
                 self._step(session)
         self.warmed_in_process = os.getpid()
