@@ -145,3 +145,27 @@ def test_the_step_reads_nothing_back_to_the_host(tiny_parler):
             step()
         assert session.position.item() == before.item() + 1
         torch._dynamo.reset()
+
+
+def test_an_error_mid_answer_reaches_the_streamer_s_consumer(tiny_parler):
+    """A step that raises (a CUDA error, say) surfaces as StreamError, not as a quietly shorter answer."""
+    from streamer import ParlerStreamer, StreamError
+
+    model, tokenizer = tiny_parler
+    fast = StaticParlerGenerator(model)
+    decode_one = fast._decode_one
+    calls = []
+
+    def failing(session):
+        calls.append(1)
+        if len(calls) == 60:
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        decode_one(session)
+
+    fast._decode_one = failing
+    streamer = ParlerStreamer(model, first_chunk_s=0.1, generate=fast.generate, timeout_s=20)
+    chunks = []
+    with pytest.raises(StreamError, match="illegal memory access"):
+        for chunk in streamer.stream(**_inputs(tokenizer), do_sample=True, max_new_tokens=200):
+            chunks.append(chunk)
+    assert chunks  # what came before the fault was delivered

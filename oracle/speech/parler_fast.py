@@ -223,25 +223,21 @@ class StaticParlerGenerator:
         criteria = stopping_criteria or StoppingCriteriaList()
 
         self._prefill(session, plan, input_ids, attention_mask, prompt_input_ids, prompt_attention_mask)
-        columns = [session.column.new_full((self.codebooks,), plan.start).cpu()]
+        columns = [torch.full((self.codebooks,), plan.start, dtype=torch.long)]
         if streamer is not None:
             streamer.put(columns[0][:, None])
-        length = 1
-        try:
-            while True:
-                tokens = session.tokens.cpu()  # the one host sync of a step
-                columns.append(tokens)
-                length += 1
-                if streamer is not None:
-                    streamer.put(tokens)
-                if length >= plan.max_length or bool((tokens == plan.eos).all()):
-                    break
-                if criteria and bool(criteria(tokens[:, None], None).all()):
-                    break
-                self._step(session)
-        finally:
+        while True:
+            tokens = session.tokens.cpu()  # the one host sync of a step
+            columns.append(tokens)
             if streamer is not None:
-                streamer.end()
+                streamer.put(tokens)
+            if len(columns) >= plan.max_length or bool((tokens == plan.eos).all()):
+                break
+            if criteria and bool(criteria(tokens[:, None], None).all()):
+                break
+            self._step(session)
+        if streamer is not None:  # as generate(): only when generation ends normally (an error propagates)
+            streamer.end()
         return torch.stack(columns, dim=1)
 
     @torch.inference_mode()
