@@ -148,7 +148,7 @@ class ParlerSpeaker:
             return []
         try:
             generators = [StaticParlerGenerator(self.model) for _ in range(slots)]
-            generators[0].plan(**self._sampling_kwargs())
+            generators[0].plan(device="cpu", **self._sampling_kwargs())  # a check only: no GPU at load (ZeroGPU)
         except FastPathUnsupported as error:
             log.warning("Parler-TTS path: eager generate() (the fast path cannot run this model: %s)", error)
             return []

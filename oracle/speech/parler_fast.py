@@ -161,8 +161,9 @@ class StaticParlerGenerator:
 
     # ------------------------------------------------------------------ planning
 
-    def plan(self, **kwargs) -> _Plan:
-        """Resolve ``generate()`` keyword arguments the way ``generate()`` would, or raise FastPathUnsupported."""
+    def plan(self, device=None, **kwargs) -> _Plan:
+        """Resolve ``generate()`` keyword arguments the way ``generate()`` would, or raise FastPathUnsupported.
+        ``device``: where its tensors go (default the model's; "cpu" to only check, touching no GPU)."""
         from parler_tts.logits_processors import ParlerTTSLogitsProcessor
 
         model = self.model
@@ -177,7 +178,7 @@ class StaticParlerGenerator:
             raise FastPathUnsupported("classifier-free guidance")
         if not config.do_sample:
             raise FastPathUnsupported("greedy decoding")
-        device = model.device
+        device = model.device if device is None else torch.device(device)
         model._prepare_special_tokens(config, True, device=device)
         eos = config._eos_token_tensor
         if eos is None or eos.numel() != 1 or config._pad_token_tensor is None:
