@@ -87,8 +87,9 @@ def main() -> None:
         print(f"built and saved the {'tiny' if args.smoke else 'Jenny-sized'} random model in "
               f"{time.perf_counter() - began:.1f} s")
         settings = Settings(parler_model=str(directory))
-        speakers = {"eager": ParlerSpeaker(settings, device=device, fast=False),
-                    "fast": ParlerSpeaker(settings, device=device, fast=True)}
+        # a generous chunk timeout: a benchmark measures slow paths too (the eager one on a CPU, say)
+        speakers = {"eager": ParlerSpeaker(settings, device=device, fast=False, chunk_timeout_s=600),
+                    "fast": ParlerSpeaker(settings, device=device, fast=True, chunk_timeout_s=600)}
     model = speakers["eager"].model
     params = sum(p.numel() for p in model.parameters()) / 1e6
     print(f"device {device} ({torch.cuda.get_device_name() if device.startswith('cuda') else 'CPU'}), "
