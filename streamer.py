@@ -191,7 +191,9 @@ class ParlerStreamer(BaseStreamer):
         first = self._chunks_out == 0
         lookahead = self.first_lookahead if first else self.lookahead
         settled = len(self._frames) - lookahead
-        wanted = self.first_chunk_frames if first else min(self.chunk_frames, max(self.first_chunk_frames, self._emitted))
+        # later chunks: at most as long as all the audio before them, up to chunk_frames
+        grown = min(self.chunk_frames, max(self.first_chunk_frames, self._emitted))
+        wanted = self.first_chunk_frames if first else grown
         if settled - self._emitted >= wanted:
             if first:
                 self.steps_before_first_chunk = len(self._columns) - 1

@@ -81,7 +81,8 @@ def _frozen(value):
 
 def _processor_signature(processor) -> tuple:
     """What a graph-safe processor does, as a hashable value: graphs are keyed on it."""
-    return (type(processor).__name__,) + tuple((name, _frozen(value)) for name, value in sorted(vars(processor).items()))
+    settings = sorted(vars(processor).items())
+    return (type(processor).__name__,) + tuple((name, _frozen(value)) for name, value in settings)
 
 
 @dataclass
