@@ -175,3 +175,16 @@ def test_a_fast_path_that_fails_to_warm_up_falls_back_to_eager(tiny_parler_dir, 
     assert any("failed to warm up" in r.getMessage() for r in caplog.records)
     assert len(list(fallible.stream(TEXT))) >= 2
     assert not _generate_threads()
+
+
+def test_an_answer_that_finds_every_fast_slot_busy_is_spoken_eagerly(fast_speaker, caplog):
+    taken = [fast_speaker._free_fast.get_nowait() for _ in fast_speaker.fast]  # two answers in flight
+    steps_before = [generator.steps for generator in taken]
+    try:
+        with caplog.at_level(logging.INFO, logger="oracle.speech.parler"):
+            assert len(list(fast_speaker.stream(TEXT))) >= 2
+    finally:
+        for generator in taken:
+            fast_speaker._free_fast.put(generator)
+    assert [generator.steps for generator in taken] == steps_before  # not through a busy generator
+    assert any("every fast-path slot is busy" in r.getMessage() for r in caplog.records)
