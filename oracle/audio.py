@@ -179,12 +179,12 @@ def _demux(file, container: str, max_seconds: float) -> tuple[np.ndarray, int]:
         if not media.streams.audio:
             raise BadAudio()
         stream = media.streams.audio[0]
-        rate, count = _checked_format(stream.codec_context.sample_rate, stream.codec_context.channels)
+        rate, channel_count = _checked_format(stream.codec_context.sample_rate, stream.codec_context.channels)
         wanted = int(max_seconds * rate)
         chunks, frames = [], 0
         for packet in media.demux(stream):
             for frame in packet.decode():
-                if (frame.sample_rate, frame.layout.nb_channels) != (rate, count):
+                if (frame.sample_rate, frame.layout.nb_channels) != (rate, channel_count):
                     raise BadAudio()  # the format changed mid-stream: no recording does that
                 chunks.append(_float_channels(frame))
                 frames += frame.samples
@@ -193,7 +193,7 @@ def _demux(file, container: str, max_seconds: float) -> tuple[np.ndarray, int]:
             if time.monotonic() > deadline:
                 raise BadAudio(SLOW_TO_READ)
     if not chunks:
-        return np.zeros((count, 0), dtype=np.float32), rate
+        return np.zeros((channel_count, 0), dtype=np.float32), rate
     return np.concatenate(chunks, axis=1)[:, :wanted], rate
 
 

@@ -22,6 +22,7 @@ import soundfile
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
+from oracle.answer.guard import FOOLISH_ANSWER
 from oracle.audio import SAMPLE_RATE, load_question
 from oracle.errors import BadAudio
 from oracle.limits import MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
@@ -74,12 +75,22 @@ def test_a_file_pointing_at_other_media_is_refused(media_elsewhere, kind):
         load_question(path)
 
 
+def test_even_a_demuxer_that_follows_references_may_open_no_other_file(media_elsewhere):
+    """The second wall: were a pointer ever read by a demuxer that follows it, the decoder refuses the
+    open (here FFmpeg's own HLS demuxer, forced, on the attacker's playlist)."""
+    from oracle.audio import _demux
+
+    path = pointer("HLS playlist", media_elsewhere, media_elsewhere.parent)
+    with path.open("rb") as file, pytest.raises(PermissionError, match="may not open other files"):
+        _demux(file, "hls", 5.0)
+
+
 def test_a_playlist_upload_is_refused_through_the_app(client, media_elsewhere, tmp_path, oracle):
     path = pointer("HLS playlist", media_elsewhere, tmp_path)
     with pytest.raises(AppError, match=UNREADABLE):
         client.predict(handle_file(str(path)), api_name="/ask")
-    assert client.predict("Will tomorrow be kind?", api_name="/ask_text") in {p.text for p in oracle.answerer.proverbs} | {
-        "Foolish questions get foolish answers."}
+    book = {proverb.text for proverb in oracle.answerer.proverbs} | {FOOLISH_ANSWER}
+    assert client.predict("Will tomorrow be kind?", api_name="/ask_text") in book  # the app is still healthy
 
 
 def _upload_and_ask(server_url: str, path: Path) -> dict:
