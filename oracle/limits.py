@@ -11,8 +11,9 @@ MAX_QUESTION_CHARS = 300
 # The most text one request may have spoken (an answer is far shorter; /speak takes any text).
 MAX_SPEAK_CHARS = 1000
 # The longest one spoken answer may keep a speaking slot (and, on ZeroGPU, the GPU).
-SPEAK_TIME_LIMIT_S = 60.0
-# What a @spaces.GPU speaking call asks ZeroGPU for: the pipeline stops speaking before that.
+SPEAK_TIME_LIMIT_S = 55.0
+# What a @spaces.GPU speaking call asks ZeroGPU for: the pipeline stops speaking before that, leaving
+# a fresh GPU worker time to capture its CUDA graphs (oracle/speech/parler_fast.py) first.
 SPEAK_GPU_SECONDS = 60
 # A stream not resumed for this long has lost its listener (a live one is resumed every chunk, well
 # under a second); it is closed when the next stream starts.
@@ -34,6 +35,15 @@ HISTORY_LIMIT = 20
 # CACHE_MAX_AGE_S (a history download lasts that long); ORACLE_CACHE_MAX_AGE overrides the age.
 CACHE_SWEEP_S = 60
 CACHE_MAX_AGE_S = 900
+
+# ---- a recording's format ----
+# A header claiming a rate or a channel count outside these is refused before any decoding: no
+# microphone makes it, and resampling from a 2**31 Hz "recording" alone costs seconds of CPU.
+MIN_SAMPLE_RATE = 8_000
+MAX_SAMPLE_RATE = 192_000
+MAX_CHANNELS = 8
+# Decoding one recording (at most MAX_QUESTION_SECONDS of it) may take this long before it is refused.
+DECODE_TIME_LIMIT_S = 10.0
 
 # ---- strangers (see oracle/web/middleware.py and oracle/web/defences.py) ----
 # A visit's id: Gradio's page makes ~11 characters, gradio_client a 36-character UUID.
