@@ -16,7 +16,6 @@ import numpy as np
 import soxr
 
 from oracle.engines import Transcription
-from oracle.errors import OracleError
 
 COOL_DOWN_S = 60.0
 
@@ -76,9 +75,7 @@ class _Failover:
         if self.health.usable:
             try:
                 result = primary_call()
-            except OracleError as error:
-                self._switch(operation, error)
-            except Exception as error:  # any crash of the primary is exactly what the backup is for
+            except Exception as error:  # an outage or any crash of the primary: what the backup is for
                 self._switch(operation, error)
             else:
                 self.health.recovered()
@@ -98,6 +95,11 @@ class FailoverTranscriber(_Failover):
 
 
 class FailoverAnswerer(_Failover):
+    @property
+    def system_prompt(self) -> str | None:
+        """The primary's: the backup (the book) has none, and its proverbs never echo one."""
+        return getattr(self.primary, "system_prompt", None)
+
     def answer(self, question: str) -> str:
         return self._call("answering", lambda: self.primary.answer(question), lambda: self.backup.answer(question))
 

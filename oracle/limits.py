@@ -18,8 +18,9 @@ LISTENING_CONCURRENCY = 8
 # The most text one request may have spoken (an answer is far shorter; /speak takes any text).
 MAX_SPEAK_CHARS = 1000
 # The longest one spoken answer may keep a speaking slot (and, on ZeroGPU, the GPU).
-SPEAK_TIME_LIMIT_S = 60.0
-# What a @spaces.GPU speaking call asks ZeroGPU for: the pipeline stops speaking before that.
+SPEAK_TIME_LIMIT_S = 55.0
+# What a @spaces.GPU speaking call asks ZeroGPU for: the pipeline stops speaking before that, leaving
+# a fresh GPU worker time to capture its CUDA graphs (oracle/speech/parler_fast.py) first.
 SPEAK_GPU_SECONDS = 60
 # A stream not resumed for this long has lost its listener (a live one is resumed every chunk, well
 # under a second); it is closed when the next stream starts.
@@ -41,3 +42,33 @@ HISTORY_LIMIT = 20
 # CACHE_MAX_AGE_S (a history download lasts that long); ORACLE_CACHE_MAX_AGE overrides the age.
 CACHE_SWEEP_S = 60
 CACHE_MAX_AGE_S = 900
+
+# ---- a recording's format ----
+# A header claiming a rate or a channel count outside these is refused before any decoding: no
+# microphone makes it, and resampling from a 2**31 Hz "recording" alone costs seconds of CPU.
+MIN_SAMPLE_RATE = 8_000
+MAX_SAMPLE_RATE = 192_000
+MAX_CHANNELS = 8
+# Decoding one recording (at most MAX_QUESTION_SECONDS of it) may take this long before it is refused.
+DECODE_TIME_LIMIT_S = 10.0
+
+# ---- strangers (see oracle/web/middleware.py and oracle/web/defences.py) ----
+# A visit's id: Gradio's page makes ~11 characters, gradio_client a 36-character UUID.
+MAX_SESSION_HASH_CHARS = 64
+# A request that is not an upload is JSON (a question is cut to 300 characters, text to speak to
+# 1,000); an upload request carries one file of MAX_FILE_SIZE plus its multipart framing.
+MAX_JSON_BODY_BYTES = 1024 * 1024
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+# Requests one visit (a page, a gradio_client) may have waiting, and one client address (a household, an
+# office behind one address): one more is told the app is busy, so one client cannot fill the queue.
+MAX_WAITING_PER_VISIT = 4
+MAX_WAITING_PER_ADDRESS = 8
+# Visits whose state (history) is kept, least recently used forgotten first (Gradio's default: 10,000 at
+# ~100 kB each); visits idle longer than CACHE_MAX_AGE_S are forgotten anyway.
+MAX_VISITS = 500
+# On SIGTERM, streams being spoken end at their next chunk with a friendly message; other running requests
+# (hearing, answering) get DRAIN_GRACE_S; players get DRAIN_LINGER_S to fetch the end of their playlist;
+# the process exits within DRAIN_EXIT_S.
+DRAIN_GRACE_S = 4.0
+DRAIN_LINGER_S = 2.0
+DRAIN_EXIT_S = 9.0

@@ -53,14 +53,21 @@ class OracleFlow:
 
     def _speak(self, text: str) -> Iterator[Audio]:
         """Stream the spoken ``text``: one chunk per sentence or clause, int16, one loudness."""
-        if not (text or "").strip():
+        if not any(character.isalnum() for character in text or ""):  # empty, or only punctuation
             raise gr.Error("There is nothing to speak: ask a question first.", print_exception=False)
-        rate = self.oracle.sample_rate
+        rate, start = self.oracle.sample_rate, time.perf_counter()
+        first_audio_ms, chunks, samples = None, 0, 0
         try:
             for chunk in self.abandoned.watch(self.oracle.speak(text)):
+                first_audio_ms = first_audio_ms or _elapsed_ms(start)
+                chunks, samples = chunks + 1, samples + chunk.size
                 yield rate, chunk
         except OracleError as error:
             raise _for_people(error) from None
+        finally:
+            log.info("speak: first audio %s ms · %d chunks, %.1f s of audio in %.0f ms",
+                     "–" if first_audio_ms is None else f"{first_audio_ms:.0f}", chunks, samples / rate,
+                     _elapsed_ms(start))
 
     def _speak_whole(self, text: str) -> Audio:
         try:
@@ -121,6 +128,7 @@ class OracleFlow:
         except OracleError as error:
             yield *self._failed("consulting", error, typed=False), heard_html(question), gr.skip()
             raise self._stop(error) from None
+        log_request("page, spoken", reply)
         yield (ball_html("consulting", reply.answer), status_html("consulting", "The answer surfaces…"), reply,
                heard_html(question), gr.skip())
 
@@ -130,6 +138,7 @@ class OracleFlow:
         except OracleError as error:
             yield *self._failed("consulting", error, typed=True), ""
             raise self._stop(error) from None
+        log_request("page, typed", reply)
         yield (ball_html("consulting", reply.answer), status_html("consulting", "The answer surfaces…", typed=True),
                reply, heard_html(reply.question))
 
@@ -157,8 +166,7 @@ class OracleFlow:
             yield *self._failed("hearing", error, typed=False), "", None, None
             raise self._stop(error) from None
         reply = heard.reply
-        log.info("streamed question: %.2f s of audio, answer %s", listening.seconds,
-                 "prepared while it was spoken" if heard.speech is not None or reply.answer_ms == 0 else "made after")
+        log_request("page, streamed", reply)
         yield (ball_html("consulting", reply.answer), status_html("consulting", "The answer surfaces…"), reply,
                heard_html(reply.question), heard.speech, None)
 
@@ -200,7 +208,6 @@ class OracleFlow:
                     yield (rate, chunk), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         except gr.Error as error:  # speak() turns the oracle's errors into gr.Error
             log.warning("speaking failed: %s", error)
-        log_request("page", reply, first_audio_ms=first_audio_ms)
         timings = timings_line(reply, first_audio_ms, self.oracle.engine_names)
         if not chunks:  # no voice this time: the written answer stands
             yield (gr.skip(), ball_html("done", reply.answer),
@@ -230,13 +237,11 @@ class OracleFlow:
         return ball_html("done", reply.answer), status_html("done", typed=reply.hear_ms is None, answer=reply.answer)
 
 
-def log_request(kind: str, reply: Reply, first_audio_ms: float | None = None, spoken_ms: float | None = None) -> None:
+def log_request(kind: str, reply: Reply, spoken_ms: float | None = None) -> None:
     """One line per request, with its timings (never what was asked or answered)."""
     parts = [f"answering {reply.answer_ms:.0f} ms"]
     if reply.hear_ms is not None:
         parts.insert(0, f"hearing {reply.hear_ms:.0f} ms")
-    if first_audio_ms is not None:
-        parts.append(f"first audio {first_audio_ms:.0f} ms")
     if spoken_ms is not None:
         parts.append(f"spoken in {spoken_ms:.0f} ms")
     log.info("%s: %s", kind, " · ".join(parts))
