@@ -87,8 +87,13 @@ def test_book_finds_proverbs_that_fit_the_question(oracle, question, tag):
     assert any(tag in p.tags or tag in p.gloss.lower() for p in found), [p.text for p in found]
 
 
-def test_book_answers_vary_for_the_same_question(oracle):
-    answers = {oracle.answerer.answer("Should I buy a boat?") for _ in range(30)}
+def test_book_answers_one_question_always_alike_and_others_vary(oracle):
+    """The draw among the best matches is seeded by the question's words: an answer prepared while a question
+    is still being spoken is the answer the finished question gets (oracle.listening)."""
+    assert len({oracle.answerer.answer("Should I buy a boat?") for _ in range(10)}) == 1
+    questions = ["Should I buy a boat?", "Should I buy a sailing boat?", "Should I buy a small boat?",
+                 "Should I buy a boat this year?", "Shall I buy a boat?", "Is buying a boat wise?"]
+    answers = {oracle.answerer.answer(question) for question in questions}
     assert len(answers) >= 2
     texts = {p.text for p in oracle.answerer.proverbs}
     assert answers <= texts
