@@ -48,7 +48,10 @@ def test_events_queue_in_two_groups_with_their_limits(served_demo):
     light_ui = {"apply", "finished"}
     groups = {(event.concurrency_id, event.concurrency_limit) for event in events
               if event.queued and event.runs_python and event.name not in light_ui}
-    assert groups == {("think", app.THINKING_CONCURRENCY), ("speak", app.SPEAKING_CONCURRENCY)}, groups
+    # The streamed microphone's chunks are taken in a third group ("listen"): each is a VAD pass; hearing
+    # runs on each visit's own thread (oracle.listening).
+    assert groups == {("think", app.THINKING_CONCURRENCY), ("speak", app.SPEAKING_CONCURRENCY),
+                      ("listen", app.LISTENING_CONCURRENCY)}, groups
     assert queue_max_size(served_demo) == app.QUEUE_MAX_SIZE
     assert served_demo.max_file_size == 10 * 1024 * 1024
 
