@@ -11,6 +11,7 @@ Every visit keeps its own history (a ``gr.State``) with each spoken answer downl
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -143,6 +144,10 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
 def main() -> None:
     logs.configure()
     check_gradio_version()
+    if os.environ.get("SPACE_ID"):
+        # On a Space every request comes through Hugging Face's proxy: trust the client address it forwards,
+        # or every visitor would share the proxy's address and its cap on waiting requests.
+        os.environ.setdefault("FORWARDED_ALLOW_IPS", "*")
     oracle = Oracle.from_settings(Settings.from_env())
     oracle.warm_up()
     demo = build_demo(oracle)
