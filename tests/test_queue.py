@@ -17,7 +17,8 @@ from oracle.pipeline import Oracle
 from oracle.answer.guard import FOOLISH_ANSWER
 from harness.audio_tools import StreamHung, follow_stream
 from harness.server import serve
-from tests.test_streaming_cancel import LONG_TEXT, api_fn_index, wait_for_no_new_chunks, wait_until
+from harness.gradio_api import api_fn_index
+from harness.speaking import LONG_TEXT, wait_for_no_new_chunks, wait_until
 
 API_CONCURRENCY = {"ask": "think", "ask_text": "think", "consult": "think", "speak": "speak"}
 
