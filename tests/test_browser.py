@@ -70,7 +70,7 @@ def open_page(browser, server_url, **context_options):
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()
     page.errors = []
-    page.on("pageerror", lambda error: str(error) in KNOWN_GRADIO_ERRORS or page.errors.append(str(error)))
+    page.on("pageerror", lambda error: str(error) in KNOWN_GRADIO_ERRORS or page.errors.append(f"{error}\n{error.stack}"))
     page.goto(server_url, wait_until="load")
     page.wait_for_selector('#status [data-stage="ready"]')
     return context, page
