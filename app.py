@@ -1,7 +1,8 @@
 """Magic 8 Ball 🎱 — ask a question aloud and hear a proverb back.
 
-``build_demo(oracle)`` wires the Gradio UI and the API endpoints to the pipeline and does nothing
-else; ``main()`` picks the engines from the environment, warms them up and serves on 127.0.0.1:7860.
+``build_demo(oracle)`` lays out the page and wires its events and the API endpoints to
+``oracle.web.flow.OracleFlow``, and does nothing else; ``main()`` picks the engines from the environment,
+warms them up and serves on 127.0.0.1:7860.
 
 The page (its look is ``oracle/web/look.py``) walks through six visible stages, from ready to done.
 Every visit keeps its own history (a ``gr.State``) with each spoken answer downloadable.
@@ -9,48 +10,26 @@ Every visit keeps its own history (a ``gr.State``) with each spoken answer downl
 
 from __future__ import annotations
 
-import dataclasses
-import io
 import logging
 import tempfile
-import time
 from pathlib import Path
 
-import spaces  # must come before anything initialises CUDA (ZeroGPU)
+import spaces  # noqa: F401  (must be imported before anything initialises CUDA: ZeroGPU)
 import gradio as gr
-import numpy as np
-import soundfile
-from gradio.processing_utils import save_bytes_to_cache
-from gradio.utils import get_upload_folder
 
-from oracle.audio import wav_bytes
+from oracle import logs
 from oracle.config import Settings
-from oracle.errors import OracleError
+from oracle.errors import AudioByLink
 from oracle.examples import EXAMPLE_QUESTIONS, spoken_examples
-from oracle.pipeline import Oracle, Reply
-from oracle.web.housekeeping import cache_sweep_settings, housekeeping, refuse_audio_by_url
-from oracle.web.look import (HEADER_HTML, OracleBlocks, ball_html, heard_html, history_entry_html, js_values,
-                             status_html, timings_line)
+from oracle.limits import MAX_FILE_SIZE, QUEUE_MAX_SIZE, SPEAKING_CONCURRENCY, THINKING_CONCURRENCY
+from oracle.pipeline import Oracle
+from oracle.web.flow import OracleFlow
+from oracle.web.gradio_internals import BlocksWithLook, check_gradio_version, examples_loaded, refuse_urls_as_audio
+from oracle.web.housekeeping import cache_sweep_settings, housekeeping
+from oracle.web.look import HEADER_HTML, LOOK, ball_html, history_entry_html, js_values, status_html
 from oracle.web.speech_stream import SpeechStream
 
 TITLE = "Magic 8 Ball 🎱"
-
-# ---- Limits (see README, "Limits and behaviour") ----
-# Uploads above this are refused by Gradio's upload route with HTTP 413 (gradio_client refuses them
-# before sending). Ten megabytes hold a minute of 48 kHz 16-bit stereo WAV; only 30 s are heard.
-MAX_FILE_SIZE = "10mb"
-# Requests waiting (not running) across both steps; one more gets "busy, please try again".
-QUEUE_MAX_SIZE = 32
-# Hearing and answering ("think", CPU) and speaking ("speak", CPU here, GPU on ZeroGPU) queue
-# separately, so a long answer being spoken never holds up the next question being heard.
-THINKING_CONCURRENCY = 2
-SPEAKING_CONCURRENCY = 2
-# The longest a single speaking request may hold a (Zero)GPU; the pipeline stops speaking at its own
-# limit (oracle.pipeline.SPEAK_TIME_LIMIT_S) before that.
-SPEAK_GPU_SECONDS = 60
-# ---- end of limits ----
-# A visit remembers at most this many questions (the oldest are forgotten first).
-HISTORY_LIMIT = 20
 
 log = logging.getLogger("oracle.app")
 
@@ -66,118 +45,9 @@ def launch_settings() -> dict:
 
 def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
     examples_audio = spoken_examples(example_dir or Path(tempfile.gettempdir()) / "magic8ball-examples")
+    flow = OracleFlow(oracle)
 
-    def answer_or_error(reply_fn, value) -> Reply:
-        try:
-            return reply_fn(value)
-        except OracleError as error:
-            raise gr.Error(str(error), print_exception=False) from None
-
-    # ---- API endpoints (also what the UI calls underneath) ----
-    def ask(audio_path: str | None) -> tuple[str, str]:
-        reply = answer_or_error(oracle.ask, audio_path)
-        return reply.question, reply.answer
-
-    def ask_text(question: str) -> str:
-        return answer_or_error(oracle.ask_text, question).answer
-
-    @spaces.GPU(duration=SPEAK_GPU_SECONDS)
-    def speak(text: str):
-        """Stream the spoken answer: one WAV chunk per sentence or clause, int16, one loudness."""
-        if not (text or "").strip():
-            raise gr.Error("There is nothing to speak: ask a question first.", print_exception=False)
-        try:
-            for chunk in oracle.speak(text):
-                yield wav_bytes(chunk, oracle.sample_rate)
-        except OracleError as error:
-            raise gr.Error(str(error), print_exception=False) from None
-
-    def consult(audio_path: str | None):
-        reply = answer_or_error(oracle.ask, audio_path)
-        return reply.question, reply.answer, (oracle.sample_rate, oracle.speak_all(reply.answer))
-
-    # ---- UI flow: hear and answer on the CPU, keep the reply in State, then stream the voice ----
-    # Each step yields (ball, status, reply, heard); the spoken flow also clears the microphone.
-    def failed(stage: str, error: OracleError, typed: bool):
-        gr.Warning(str(error))
-        return ball_html(stage, failed=True), status_html(stage, str(error), failed=True, typed=typed), None
-
-    def consult_spoken(audio_path: str | None):
-        start = time.perf_counter()
-        try:
-            question = oracle.hear(audio_path)
-        except OracleError as error:
-            yield *failed("hearing", error, typed=False), "", gr.update(value=None)
-            return
-        hear_ms = (time.perf_counter() - start) * 1000
-        # Back to "Record" so the next question is one press away; "You asked" keeps what was heard.
-        yield (ball_html("consulting"), status_html("consulting"), None, heard_html(question),
-               gr.update(value=None))
-        try:
-            reply = dataclasses.replace(oracle.ask_text(question), hear_ms=hear_ms)
-        except OracleError as error:
-            yield *failed("consulting", error, typed=False), heard_html(question), gr.skip()
-            return
-        yield (ball_html("consulting", reply.answer), status_html("consulting", "The answer surfaces…"), reply,
-               heard_html(question), gr.skip())
-
-    def consult_typed(question: str):
-        try:
-            reply = oracle.ask_text(question)
-        except OracleError as error:
-            yield *failed("consulting", error, typed=True), ""
-            return
-        yield (ball_html("consulting", reply.answer), status_html("consulting", "The answer surfaces…", typed=True),
-               reply, heard_html(reply.question))
-
-    def speak_for_ui(reply: Reply | None, history: list[dict]):
-        if reply is None:
-            yield gr.skip(), gr.skip(), gr.skip(), "", gr.skip()
-            return
-        typed = reply.hear_ms is None
-        start = time.perf_counter()
-        first_audio_ms = None
-        chunks: list[bytes] = []
-        try:
-            for chunk in speak(reply.answer):
-                chunks.append(chunk)
-                if first_audio_ms is None:
-                    first_audio_ms = (time.perf_counter() - start) * 1000
-                    yield (chunk, ball_html("speaking", reply.answer),
-                           status_html("speaking", typed=typed, answer=reply.answer), gr.skip(), gr.skip())
-                else:
-                    yield chunk, gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        except (OracleError, gr.Error) as error:  # speak() turns the oracle's errors into gr.Error
-            log.warning("speaking failed: %s", error)
-        timings = timings_line(reply, first_audio_ms, oracle.engine_names)
-        if not chunks:  # no voice this time: the written answer stands
-            yield (gr.skip(), ball_html("done", reply.answer),
-                   status_html("done", "The oracle lost its voice, but its answer stands.", typed=typed,
-                               answer=reply.answer),
-                   timings, remember(history, reply, None))
-            return
-        # The stream plays on in the browser; "done" comes when it ends (voice.stop below).
-        yield gr.skip(), gr.skip(), gr.skip(), timings, remember(history, reply, chunks)
-
-    def remember(history: list[dict], reply: Reply, chunks: list[bytes] | None) -> list[dict]:
-        """This visit's history with ``reply`` added; its spoken answer saved as one WAV in Gradio's cache,
-        which ``delete_cache`` empties. The file name is a number: no user text becomes a path."""
-        history = list(history or [])[-(HISTORY_LIMIT - 1):]
-        number = (history[-1]["number"] + 1) if history else 1
-        wav = None
-        if chunks:
-            samples = np.concatenate([soundfile.read(io.BytesIO(chunk), dtype="int16")[0] for chunk in chunks])
-            wav = save_bytes_to_cache(wav_bytes(samples, oracle.sample_rate), f"oracle-answer-{number}.wav",
-                                      get_upload_folder())
-        history.append({"number": number, "question": reply.question, "answer": reply.answer, "wav": wav})
-        return history
-
-    def finished(reply: Reply | None):
-        if reply is None:
-            return gr.skip(), gr.skip()
-        return ball_html("done", reply.answer), status_html("done", typed=reply.hear_ms is None, answer=reply.answer)
-
-    with OracleBlocks(title=TITLE, delete_cache=cache_sweep_settings()) as demo:
+    with BlocksWithLook(LOOK, title=TITLE, delete_cache=cache_sweep_settings()) as demo:
         gr.HTML(HEADER_HTML, elem_id="title")
         reply_state = gr.State(None)
         history_state = gr.State([])
@@ -226,18 +96,18 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
             outputs = [ball, status, reply_state, heard] + ([] if typed_flow else [microphone])
             thinking = trigger(consult_fn, inputs=[question_input], outputs=outputs, concurrency_id="think",
                                concurrency_limit=THINKING_CONCURRENCY, trigger_mode="once", **ui)
-            thinking.then(speak_for_ui, inputs=[reply_state, history_state],
+            thinking.then(flow.speak_for_page, inputs=[reply_state, history_state],
                           outputs=[voice, ball, status, timings, history_state],
                           concurrency_id="speak", concurrency_limit=SPEAKING_CONCURRENCY, **ui)
 
         microphone.start_recording(None, None, [ball, status, heard, timings, voice], js=js_values(
             ball_html("listening"), status_html("listening"), "", "", None), **ui)
-        chain(microphone.stop_recording, consult_spoken, microphone, typed_flow=False)
-        chain(spoken_examples_ui.load_input_event.then, consult_spoken, microphone, typed_flow=False)
-        chain(ask_button.click, consult_typed, typed, typed_flow=True)
-        chain(typed.submit, consult_typed, typed, typed_flow=True)
-        chain(typed_examples_ui.load_input_event.then, consult_typed, typed, typed_flow=True)
-        voice.stop(finished, inputs=[reply_state], outputs=[ball, status], concurrency_limit=None, **ui)
+        chain(microphone.stop_recording, flow.consult_spoken, microphone, typed_flow=False)
+        chain(examples_loaded(spoken_examples_ui).then, flow.consult_spoken, microphone, typed_flow=False)
+        chain(ask_button.click, flow.consult_typed, typed, typed_flow=True)
+        chain(typed.submit, flow.consult_typed, typed, typed_flow=True)
+        chain(examples_loaded(typed_examples_ui).then, flow.consult_typed, typed, typed_flow=True)
+        voice.stop(flow.finished, inputs=[reply_state], outputs=[ball, status], concurrency_limit=None, **ui)
 
         # ---- API-only components, for gradio_client scripts ----
         with gr.Column(visible=False):
@@ -248,22 +118,24 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
             api_stream = SpeechStream(label="spoken answer (stream)")
             api_wav = gr.Audio(label="spoken answer", type="numpy", format="wav")
             api_trigger = gr.Button("api")
-        api_trigger.click(ask, inputs=[api_audio], outputs=[api_question, api_answer], api_name="ask",
+        api_trigger.click(flow.ask, inputs=[api_audio], outputs=[api_question, api_answer], api_name="ask",
               concurrency_id="think", concurrency_limit=THINKING_CONCURRENCY)
-        api_trigger.click(ask_text, inputs=[api_text], outputs=[api_answer], api_name="ask_text",
+        api_trigger.click(flow.ask_text, inputs=[api_text], outputs=[api_answer], api_name="ask_text",
               concurrency_id="think", concurrency_limit=THINKING_CONCURRENCY)
-        api_trigger.click(speak, inputs=[api_text], outputs=[api_stream], api_name="speak",
+        api_trigger.click(flow.speak, inputs=[api_text], outputs=[api_stream], api_name="speak",
               concurrency_id="speak", concurrency_limit=SPEAKING_CONCURRENCY)
-        api_trigger.click(consult, inputs=[api_audio], outputs=[api_question, api_answer, api_wav], api_name="consult",
+        api_trigger.click(flow.consult, inputs=[api_audio], outputs=[api_question, api_answer, api_wav], api_name="consult",
               concurrency_id="think", concurrency_limit=THINKING_CONCURRENCY)
 
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=1)
-    refuse_audio_by_url(demo)
+    refuse_urls_as_audio(demo, str(AudioByLink()))
+    demo.flow = flow  # for tests and benchmarks that watch the voice
     return demo
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure()
+    check_gradio_version()
     oracle = Oracle.from_settings(Settings.from_env())
     oracle.warm_up()
     build_demo(oracle).launch(**launch_settings())

@@ -137,8 +137,7 @@ def _hear_all(directory: str) -> dict[str, str]:
     whisper = LocalWhisper()
     heard = {}
     for label, path in _recordings(directory).items():
-        result = whisper.transcribe(load_question(str(path)))
-        heard[label] = getattr(result, "text", result)
+        heard[label] = whisper.transcribe(load_question(str(path))).text
     return heard
 
 

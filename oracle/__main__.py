@@ -11,6 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
+from oracle.audio import wav_bytes
 from oracle.config import Settings
 from oracle.errors import OracleError
 
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"You asked: {reply.question}")
         print(f"The oracle says: {reply.answer}")
         if args.output:
-            args.output.write_bytes(oracle.speak_wav(reply.answer))
+            args.output.write_bytes(wav_bytes(oracle.speak_all(reply.answer), oracle.sample_rate))
             print(f"Spoken answer: {args.output}")
     except OracleError as error:
         print(f"error: {error}", file=sys.stderr)

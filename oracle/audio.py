@@ -2,7 +2,8 @@
 
 ``load_question`` turns whatever a browser, a script or a file upload hands us into the one format
 the hearing engines take (mono float32 at 16 kHz, at most ``max_seconds`` long) and turns every way
-that can fail into one friendly ``OracleError``. ``wav_bytes`` packs int16 speech for the way out.
+that can fail into one friendly ``OracleError``. ``wav_bytes`` and ``aac_from_samples`` pack int16
+speech for the way out.
 """
 
 from __future__ import annotations
@@ -108,22 +109,19 @@ def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
     return buffer.getvalue()
 
 
-def adts_from_wav(data: bytes) -> tuple[bytes, float]:
-    """A mono int16 WAV chunk as AAC in an ADTS stream (what Gradio's HLS player plays), and its length
-    in seconds. Encoded in-process with PyAV: no ffmpeg process per chunk."""
+def aac_from_samples(samples: np.ndarray, sample_rate: int) -> bytes:
+    """Mono int16 samples as AAC in an ADTS stream (what Gradio's HLS player plays). Encoded in-process
+    with PyAV: no ffmpeg process per chunk."""
     import av
 
-    with wave.open(io.BytesIO(data)) as wav:
-        rate, channels = wav.getframerate(), wav.getnchannels()
-        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
-    layout = "mono" if channels == 1 else "stereo"
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="adts") as container:
-        stream = container.add_stream("aac", rate=rate, layout=layout)
-        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout=layout)
-        frame.sample_rate = rate
+        stream = container.add_stream("aac", rate=sample_rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(np.asarray(samples, dtype=np.int16).reshape(1, -1), format="s16",
+                                           layout="mono")
+        frame.sample_rate = sample_rate
         for packet in stream.encode(frame):
             container.mux(packet)
         for packet in stream.encode(None):
             container.mux(packet)
-    return buffer.getvalue(), samples.size / channels / rate
+    return buffer.getvalue()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from oracle import limits
+
 
 def _float(name: str, default: float) -> float:
     raw = os.environ.get(name, "").strip()
@@ -39,8 +41,8 @@ class Settings:
     # repr=False keeps the token out of logs and tracebacks that print the settings.
     hf_token: str | None = field(default=None, repr=False)
     request_timeout_s: float = 15.0
-    min_question_s: float = 0.4
-    max_question_s: float = 30.0
+    min_question_s: float = limits.MIN_QUESTION_SECONDS
+    max_question_s: float = limits.MAX_QUESTION_SECONDS
 
     @classmethod
     def from_env(cls) -> "Settings":

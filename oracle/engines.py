@@ -7,6 +7,7 @@ engines never imports faster-whisper, and a laptop that runs Piper never imports
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import Iterator, Protocol, runtime_checkable
 
 import numpy as np
@@ -14,12 +15,23 @@ import numpy as np
 from oracle.config import Settings
 
 
+@dataclass(frozen=True)
+class Transcription:
+    """What a hearing engine heard: the words ('' when none), their language if it knows, how long the
+    audio was and how long hearing it took."""
+
+    text: str
+    language: str | None
+    audio_s: float
+    elapsed_ms: float
+
+
 @runtime_checkable
 class Transcriber(Protocol):
     name: str
 
-    def transcribe(self, audio: np.ndarray) -> str:
-        """Mono float32 audio at 16 kHz -> the words heard ('' when none)."""
+    def transcribe(self, audio: np.ndarray) -> Transcription:
+        """Mono float32 audio at 16 kHz -> what was heard."""
 
 
 @runtime_checkable

@@ -14,10 +14,6 @@ class OracleError(Exception):
     def __init__(self, message: str | None = None):
         super().__init__(message or self.default_message)
 
-    @property
-    def message(self) -> str:
-        return str(self)
-
 
 class NoAudio(OracleError):
     default_message = "Please record a question first: press the microphone and speak."
@@ -28,7 +24,7 @@ class BadAudio(OracleError):
 
 
 class TooShort(OracleError):
-    default_message = "That was too short to be a question. Hold the button and ask again."
+    default_message = "That was too short to be a question. Press Record, ask your question, then press Stop."
 
 
 class NoSpeech(OracleError):
@@ -41,3 +37,7 @@ class EmptyQuestion(OracleError):
 
 class EngineUnavailable(OracleError):
     default_message = "The oracle cannot answer right now. Please try again in a moment."
+
+
+class AudioByLink(OracleError):
+    default_message = "Please upload the recording itself: links to audio are not accepted."

@@ -15,7 +15,7 @@ from typing import Callable, Iterator, TypeVar
 import numpy as np
 import soxr
 
-from oracle.errors import OracleError
+from oracle.engines import Transcription
 
 COOL_DOWN_S = 60.0
 
@@ -75,9 +75,7 @@ class _Failover:
         if self.health.usable:
             try:
                 result = primary_call()
-            except OracleError as error:
-                self._switch(operation, error)
-            except Exception as error:  # any crash of the primary is exactly what the backup is for
+            except Exception as error:  # an outage or any crash of the primary: what the backup is for
                 self._switch(operation, error)
             else:
                 self.health.recovered()
@@ -92,7 +90,7 @@ class _Failover:
 
 
 class FailoverTranscriber(_Failover):
-    def transcribe(self, audio: np.ndarray) -> str:
+    def transcribe(self, audio: np.ndarray) -> Transcription:
         return self._call("hearing", lambda: self.primary.transcribe(audio), lambda: self.backup.transcribe(audio))
 
 

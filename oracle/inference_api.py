@@ -131,7 +131,8 @@ def call_inference_api(call: Callable[[], T], *, service: str, model: str, timeo
     """
     where = public_name(model)
     deadline_s = max(timeout_s * DEADLINE_FACTOR, timeout_s + 1.0)
-    for attempt in (1, 2):
+    attempt = 1
+    while True:  # at most two attempts: every path but the one retry returns or raises
         started = time.monotonic()
         try:
             return run_with_deadline(call, deadline_s)
@@ -148,8 +149,8 @@ def call_inference_api(call: Callable[[], T], *, service: str, model: str, timeo
                 log.warning("%s (%s): %s after %.2f s; retrying once in %.2f s",
                             service, where, _describe(error), elapsed, delay)
                 time.sleep(delay)
+                attempt = 2
                 continue
             log.warning("%s (%s): %s after %.2f s (attempt %d); giving up",
                         service, where, _describe(error), elapsed, attempt)
             raise EngineUnavailable(_friendly(service, error)) from None
-    raise AssertionError("unreachable")

@@ -2,38 +2,28 @@
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 import logging
 import re
 import threading
 import time
-import weakref
-from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 
 from oracle import engines
 from oracle.answer.guard import sanitize
-from oracle.audio import load_question, wav_bytes
+from oracle.audio import load_question
 from oracle.config import Settings
+from oracle.engines import Transcription
 from oracle.errors import EmptyQuestion, EngineUnavailable, NoSpeech, OracleError
+from oracle.limits import MAX_QUESTION_CHARS, MAX_SPEAK_CHARS, SPEAK_TIME_LIMIT_S
 from oracle.vad import has_speech
-
-# Anything longer is not one question; answerers and LLM prompts get at most this much.
-MAX_QUESTION_CHARS = 300
-# The most text one request may have spoken (an answer is at most 160; /speak takes any text).
-MAX_SPEAK_CHARS = 1000
-# The longest one spoken answer may keep a speaking slot (and, on ZeroGPU, the GPU).
-SPEAK_TIME_LIMIT_S = 60.0
-# A stream not resumed for this long has lost its listener (a live one is resumed every chunk, well
-# under a second); it is closed when the next stream starts.
-ABANDONED_STREAM_S = 30.0
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Reply:
     question: str
     answer: str
@@ -60,18 +50,10 @@ def clean_speech_text(text: str | None) -> str:
 
 
 class SpeechMeter:
-    """How much speaking is going on: streams open now (and at most), chunks produced so far; and
-    the streams themselves, so that abandoned ones can be closed.
-
-    A stream is abandoned when its consumer goes away without closing it. Gradio 6.17 does that when
-    a job is cancelled just as its stream starts: the generator stays suspended at a ``yield``,
-    referenced from a traceback, and is never closed. It makes no more audio, but it holds its voice
-    engine's state for good; ``close_idle`` closes every stream that has not been resumed for a while.
-    """
+    """How much speaking is going on: streams open now (and at most), chunks produced so far."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._streams: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.open_streams = 0
         self.peak_streams = 0
         self.chunks = 0
@@ -93,33 +75,6 @@ class SpeechMeter:
         with self._lock:
             self.peak_streams = self.open_streams
 
-    def track(self, stream: Iterator[np.ndarray], activity: "_Activity") -> None:
-        with self._lock:
-            self._streams[stream] = activity
-
-    def close_idle(self, idle_s: float) -> int:
-        """Close the streams left suspended for more than ``idle_s``; returns how many."""
-        now = time.monotonic()
-        with self._lock:
-            idle = [stream for stream, activity in list(self._streams.items()) if now - activity.at > idle_s]
-        closed = 0
-        for stream in idle:
-            if inspect.getgeneratorstate(stream) != inspect.GEN_SUSPENDED:
-                continue
-            try:
-                stream.close()
-            except ValueError:  # it was resumed just now: not abandoned after all
-                continue
-            closed += 1
-        if closed:
-            log.warning("closed %d abandoned speech streams", closed)
-        return closed
-
-
-@dataclass
-class _Activity:
-    at: float
-
 
 class Oracle:
     def __init__(self, transcriber: engines.Transcriber, answerer: engines.Answerer, speaker: engines.Speaker,
@@ -130,7 +85,6 @@ class Oracle:
         self.settings = settings or Settings()
         self.speech_meter = SpeechMeter()
         self.speak_time_limit_s = SPEAK_TIME_LIMIT_S
-        self.abandoned_after_s = ABANDONED_STREAM_S
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Oracle":
@@ -164,20 +118,25 @@ class Oracle:
                 warm_up()
         log.info("engines warmed up in %.0f ms", _elapsed_ms(start))
 
-    def hear(self, audio_path: str | None) -> str:
-        audio = load_question(audio_path, self.settings.min_question_s, self.settings.max_question_s)
+    def hear(self, audio_path: str | None) -> Transcription:
+        """A recording file -> what was asked (its text cleaned), or an ``OracleError`` for the person."""
+        return self.hear_audio(load_question(audio_path, self.settings.min_question_s, self.settings.max_question_s))
+
+    def hear_audio(self, audio: np.ndarray) -> Transcription:
+        """Mono float32 audio at 16 kHz, already loaded -> what was asked. Silence never reaches the engine."""
         if not has_speech(audio):
             raise NoSpeech()
         try:
-            question = clean_question(self.transcriber.transcribe(audio))
+            heard = self.transcriber.transcribe(audio)
         except OracleError:
             raise
         except Exception as error:
             log.exception("hearing engine %s failed", self.transcriber.name)
             raise EngineUnavailable("The oracle could not hear you just now. Please try again.") from error
+        question = clean_question(heard.text)
         if not re.search(r"\w", question):
             raise NoSpeech()
-        return question
+        return dataclasses.replace(heard, text=question)
 
     def answer(self, question: str | None) -> str:
         question = clean_question(question)
@@ -194,14 +153,15 @@ class Oracle:
 
     def ask(self, audio_path: str | None) -> Reply:
         start = time.perf_counter()
-        question = self.hear(audio_path)
-        hear_ms = _elapsed_ms(start)
-        return self._reply(question, hear_ms)
+        question = self.hear(audio_path).text
+        return self.reply_to(question, hear_ms=_elapsed_ms(start))
 
     def ask_text(self, question: str | None) -> Reply:
-        return self._reply(clean_question(question), None)
+        return self.reply_to(question, hear_ms=None)
 
-    def _reply(self, question: str, hear_ms: float | None) -> Reply:
+    def reply_to(self, question: str | None, hear_ms: float | None) -> Reply:
+        """The answer to ``question``, which took ``hear_ms`` to hear (None: it was typed)."""
+        question = clean_question(question)
         start = time.perf_counter()
         answer = self.answer(question)
         return Reply(question, answer, hear_ms, _elapsed_ms(start))
@@ -212,15 +172,8 @@ class Oracle:
         At most ``MAX_SPEAK_CHARS`` are spoken and for at most ``speak_time_limit_s``. If the voice
         fails before its first chunk, a friendly ``EngineUnavailable`` is raised; if it fails later,
         the stream simply ends: what was said stays said, and the written answer is unaffected.
-        Streams abandoned unclosed for ``abandoned_after_s`` are closed when the next one starts.
         """
-        self.speech_meter.close_idle(self.abandoned_after_s)
-        activity = _Activity(time.monotonic())
-        stream = self._speak(clean_speech_text(text), activity)
-        self.speech_meter.track(stream, activity)
-        return stream
-
-    def _speak(self, text: str, activity: "_Activity") -> Iterator[np.ndarray]:
+        text = clean_speech_text(text)
         if not text:
             return
         deadline = time.monotonic() + self.speak_time_limit_s
@@ -246,9 +199,7 @@ class Oracle:
                     return
                 chunks_sent += 1
                 self.speech_meter.chunk()
-                activity.at = time.monotonic()
                 yield chunk
-                activity.at = time.monotonic()
                 if time.monotonic() > deadline:
                     log.warning("speaking stopped at its time limit of %.0f s", self.speak_time_limit_s)
                     return
@@ -259,8 +210,6 @@ class Oracle:
             self.speech_meter.closed()
 
     def speak_all(self, text: str) -> np.ndarray:
+        """The whole spoken answer as one int16 array at ``sample_rate`` (empty when there is nothing to say)."""
         chunks = list(self.speak(text))
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
-
-    def speak_wav(self, text: str) -> bytes:
-        return wav_bytes(self.speak_all(text), self.sample_rate)

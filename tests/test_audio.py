@@ -118,13 +118,12 @@ def test_wav_bytes_round_trip():
     np.testing.assert_array_equal(data, samples)
 
 
-def test_adts_encoding_keeps_the_length_and_the_sound():
-    from oracle.audio import adts_from_wav
+def test_aac_encoding_keeps_the_length_and_the_sound():
+    from oracle.audio import aac_from_samples
     from harness.audio_tools import decode, rms
 
     tone = (np.sin(2 * np.pi * 440 * np.arange(2 * 22050) / 22050) * 12000).astype(np.int16)
-    aac, seconds = adts_from_wav(wav_bytes(tone, 22050))
-    assert seconds == pytest.approx(2.0)
+    aac = aac_from_samples(tone, 22050)
     assert aac[:2] == b"\xff\xf1"  # ADTS sync word: what the HLS player expects
     decoded, rate = decode(aac)
     assert abs(decoded.size / rate - 2.0) < 0.1

@@ -15,6 +15,8 @@ import re
 import pytest
 import soundfile
 
+from oracle.audio import wav_bytes
+
 from harness.browser_tools import QueueGate, browser_flags, find_chromium, microphone_wav, screenshot_dir, small_png
 
 QUESTION = "Should I learn to play the piano?"
@@ -43,7 +45,7 @@ def question_wav(oracle, tmp_path_factory):
     """The question spoken by the app's own Piper voice, ready for Chromium's fake microphone."""
     directory = tmp_path_factory.mktemp("microphone")
     spoken = directory / "question-22k.wav"
-    spoken.write_bytes(oracle.speak_wav(QUESTION))
+    spoken.write_bytes(wav_bytes(oracle.speak_all(QUESTION), oracle.sample_rate))
     return microphone_wav(spoken, directory / "question.wav")
 
 

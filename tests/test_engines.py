@@ -12,7 +12,7 @@ from harness.hearing import HEARING_SET, PIPER_HEARING_SET, assert_heard, word_e
 # ---- hearing ----
 
 def heard(oracle, path) -> str:
-    return oracle.transcriber.transcribe(load_question(path))
+    return oracle.transcriber.transcribe(load_question(path)).text
 
 
 def test_whisper_hears_a_set_of_voices_and_speeds(oracle, speech):

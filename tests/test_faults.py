@@ -22,7 +22,8 @@ from gradio_client.exceptions import AppError
 
 from oracle.answer.guard import FALLBACK_ANSWER, FOOLISH_ANSWER, MAX_ANSWER_CHARS
 from oracle.audio import SAMPLE_RATE, load_question
-from oracle.pipeline import MAX_SPEAK_CHARS, Oracle, clean_speech_text
+from oracle.limits import MAX_SPEAK_CHARS
+from oracle.pipeline import Oracle, clean_speech_text
 from harness.audio_tools import decode, fetch_stream, first_update, follow_stream
 from harness.server import serve
 from harness.fault_engines import BreakingSpeaker, ScriptedAnswerer

@@ -12,16 +12,18 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 
-from oracle.web import housekeeping
+from oracle.limits import CACHE_MAX_AGE_S, CACHE_SWEEP_S
+from oracle.web.gradio_internals import requests_in_memory, streams_in_memory, uploaded_files
+from oracle.web.housekeeping import cache_sweep_settings
 from harness.audio_tools import follow_stream
 from harness.server import serve
 
 
 def test_the_sweep_settings_follow_the_environment(monkeypatch):
     monkeypatch.delenv("ORACLE_CACHE_MAX_AGE", raising=False)
-    assert housekeeping.cache_sweep_settings() == (housekeeping.CACHE_SWEEP_S, housekeeping.CACHE_MAX_AGE_S)
-    assert housekeeping.cache_sweep_settings("2") == (2, 2)
-    assert housekeeping.cache_sweep_settings("nonsense") == (housekeeping.CACHE_SWEEP_S, housekeeping.CACHE_MAX_AGE_S)
+    assert cache_sweep_settings() == (CACHE_SWEEP_S, CACHE_MAX_AGE_S)
+    assert cache_sweep_settings("2") == (2, 2)
+    assert cache_sweep_settings("nonsense") == (CACHE_SWEEP_S, CACHE_MAX_AGE_S)
 
 
 @pytest.fixture
@@ -38,26 +40,25 @@ def test_old_uploads_and_streamed_answers_are_let_go(quick_sweep, speech):
     uploads: list[Path] = []
     streams = 0
     for question in ["Should I learn to play the piano?", "Will my garden grow this summer?"]:
-        known = set(demo.upload_file_set)
+        known = uploaded_files(demo)
         _heard, answer = client.predict(handle_file(str(speech.say(question))), api_name="/ask")
-        new = [Path(p) for p in set(demo.upload_file_set) - known]
+        new = list(uploaded_files(demo) - known)
         assert len(new) == 1 and new[0].is_file()
         uploads += new
         final = client.submit(answer, api_name="/speak").result(timeout=30)
         assert follow_stream(final["url"], time.monotonic() + 30).ended
-        streams = max(streams, sum(len(runs) for runs in demo.pending_streams.values()))
-        assert demo._queue.event_analytics
+        streams = max(streams, streams_in_memory(demo))
+        assert requests_in_memory(demo)
     assert streams >= 1
 
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        if (not any(p.exists() for p in uploads) and not demo.pending_streams
-                and not demo._queue.event_analytics):
+        if not any(p.exists() for p in uploads) and not streams_in_memory(demo) and not requests_in_memory(demo):
             break
         time.sleep(0.2)
     assert not any(p.exists() for p in uploads), "old uploads are still on disk"
-    assert not demo.pending_streams, "old streamed answers are still in memory"
-    assert not demo._queue.event_analytics and not demo._queue.event_ids_to_events
+    assert not streams_in_memory(demo), "old streamed answers are still in memory"
+    assert not requests_in_memory(demo), "old requests are still in memory"
     # And the app goes on answering and streaming as before.
     final = client.submit("Time will tell.", api_name="/speak").result(timeout=30)
     assert follow_stream(final["url"], time.monotonic() + 30).segments

@@ -14,6 +14,7 @@ from gradio_client.utils import QueueError
 
 import app
 from oracle.pipeline import Oracle
+from oracle.web.gradio_internals import event_limits, queue_max_size
 from oracle.answer.guard import FOOLISH_ANSWER
 from harness.audio_tools import StreamHung, follow_stream
 from harness.server import serve
@@ -37,8 +38,8 @@ def test_served_config_carries_the_limits(server_url):
 
 def test_events_queue_in_two_groups_with_their_limits(served_demo):
     """The limits the queue actually enforces, read from the running app."""
-    fns = served_demo.fns.values()
-    limits = {fn.api_name: (fn.concurrency_id, fn.concurrency_limit) for fn in fns if fn.api_name}
+    events = event_limits(served_demo)
+    limits = {event.api_name: (event.concurrency_id, event.concurrency_limit) for event in events if event.api_name}
     for api_name, group in API_CONCURRENCY.items():
         limit = app.THINKING_CONCURRENCY if group == "think" else app.SPEAKING_CONCURRENCY
         assert limits[api_name] == (group, limit)
@@ -46,10 +47,10 @@ def test_events_queue_in_two_groups_with_their_limits(served_demo):
     # page's light UI updates, which use no engine: redrawing the history (gr.render's "apply") and
     # showing "done" when the player stops. Loading an example does not queue at all.
     light_ui = {"apply", "finished"}
-    groups = {(fn.concurrency_id, fn.concurrency_limit) for fn in fns
-              if fn.queue and fn.fn is not None and fn.name not in light_ui}
+    groups = {(event.concurrency_id, event.concurrency_limit) for event in events
+              if event.queued and event.runs_python and event.name not in light_ui}
     assert groups == {("think", app.THINKING_CONCURRENCY), ("speak", app.SPEAKING_CONCURRENCY)}, groups
-    assert served_demo._queue.max_size == app.QUEUE_MAX_SIZE
+    assert queue_max_size(served_demo) == app.QUEUE_MAX_SIZE
     assert served_demo.max_file_size == 10 * 1024 * 1024
 
 
@@ -58,15 +59,15 @@ def tiny_queue(oracle, tmp_path, monkeypatch):
     """The real app with a queue of one waiting place, so that it fills up in a test."""
     monkeypatch.setattr(app, "QUEUE_MAX_SIZE", 1)
     own = Oracle(oracle.transcriber, oracle.answerer, oracle.speaker)
-    own.abandoned_after_s = 2.0
     demo, url = serve(own, tmp_path)
-    yield url, own
+    demo.flow.abandoned.idle_s = 2.0
+    yield url, demo.flow
     demo.close()
 
 
 def test_a_full_queue_says_busy_try_again(tiny_queue):
-    tiny_queue, own = tiny_queue
-    meter = own.speech_meter
+    tiny_queue, flow = tiny_queue
+    meter = flow.oracle.speech_meter
     clients = [Client(tiny_queue, verbose=False, download_files=False) for _ in range(4)]
     jobs = []
     try:
@@ -95,7 +96,7 @@ def test_a_full_queue_says_busy_try_again(tiny_queue):
     # closed by the next one to start.
     assert Client(tiny_queue, verbose=False, download_files=False).predict(
         "Will I be served now?", api_name="/ask_text")
-    time.sleep(own.abandoned_after_s + 0.2)
+    time.sleep(flow.abandoned.idle_s + 0.2)
     final = clients[3].submit("Time will tell.", api_name="/speak").result(timeout=20)
     assert follow_stream(final["url"], time.monotonic() + 20).ended
     wait_until(lambda: meter.open_streams == 0, 5, "abandoned streams were never closed")

@@ -53,7 +53,7 @@ def answering(settings):
 def ask(engine):
     """One call of either engine."""
     if hasattr(engine, "transcribe"):
-        return engine.transcribe(SPEECH)
+        return engine.transcribe(SPEECH).text
     return engine.answer("Should I take the new job?")
 
 
@@ -70,7 +70,7 @@ def assert_no_secret(text: str) -> None:
 # -- success ----------------------------------------------------------------------------------
 
 def test_hearing_sends_wav_with_bearer_token_and_no_forced_language(hearing, api):
-    assert hearing.transcribe(SPEECH) == DEFAULT_TRANSCRIPT
+    assert hearing.transcribe(SPEECH).text == DEFAULT_TRANSCRIPT
     [request] = api.requests
     assert request.kind == "asr" and request.path == "/models/fake-whisper"
     assert request.bearer_token == TOKEN

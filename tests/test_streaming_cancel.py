@@ -16,6 +16,7 @@ import pytest
 from gradio_client import Client
 
 from oracle.pipeline import Oracle
+from oracle.web.flow import OracleFlow
 from harness.audio_tools import first_update
 from harness.gradio_api import api_fn_index
 from harness.speaking import LONG_TEXT, LONG_TEXT_CHUNKS, wait_for_no_new_chunks, wait_until
@@ -26,17 +27,17 @@ from harness.hearing import CLEAR_QUESTION, assert_heard
 GRACE_CHUNKS = 2
 
 
-def assert_voice_stopped(oracle, at_stop: int, before: int, streams: int = 1):
+def assert_voice_stopped(flow, at_stop: int, before: int, streams: int = 1):
     """The engine made at most the chunks in flight when its listeners left, and nothing after; any
     stream Gradio left suspended instead of closing is closed by the next request."""
-    meter = oracle.speech_meter
+    meter = flow.oracle.speech_meter
     after = wait_for_no_new_chunks(meter)
     assert after - at_stop <= GRACE_CHUNKS * streams, f"{after - at_stop} chunks made after the listener left"
     made = after - before
     assert made < streams * LONG_TEXT_CHUNKS // 4, f"{made} of {streams * LONG_TEXT_CHUNKS} chunks made"
     if meter.open_streams:
-        time.sleep(oracle.abandoned_after_s + 0.2)
-        assert len(list(oracle.speak("Yes."))) == 1
+        time.sleep(flow.abandoned.idle_s + 0.2)
+        assert len(list(flow.speak("Yes."))) == 1
     wait_until(lambda: meter.open_streams == 0, 5, "an abandoned stream was never closed")
     assert_stays_quiet(meter)
 
@@ -51,40 +52,45 @@ def assert_stays_quiet(meter, seconds: float = 2.0):
 
 
 @pytest.fixture
-def meter(oracle, monkeypatch):
+def flow(served_demo):
+    return served_demo.flow
+
+
+@pytest.fixture
+def meter(flow, monkeypatch):
     # Abandoned streams are closed after 2 s instead of 30 s, so the tests need not wait long.
-    monkeypatch.setattr(oracle, "abandoned_after_s", 2.0)
-    meter = oracle.speech_meter
+    monkeypatch.setattr(flow.abandoned, "idle_s", 2.0)
+    meter = flow.oracle.speech_meter
     wait_for_no_new_chunks(meter, quiet_s=1.0, timeout_s=30)
-    meter.close_idle(0.5)  # nothing is live between tests; close what an earlier test abandoned
+    flow.abandoned.close_idle(0.5)  # nothing is live between tests; close what an earlier test abandoned
     assert meter.open_streams == 0
     meter.reset_peak()
     return meter
 
 
-def test_cancelling_a_gradio_client_job_stops_the_voice(client, oracle, meter):
+def test_cancelling_a_gradio_client_job_stops_the_voice(client, flow, meter):
     before = meter.chunks
     job = client.submit(LONG_TEXT, api_name="/speak")
     assert first_update(job, timeout_s=20)["is_stream"]
     at_cancel = meter.chunks
     job.cancel()
-    assert_voice_stopped(oracle, at_cancel, before)
+    assert_voice_stopped(flow, at_cancel, before)
     # The speaking slot came back: a new answer is spoken from start to end.
     final = client.submit("Time will tell.", api_name="/speak").result(timeout=20)
     assert final["is_stream"] and meter.open_streams == 0
 
 
-def test_a_job_cancelled_as_its_stream_starts_stops_the_voice(client, oracle, meter):
+def test_a_job_cancelled_as_its_stream_starts_stops_the_voice(client, flow, meter):
     """The race in which Gradio leaves the generator suspended rather than closed."""
     before = meter.chunks
     job = client.submit(LONG_TEXT, api_name="/speak")
     wait_until(lambda: meter.open_streams == 1, 20, "the stream did not start")
     at_cancel = meter.chunks
     job.cancel()
-    assert_voice_stopped(oracle, at_cancel, before)
+    assert_voice_stopped(flow, at_cancel, before)
 
 
-def test_closing_the_connection_mid_stream_stops_the_voice(server_url, oracle, meter):
+def test_closing_the_connection_mid_stream_stops_the_voice(server_url, flow, meter):
     """What a browser does when its tab is closed: the event stream's connection just drops."""
     session_hash = uuid.uuid4().hex
     before = meter.chunks
@@ -102,10 +108,10 @@ def test_closing_the_connection_mid_stream_stops_the_voice(server_url, oracle, m
                     break
             at_close = meter.chunks
     # Leaving both blocks closed the connection mid-stream.
-    assert_voice_stopped(oracle, at_close, before)
+    assert_voice_stopped(flow, at_close, before)
 
 
-def test_two_voices_at_once_and_a_job_cancelled_in_the_queue_never_speaks(server_url, oracle, meter):
+def test_two_voices_at_once_and_a_job_cancelled_in_the_queue_never_speaks(server_url, flow, meter):
     import app
 
     before = meter.chunks
@@ -121,11 +127,11 @@ def test_two_voices_at_once_and_a_job_cancelled_in_the_queue_never_speaks(server
         at_cancel = meter.chunks
         for job in running:
             job.cancel()
-    assert_voice_stopped(oracle, at_cancel, before, streams=2)
+    assert_voice_stopped(flow, at_cancel, before, streams=2)
     assert meter.peak_streams == app.SPEAKING_CONCURRENCY, "the job cancelled in the queue ran"
 
 
-def test_hearing_and_answering_are_not_held_up_by_speaking(server_url, client, speech, meter, oracle):
+def test_hearing_and_answering_are_not_held_up_by_speaking(server_url, client, speech, meter, flow, oracle):
     from gradio_client import handle_file
 
     before = meter.chunks
@@ -144,23 +150,24 @@ def test_hearing_and_answering_are_not_held_up_by_speaking(server_url, client, s
             job.cancel()
     assert answer in {p.text for p in oracle.answerer.proverbs} | {"Foolish questions get foolish answers."}
     assert_heard(question, CLEAR_QUESTION.text)
-    assert_voice_stopped(oracle, at_cancel, before, streams=2)
+    assert_voice_stopped(flow, at_cancel, before, streams=2)
 
 
 def test_a_stream_left_suspended_is_closed_when_the_next_one_starts(oracle):
     """What Gradio sometimes does on cancel, done by hand: take one chunk, then walk away."""
-    own = Oracle(oracle.transcriber, oracle.answerer, oracle.speaker)
-    own.abandoned_after_s = 0.5
+    own = OracleFlow(Oracle(oracle.transcriber, oracle.answerer, oracle.speaker))
+    own.abandoned.idle_s = 0.5
+    meter = own.oracle.speech_meter
     abandoned = own.speak(LONG_TEXT)
-    assert next(abandoned).size > 0
-    assert own.speech_meter.open_streams == 1
+    assert next(abandoned)[1].size > 0
+    assert meter.open_streams == 1
     time.sleep(0.3)
     assert len(list(own.speak("Yes."))) == 1  # too soon: the first one might still be listened to
-    assert own.speech_meter.open_streams == 1
+    assert meter.open_streams == 1
     time.sleep(0.5)
-    chunks = own.speech_meter.chunks
+    chunks = meter.chunks
     assert len(list(own.speak("Yes."))) == 1
-    assert own.speech_meter.open_streams == 0
-    assert own.speech_meter.chunks == chunks + 1
+    assert meter.open_streams == 0
+    assert meter.chunks == chunks + 1
     with pytest.raises(StopIteration):
         next(abandoned)

@@ -62,7 +62,8 @@ class ProverbBook:
         log.info("proverb book ready: %d proverbs", len(self.proverbs))
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        return self._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=64)
+        return self._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=64,
+                                  show_progress_bar=False)
 
     def _book_vectors(self) -> np.ndarray:
         """The proverbs' embeddings, computed once per book and model and then read from a cache file."""

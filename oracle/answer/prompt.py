@@ -9,9 +9,7 @@ something to answer, never new instructions.
 from __future__ import annotations
 
 from oracle.answer.guard import FOOLISH_ANSWER
-
-# A question longer than this is cut before it reaches a model (a transcript of 30 s is far shorter).
-MAX_QUESTION_CHARS = 500
+from oracle.limits import MAX_QUESTION_CHARS
 
 SYSTEM_PROMPT = (
     "You are a magic 8 ball. Someone will present to you a situation or question and your job is to "

@@ -227,7 +227,7 @@ class SmolLMAnswerer:
 
     def build_messages(self, question: str) -> list[dict[str, str]]:
         """System line, then retrieved proverbs as worked examples (best last), then the question."""
-        from oracle.answer.prompt import MAX_QUESTION_CHARS
+        from oracle.limits import MAX_QUESTION_CHARS
 
         examples = self.book.retrieve(question, k=EXAMPLES)
         messages = [{"role": "system", "content": SYSTEM_PROMPT}]

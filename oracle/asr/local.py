@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 
+from oracle.audio import SAMPLE_RATE
 from oracle.config import Settings
+from oracle.engines import Transcription
 
 
 class LocalWhisper:
@@ -21,12 +24,13 @@ class LocalWhisper:
         )
 
     def warm_up(self) -> None:
-        self.transcribe(np.zeros(16_000, dtype=np.float32))
+        self.transcribe(np.zeros(SAMPLE_RATE, dtype=np.float32))
 
-    def transcribe(self, audio: np.ndarray) -> str:
+    def transcribe(self, audio: np.ndarray) -> Transcription:
+        start = time.perf_counter()
         # Tuned for one short question: greedy, no timestamps, no temperature fallback, and no
         # conditioning on earlier text (there is none, and it feeds hallucinations).
-        segments, _info = self._model.transcribe(
+        segments, info = self._model.transcribe(
             audio,
             language="en",
             beam_size=1,
@@ -35,4 +39,5 @@ class LocalWhisper:
             condition_on_previous_text=False,
             vad_filter=False,
         )
-        return " ".join(segment.text.strip() for segment in segments).strip()
+        text = " ".join(segment.text.strip() for segment in segments).strip()
+        return Transcription(text, info.language, audio.size / SAMPLE_RATE, (time.perf_counter() - start) * 1000)

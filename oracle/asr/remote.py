@@ -8,11 +8,13 @@ forced, so Whisper hears questions in any language it knows.
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 
 from oracle.audio import SAMPLE_RATE, to_int16, wav_bytes
 from oracle.config import Settings
+from oracle.engines import Transcription
 from oracle.inference_api import call_inference_api, public_name
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,8 @@ class RemoteWhisper:
     def __repr__(self) -> str:
         return f"RemoteWhisper(model={public_name(self.model)!r})"
 
-    def transcribe(self, audio: np.ndarray) -> str:
+    def transcribe(self, audio: np.ndarray) -> Transcription:
+        start = time.perf_counter()
         payload = wav_bytes(to_int16(np.asarray(audio, dtype=np.float32)), SAMPLE_RATE)
 
         def call() -> str:
@@ -44,4 +47,6 @@ class RemoteWhisper:
                 raise ValueError("the reply held no text")
             return text.strip()
 
-        return call_inference_api(call, service=SERVICE, model=self.model, timeout_s=self.timeout_s)
+        text = call_inference_api(call, service=SERVICE, model=self.model, timeout_s=self.timeout_s)
+        # The Inference API's reply does not say which language it heard.
+        return Transcription(text, None, audio.size / SAMPLE_RATE, (time.perf_counter() - start) * 1000)

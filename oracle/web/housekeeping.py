@@ -1,5 +1,5 @@
-"""Keeping a long-running server healthy: sweep the file cache and Gradio's in-memory leftovers, and
-never let a request make the server fetch a URL."""
+"""Keeping a long-running server healthy: every sweep of Gradio's file cache also forgets what Gradio
+keeps in memory for finished requests (see ``gradio_internals.forget_finished_requests``)."""
 
 from __future__ import annotations
 
@@ -7,19 +7,11 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
 
-import gradio as gr
+from oracle.limits import CACHE_MAX_AGE_S, CACHE_SWEEP_S, SPEAK_TIME_LIMIT_S
+from oracle.web.gradio_internals import forget_finished_requests
 
-from oracle.pipeline import SPEAK_TIME_LIMIT_S
-
-# Gradio's cache (uploads, the examples, whole-answer WAVs of /consult and of the history) is swept
-# every CACHE_SWEEP_S of files older than CACHE_MAX_AGE_S (a history download lasts that long);
-# ORACLE_CACHE_MAX_AGE overrides the age.
-CACHE_SWEEP_S = 60
-CACHE_MAX_AGE_S = 900
-
-log = logging.getLogger("oracle.app")
+log = logging.getLogger(__name__)
 
 
 def cache_sweep_settings(max_age: str | None = None) -> tuple[int, int]:
@@ -27,41 +19,6 @@ def cache_sweep_settings(max_age: str | None = None) -> tuple[int, int]:
     raw = (max_age if max_age is not None else os.environ.get("ORACLE_CACHE_MAX_AGE", "")).strip()
     age = int(raw) if raw.isdigit() and int(raw) > 0 else CACHE_MAX_AGE_S
     return min(CACHE_SWEEP_S, age), age
-
-
-def forget_finished_requests(demo: gr.Blocks, first_seen: dict, max_age: float) -> int:
-    """Drop what Gradio 6.17 keeps in memory for every request for the life of the server.
-
-    Gradio's ``delete_cache`` sweeps files only; the segments of every streamed answer (held in
-    memory to serve the HLS playlist) and the queue's record of every event are never let go: about
-    35 kB per consultation, measured. This drops them once older than ``max_age``: streams that
-    ended (or that are older than any answer may speak) and records of events no longer queued or
-    running. Returns how many entries were dropped. Must run on the server's event loop.
-    """
-    now, wall_now, dropped = time.monotonic(), time.time(), 0
-    for session_hash in list(demo.pending_streams):
-        runs = demo.pending_streams[session_hash]
-        for run in list(runs):
-            age = now - first_seen.setdefault((session_hash, run), now)
-            ended = all(getattr(stream, "ended", True) for stream in runs[run].values())
-            if age > max_age and (ended or age > max_age + 2 * SPEAK_TIME_LIMIT_S):
-                del runs[run]
-                first_seen.pop((session_hash, run), None)
-                dropped += 1
-        if not runs:
-            del demo.pending_streams[session_hash]
-    queue = demo._queue
-    busy = {event._id for group in queue.event_queue_per_concurrency_id.values() for event in group.queue}
-    busy |= {event._id for events in queue.active_jobs if events for event in events}
-    resettable = getattr(demo.server_app, "iterators_to_reset", set()) if demo.server_app else set()
-    for event_id, record in list(queue.event_analytics.items()):
-        if event_id not in busy and wall_now - record.get("time", wall_now) > max_age:
-            del queue.event_analytics[event_id]
-            queue.event_ids_to_events.pop(event_id, None)
-            resettable.discard(event_id)
-            dropped += 1
-    queue.event_count_at_last_cache = min(queue.event_count_at_last_cache, len(queue.event_analytics))
-    return dropped
 
 
 @contextlib.asynccontextmanager
@@ -75,7 +32,7 @@ async def housekeeping(server_app):
         while True:
             await asyncio.sleep(every)
             try:
-                dropped = forget_finished_requests(demo, first_seen, max_age)
+                dropped = forget_finished_requests(demo, first_seen, max_age, SPEAK_TIME_LIMIT_S)
                 if dropped:
                     log.info("housekeeping: forgot %d finished requests", dropped)
             except Exception:  # never let housekeeping take the server down
@@ -86,28 +43,3 @@ async def housekeeping(server_app):
         yield
     finally:
         task.cancel()
-
-
-AUDIO_BY_URL_REFUSED = "Please upload the recording itself: links to audio are not accepted."
-
-
-def refuse_audio_by_url(demo: gr.Blocks) -> None:
-    """Accept only recordings uploaded to this server, never a URL named in a request.
-
-    Gradio downloads any public URL that a request names as a file (``{"path": "https://..."}``,
-    or ``handle_file(url)`` in gradio_client), with no size limit: a stranger's string would become a
-    URL the server reads. Only non-public addresses are refused by Gradio itself.
-    """
-    from gradio_client.utils import is_http_url_like
-
-    for block in demo.blocks.values():
-        if not isinstance(block, gr.Audio):
-            continue
-        move = block.async_move_resource_to_block_cache
-
-        async def uploads_only(url_or_file_path, _move=move):
-            if url_or_file_path is not None and is_http_url_like(str(url_or_file_path)):
-                raise gr.Error(AUDIO_BY_URL_REFUSED, print_exception=False)
-            return await _move(url_or_file_path)
-
-        block.async_move_resource_to_block_cache = uploads_only

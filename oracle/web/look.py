@@ -15,6 +15,7 @@ from pathlib import Path
 import gradio as gr
 
 from oracle.pipeline import Reply
+from oracle.web.gradio_internals import dark_only
 
 
 def _ms(value: float | None) -> str:
@@ -158,20 +159,12 @@ HEADER_HTML = (
 )
 
 
-def _dark_only(theme: gr.themes.Base) -> gr.themes.Base:
-    """The theme's dark values, used in light mode too: a Magic 8 Ball is black whatever the OS says."""
-    for name, value in list(vars(theme).items()):
-        if name.endswith("_dark") and not name.startswith("_") and value is not None:
-            setattr(theme, name[:-5], value)
-    return theme
-
-
-# Only the dark values are set: ``_dark_only`` then uses them in light mode too. It must run last, because
+# Only the dark values are set: ``dark_only`` then uses them in light mode too. It must run last, because
 # ``Theme.set()`` re-assigns some light values from defaults.
 # System fonts: nothing to download, and each phone or laptop shows its own familiar face.
 SYSTEM_FONTS = ("ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial",
                 "sans-serif")
-THEME = _dark_only(gr.themes.Default(primary_hue="indigo", secondary_hue="violet", neutral_hue="slate",
+THEME = dark_only(gr.themes.Default(primary_hue="indigo", secondary_hue="violet", neutral_hue="slate",
                                      font=SYSTEM_FONTS).set(
     body_background_fill_dark="radial-gradient(ellipse at top, #1b1d3a 0%, #0a0a14 55%, #050509 100%)",
     background_fill_primary_dark="#10111f",
@@ -189,14 +182,8 @@ THEME = _dark_only(gr.themes.Default(primary_hue="indigo", secondary_hue="violet
 CSS = (Path(__file__).with_name("oracle.css")).read_text(encoding="utf-8")
 
 
-class OracleBlocks(gr.Blocks):
-    """``gr.Blocks`` that brings its own look to every ``launch()``: Gradio 6 takes the theme and the
-    CSS as ``launch()`` arguments, and this app is launched by ``main()``, the tests and the Space."""
-
-    def launch(self, *args, **kwargs):
-        kwargs.setdefault("theme", THEME)
-        kwargs.setdefault("css", CSS)
-        return super().launch(*args, **kwargs)
+# What every launch() of the app brings (see gradio_internals.BlocksWithLook).
+LOOK = {"theme": THEME, "css": CSS}
 
 
 def js_values(*values) -> str:

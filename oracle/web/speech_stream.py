@@ -1,17 +1,19 @@
 """The streamed-answer player: Gradio's Audio, with each chunk encoded to AAC in-process.
 
-Stock ``gr.Audio(streaming=True)`` turns every yielded chunk into AAC through pydub, which starts
-two ffmpeg processes per chunk (0.1-0.5 s on a 2-core machine, most of the time to first audio).
-This template keeps the same front-end component and the same values (WAV bytes per chunk) and
-only replaces that encoding step.
+Stock ``gr.Audio(streaming=True)`` writes every ``(sample_rate, samples)`` chunk to a WAV file and turns
+it into AAC through pydub, which starts two ffmpeg processes per chunk (0.1-0.5 s on a 2-core machine,
+most of the time to first audio). This template keeps the same front-end component and takes the same
+values, and encodes each chunk straight from its int16 samples.
 """
 
 from __future__ import annotations
 
 import anyio
 import gradio as gr
+import numpy as np
 
-from oracle.audio import adts_from_wav
+from oracle.audio import aac_from_samples
+from oracle.web.gradio_internals import aac_stream_segment, audio_config
 
 
 class SpeechStream(gr.Audio):
@@ -22,15 +24,21 @@ class SpeechStream(gr.Audio):
         super().__init__(streaming=True, interactive=False, **kwargs)
 
     def get_config(self, cls=None):
-        # Gradio builds a component's config from its class's __init__ signature; this one's is only
-        # **kwargs, which would send the browser no label, autoplay or waveform options (and the
-        # player then fails to start). Audio's signature lists them all.
-        return super().get_config(cls or gr.Audio)
+        return audio_config(self)
+
+    def postprocess(self, value):
+        if _is_samples(value):  # encoded in stream_output, never written to a file
+            return value
+        return super().postprocess(value)
 
     async def stream_output(self, value, output_id: str, first_chunk: bool):
-        if not isinstance(value, bytes):
+        if not _is_samples(value):
             return await super().stream_output(value, output_id, first_chunk)
-        aac, duration = await anyio.to_thread.run_sync(adts_from_wav, value)
-        output_file = {"path": output_id, "is_stream": True, "orig_name": "audio-stream.mp3",
-                       "meta": {"_type": "gradio.FileData"}}
-        return {"data": aac, "duration": duration, "extension": ".aac"}, output_file
+        sample_rate, samples = value
+        aac = await anyio.to_thread.run_sync(aac_from_samples, np.asarray(samples, dtype=np.int16), sample_rate)
+        return aac_stream_segment(aac, len(samples) / sample_rate, output_id)
+
+
+def _is_samples(value) -> bool:
+    """``(sample_rate, int16 samples)`` (Gradio hands the pair on as a list)."""
+    return isinstance(value, (tuple, list)) and len(value) == 2 and isinstance(value[1], np.ndarray)

@@ -1,0 +1,36 @@
+"""Every limit the oracle enforces, in one place (the README's "Limits and behaviour" explains each)."""
+
+# ---- a question ----
+# Recordings shorter than this are not a question; longer ones are cut (only this much is heard).
+MIN_QUESTION_SECONDS = 0.4
+MAX_QUESTION_SECONDS = 30.0
+# Anything longer is not one question: transcripts and typed questions are cut to this before any answerer.
+MAX_QUESTION_CHARS = 300
+
+# ---- an answer ----
+# The most text one request may have spoken (an answer is far shorter; /speak takes any text).
+MAX_SPEAK_CHARS = 1000
+# The longest one spoken answer may keep a speaking slot (and, on ZeroGPU, the GPU).
+SPEAK_TIME_LIMIT_S = 60.0
+# What a @spaces.GPU speaking call asks ZeroGPU for: the pipeline stops speaking before that.
+SPEAK_GPU_SECONDS = 60
+# A stream not resumed for this long has lost its listener (a live one is resumed every chunk, well
+# under a second); it is closed when the next stream starts.
+ABANDONED_STREAM_S = 30.0
+
+# ---- the server ----
+# Uploads above this are refused by Gradio's upload route with HTTP 413 (gradio_client refuses them
+# before sending). Ten megabytes hold a minute of 48 kHz 16-bit stereo WAV; only 30 s are heard.
+MAX_FILE_SIZE = "10mb"
+# Requests waiting (not running) across both steps; one more gets "busy, please try again".
+QUEUE_MAX_SIZE = 32
+# Hearing and answering ("think", CPU) and speaking ("speak", CPU here, GPU on ZeroGPU) queue
+# separately, so a long answer being spoken never holds up the next question being heard.
+THINKING_CONCURRENCY = 2
+SPEAKING_CONCURRENCY = 2
+# A visit remembers at most this many questions (the oldest are forgotten first).
+HISTORY_LIMIT = 20
+# Gradio's cache (uploads, examples, whole-answer WAVs) is swept this often of files older than
+# CACHE_MAX_AGE_S (a history download lasts that long); ORACLE_CACHE_MAX_AGE overrides the age.
+CACHE_SWEEP_S = 60
+CACHE_MAX_AGE_S = 900

@@ -1,0 +1,79 @@
+"""Every Gradio internal the app relies on (``oracle/web/gradio_internals.py``) is still there and still
+behaves as that module expects. On a Gradio upgrade this file fails first, naming what moved."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+
+import gradio as gr
+import numpy as np
+import pytest
+
+from oracle.audio import wav_bytes
+from oracle.web import gradio_internals
+
+
+def test_gradio_is_the_version_the_adapter_was_written_for():
+    assert gr.__version__ == gradio_internals.TESTED_GRADIO_VERSION, (
+        f"Gradio {gr.__version__} is installed; read oracle/web/gradio_internals.py against it, then "
+        f"update TESTED_GRADIO_VERSION")
+    assert gradio_internals.check_gradio_version()
+
+
+def test_the_queue_and_stream_records_it_sweeps_are_where_it_looks(served_demo):
+    queue = served_demo._queue
+    for name in ("event_queue_per_concurrency_id", "active_jobs", "event_analytics", "event_ids_to_events",
+                 "event_count_at_last_cache", "max_size"):
+        assert hasattr(queue, name), f"gradio's queue has no {name} any more"
+    assert isinstance(served_demo.pending_streams, dict)
+    assert isinstance(served_demo.upload_file_set, set)
+    assert gradio_internals.forget_finished_requests(served_demo, {}, 10_000, 60) == 0
+    assert {event.api_name for event in gradio_internals.event_limits(served_demo)} >= {
+        "ask", "ask_text", "speak", "consult"}
+
+
+def test_examples_expose_the_event_that_loads_them():
+    with gr.Blocks():
+        box = gr.Textbox()
+        examples = gr.Examples([["Will it rain?"]], inputs=[box])
+        assert hasattr(gradio_internals.examples_loaded(examples), "then")
+
+
+def test_audio_moves_files_through_the_method_that_refuses_urls():
+    assert inspect.iscoroutinefunction(gr.Audio.async_move_resource_to_block_cache)
+    with gr.Blocks() as demo:
+        gr.Audio(sources=["upload"], type="filepath")
+    gradio_internals.refuse_urls_as_audio(demo, "no links")
+    audio = next(block for block in demo.blocks.values() if isinstance(block, gr.Audio))
+    with pytest.raises(gr.Error, match="no links"):
+        asyncio.run(audio.async_move_resource_to_block_cache("https://example.com/question.wav"))
+
+
+def test_a_streamed_segment_has_the_shape_gradio_audio_gives_it():
+    tone = (np.sin(np.arange(8000) / 5) * 8000).astype(np.int16)
+    stock = asyncio.run(gr.Audio(streaming=True).stream_output(wav_bytes(tone, 16000), "s/1/2/playlist.m3u8", True))
+    ours = gradio_internals.aac_stream_segment(b"aac", 0.5, "s/1/2/playlist.m3u8")
+    assert set(ours[0]) == set(stock[0]) and ours[0]["extension"] == stock[0]["extension"]
+    assert ours[1] == stock[1]
+
+
+def test_a_subclass_of_audio_is_configured_as_audio():
+    from oracle.web.speech_stream import SpeechStream
+
+    config = gradio_internals.audio_config(SpeechStream(label="voice", autoplay=True))
+    assert config["label"] == "voice" and config["autoplay"] is True and config["streaming"] is True
+
+
+def test_the_theme_keeps_each_light_value_beside_its_dark_twin():
+    theme = gradio_internals.dark_only(gr.themes.Default().set(body_background_fill_dark="#010203"))
+    assert theme.body_background_fill == "#010203"
+
+
+def test_files_saved_to_the_cache_are_wav_files_where_gradio_serves_uploads():
+    from gradio.utils import get_upload_folder
+
+    path = gradio_internals.save_wav_to_cache(np.zeros(1600, dtype=np.int16), 16000, "oracle-answer-0.wav")
+    assert path.startswith(str(get_upload_folder())) and path.endswith(".wav")
+    with open(path, "rb") as wav:
+        assert wav.read(4) == b"RIFF"
