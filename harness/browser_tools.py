@@ -133,6 +133,32 @@ def page_state(page) -> dict:
     return page.evaluate(PAGE_STATE)
 
 
+# Installed in every page before its own scripts: how far the answer player has played since the last
+# reset, from the <audio> element's own timeupdate events (media events do not bubble, but a capturing
+# listener on the document sees them all).
+WATCH_ANSWER_PLAYBACK = """
+window.answerPlayedS = 0;
+document.addEventListener('timeupdate', (event) => {
+  if (event.target.closest && event.target.closest('#answer-audio') && !event.target.paused)
+    window.answerPlayedS = Math.max(window.answerPlayedS, event.target.currentTime);
+}, true);
+"""
+
+
+def watch_answer_playback(context) -> None:
+    context.add_init_script(WATCH_ANSWER_PLAYBACK)
+
+
+def forget_answer_playback(page) -> None:
+    """Start counting afresh: the next answer must play on its own."""
+    page.evaluate("window.answerPlayedS = 0")
+
+
+def wait_for_answer_playback(page, seconds: float = 0.5, timeout_s: float = TIMEOUT_S) -> None:
+    """Wait until the answer player has played ``seconds`` of audio (its time moved on while playing)."""
+    page.wait_for_function("(s) => window.answerPlayedS >= s", arg=seconds, timeout=timeout_s * 1000)
+
+
 RECORDED_AT_LEAST = """([root, seconds]) => {
   const clock = document.querySelector(root + ' .timestamps time.duration');
   if (!clock) return false;
