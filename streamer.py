@@ -13,8 +13,14 @@ differs from ``parler_tts.streamer.ParlerTTSStreamer`` in the ways that matter f
   own right context. With contexts at least the codec's receptive field, the chunks concatenate to the
   one-shot decode of the same codes, and each chunk costs the same however long the answer grows
   (parler's streamer re-decodes the whole answer for every chunk).
-- **Chunk sizes.** A short first chunk (``first_chunk_s``, 0.5 s) so sound starts early, then larger
-  ones (``chunk_s``) so the per-chunk overhead stays small.
+- **First chunk sooner.** The first chunk leaves after ``first_chunk_s`` worth of generated columns (0.5 s:
+  42 steps for Jenny, as many as parler's own ``ParlerTTSStreamer(play_steps=43)`` waits), so it decodes
+  with a short look-ahead (``first_lookahead`` frames) instead of the full one: its last frames are a close
+  approximation of the one-shot decode, not an exact copy, and its held-back crossfade tail is blended
+  into the exact re-decode of the next window, which hides the seam. Every later chunk keeps exact context.
+- **Chunk sizes.** Later chunks grow with the audio already sent (each at most as long as everything before
+  it, up to ``chunk_s``), so a chunk never takes longer to generate than the audio already queued lasts,
+  as long as generation is faster than real time; larger chunks keep the per-chunk overhead small.
 - **Click-free joins, steady loudness.** The last ``crossfade_ms`` of each chunk is held back and
   crossfaded (raised cosine) with the same span decoded again in the next window; the very start and
   end of the answer get a short fade (``edge_fade_ms``). Audio leaves as int16 with one fixed ``gain``
@@ -110,14 +116,17 @@ class ParlerStreamer(BaseStreamer):
         chunk_s: float = 1.5,
         left_context: int | None = None,
         lookahead: int | None = None,
+        first_lookahead: int | None = 2,
         crossfade_ms: float = 10.0,
         edge_fade_ms: float = 5.0,
         gain: float = 1.0,
         timeout_s: float = 30.0,
         join_timeout_s: float = 10.0,
         max_queued_chunks: int = 64,
+        generate=None,
     ):
         self.model = model
+        self.generate = generate or model.generate  # or a drop-in, e.g. parler_fast.StaticParlerGenerator's
         self.audio_encoder = model.audio_encoder
         self.num_codebooks = int(model.decoder.num_codebooks)
         self.codebook_size = int(self.audio_encoder.config.codebook_size)
@@ -130,7 +139,12 @@ class ParlerStreamer(BaseStreamer):
         default_left, default_right = DEFAULT_CONTEXT.get(self.audio_encoder.config.model_type, FALLBACK_CONTEXT)
         self.left_context = int(default_left if left_context is None else left_context)
         self.lookahead = int(default_right if lookahead is None else lookahead)
-        self.first_chunk_frames = max(1, round(first_chunk_s * self.frame_rate))
+        # None: the full look-ahead for the first chunk too (exact, but it starts later)
+        self.first_lookahead = self.lookahead if first_lookahead is None else min(int(first_lookahead), self.lookahead)
+        # Like parler's play_steps: the first chunk leaves once first_chunk_s worth of columns (the start
+        # column included) exist; `columns` columns hold columns - K complete frames.
+        first_columns = round(first_chunk_s * self.frame_rate)
+        self.first_chunk_frames = max(1, first_columns - self.num_codebooks - self.first_lookahead)
         self.chunk_frames = max(1, round(chunk_s * self.frame_rate))
         # The held-back crossfade span is decoded again in the next window, so it must fit in its left context.
         self.crossfade = min(round(crossfade_ms * self.sampling_rate / 1000), self.left_context * self.hop_length)
@@ -147,6 +161,7 @@ class ParlerStreamer(BaseStreamer):
         self._emitted = 0  # frames whose audio has been queued (less the held-back crossfade tail)
         self._tail = np.zeros(0, dtype=np.float32)
         self._chunks_out = 0
+        self.steps_before_first_chunk: int | None = None  # generation steps when the first chunk left
         self._ended = False
         self._abort_in_end = False
 
@@ -173,10 +188,16 @@ class ParlerStreamer(BaseStreamer):
         else:
             self._columns.extend(value.t().tolist())
         self._collect_frames()
-        settled = len(self._frames) - self.lookahead
-        wanted = self.first_chunk_frames if self._chunks_out == 0 else self.chunk_frames
+        first = self._chunks_out == 0
+        lookahead = self.first_lookahead if first else self.lookahead
+        settled = len(self._frames) - lookahead
+        # later chunks: at most as long as all the audio before them, up to chunk_frames
+        grown = min(self.chunk_frames, max(self.first_chunk_frames, self._emitted))
+        wanted = self.first_chunk_frames if first else grown
         if settled - self._emitted >= wanted:
-            self._emit_chunk(stop=settled, final=False)
+            if first:
+                self.steps_before_first_chunk = len(self._columns) - 1
+            self._emit_chunk(stop=settled, final=False, lookahead=lookahead)
 
     def end(self) -> None:
         """Called by ``generate()`` when it stops: flush what is left, then signal the end."""
@@ -227,10 +248,10 @@ class ParlerStreamer(BaseStreamer):
             audio = self.audio_encoder.decode(audio_codes=tensor, **kwargs).audio_values
         return audio.reshape(-1).float().cpu().numpy()
 
-    def _emit_chunk(self, stop: int, final: bool) -> None:
+    def _emit_chunk(self, stop: int, final: bool, lookahead: int = 0) -> None:
         start = self._emitted
         window_start = max(0, start - self.left_context)
-        window_stop = len(self._frames) if final else min(len(self._frames), stop + self.lookahead)
+        window_stop = len(self._frames) if final else min(len(self._frames), stop + lookahead)
         hop = self.hop_length
         pieces = []
         if stop > start:
@@ -323,7 +344,7 @@ class ParlerStreamer(BaseStreamer):
         return StoppingCriteriaList([CancelCriteria(self._cancel)])
 
     def stream(self, **generate_kwargs) -> Iterator[np.ndarray]:
-        """Run ``model.generate(**generate_kwargs)`` in a thread and yield its audio chunks.
+        """Run ``generate(**generate_kwargs)`` in a thread and yield its audio chunks.
 
         Closing the generator (or leaving a ``for`` loop over it early) cancels generation and waits up to
         ``join_timeout_s`` for the thread to end.
@@ -346,7 +367,7 @@ class ParlerStreamer(BaseStreamer):
 
     def _generate(self, kwargs: dict) -> None:
         try:
-            self.model.generate(**kwargs)
+            self.generate(**kwargs)
         except _GenerationDone:
             pass
         except BaseException as error:  # handed to the consumer, who raises it

@@ -1,11 +1,12 @@
 """Per-chunk cost of streamer.ParlerStreamer against parler_tts.streamer.ParlerTTSStreamer.
 
 Both stream the same answer (same tiny random Parler-TTS model, text, seed and codes: special tokens are
-suppressed so the answer is exactly ``--chunks`` chunks long) with the same chunk size (ours is run with
-its first chunk as long as the others, for a like-for-like comparison). Every ``put()`` and ``end()``
-call that generate() makes into a streamer is timed; calls that decoded audio are the per-chunk cost,
-the others the per-step bookkeeping. After one untimed warm-up answer each, rounds alternate the two
-streamers; medians are printed.
+suppressed so the answer is about ``--chunks`` chunks long) with the same chunk size (ours is given
+``first_chunk_s = chunk_s``; its first chunk leaves after that many steps, as parler's does, and its next
+two grow to the full size). Every ``put()`` and ``end()`` call that generate() makes into a streamer is
+timed; calls that decoded audio are the per-chunk cost, the others the per-step bookkeeping; the
+generation steps before the first chunk are counted. After one untimed warm-up answer each, rounds
+alternate the two streamers; medians are printed.
 
     .venv/bin/python benchmarks/streamer.py                 # tiny Encodec codec, 20 chunks of 0.5 s
     .venv/bin/python benchmarks/streamer.py --codec dac     # Jenny's codec size (44.1 kHz DAC, slow on CPU)
@@ -43,6 +44,8 @@ class CallTimer:
     def __init__(self, streamer, decode_name: str):
         self.chunk_costs: list[float] = []
         self.step_costs: list[float] = []
+        self.puts = 0
+        self.steps_before_first_chunk: int | None = None  # puts after the start column's
         self._decoded = False
         decode = getattr(streamer, decode_name)
 
@@ -63,6 +66,10 @@ class CallTimer:
             finally:
                 spent = time.perf_counter() - began
                 (self.chunk_costs if self._decoded else self.step_costs).append(spent)
+                if method.__name__ == "put":
+                    self.puts += 1
+                    if self._decoded and self.steps_before_first_chunk is None:
+                        self.steps_before_first_chunk = self.puts - 1
 
         return timed
 
@@ -169,6 +176,7 @@ def main() -> None:
             last_ms=statistics.median(r[0].chunk_costs[-1] for r in runs) * 1e3,
             decode_total_s=statistics.median(sum(r[0].chunk_costs) for r in runs),
             step_us=statistics.median([c for r in runs for c in r[0].step_costs]) * 1e6,
+            first_steps=statistics.median(r[0].steps_before_first_chunk or 0 for r in runs),
             first_s=statistics.median(r[2] for r in runs),
             wall_s=statistics.median(r[3] for r in runs),
             audio_s=statistics.median(audio_s),
@@ -183,6 +191,7 @@ def main() -> None:
         ("cost of the last chunk, ms", "last_ms", "{:10.1f}"),
         ("all chunk decoding, s", "decode_total_s", "{:10.2f}"),
         ("median per-step bookkeeping, us", "step_us", "{:10.0f}"),
+        ("generation steps before chunk 1", "first_steps", "{:10.0f}"),
         ("time to first chunk, s", "first_s", "{:10.2f}"),
         ("whole answer, s", "wall_s", "{:10.2f}"),
     ]

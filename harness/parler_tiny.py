@@ -18,14 +18,48 @@ generation config and a fast tokenizer), so the real loading code (``from_pretra
 
 ``min_new_tokens`` in the saved generation config keeps the random decoder from stopping early, so an
 answer's length is set by ``max_length``: ``seconds`` of audio.
+
+``build_parler(..., sizes=JENNY)`` builds the real Jenny architecture instead (flan-t5-base-sized text
+encoder, 24-layer decoder of width 1024 with 16 heads, 9 codebooks of 1024, the 44.1 kHz DAC; 647 M
+parameters, random weights, which cost the same to run) for ``benchmarks/parler_gpu.py``. Its generation
+config suppresses every id >= the codebook size, so random weights never emit a special token mid-answer.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 CODEBOOK_SIZE = 64
 NUM_CODEBOOKS = 4
+
+
+@dataclass(frozen=True)
+class ParlerSizes:
+    codebook_size: int
+    num_codebooks: int
+    encoder_layers: int
+    encoder_width: int
+    encoder_heads: int
+    encoder_ffn: int
+    encoder_vocab: int | None  # None: the tokenizer's
+    encoder_feed_forward: str  # T5's feed_forward_proj
+    decoder_vocab: int  # codebook ids, then EOS/pad, BOS and (Jenny) unused ids
+    decoder_layers: int
+    decoder_width: int
+    decoder_heads: int
+    decoder_ffn: int
+
+
+TINY = ParlerSizes(codebook_size=CODEBOOK_SIZE, num_codebooks=NUM_CODEBOOKS, encoder_layers=1, encoder_width=32,
+                   encoder_heads=4, encoder_ffn=64, encoder_vocab=None, encoder_feed_forward="relu",
+                   decoder_vocab=CODEBOOK_SIZE + 2, decoder_layers=1, decoder_width=32,
+                   decoder_heads=4, decoder_ffn=64)
+# ylacombe/parler-tts-mini-jenny-30H: google/flan-t5-base encoder, Parler mini decoder, DAC 44.1 kHz.
+JENNY = ParlerSizes(codebook_size=1024, num_codebooks=9, encoder_layers=12, encoder_width=768, encoder_heads=12,
+                    encoder_ffn=2048, encoder_vocab=32128, encoder_feed_forward="gated-gelu",
+                    decoder_vocab=1088, decoder_layers=24, decoder_width=1024, decoder_heads=16,
+                    decoder_ffn=4096)
 
 
 def byte_tokenizer():
@@ -47,7 +81,7 @@ def byte_tokenizer():
     )
 
 
-def _codec_config(codec: str):
+def _codec_config(codec: str, sizes: ParlerSizes = TINY):
     if codec == "encodec":
         from transformers import EncodecConfig
 
@@ -57,23 +91,32 @@ def _codec_config(codec: str):
             num_filters=8,
             hidden_size=32,
             upsampling_ratios=[8, 5, 4],
-            codebook_size=CODEBOOK_SIZE,
+            codebook_size=sizes.codebook_size,
             num_residual_layers=1,
             num_lstm_layers=1,
             # 4 codebooks x 100 frames/s x 10 bits = 4 kbps
-            target_bandwidths=[NUM_CODEBOOKS * 100 * 10 / 1000],
+            target_bandwidths=[sizes.num_codebooks * 100 * 10 / 1000],
             normalize=False,
             use_causal_conv=False,
         )
     if codec == "dac":
         from parler_tts import DACConfig
 
-        return DACConfig(num_codebooks=NUM_CODEBOOKS, codebook_size=CODEBOOK_SIZE, latent_dim=1024)
+        return DACConfig(num_codebooks=sizes.num_codebooks, codebook_size=sizes.codebook_size, latent_dim=1024)
     raise ValueError(f"unknown codec {codec!r}")
 
 
 def build_tiny_parler(directory: str | Path, *, codec: str = "encodec", seconds: float = 3.0, seed: int = 0) -> Path:
     """Build, randomly initialise and save a tiny Parler-TTS model (with tokenizer) into ``directory``."""
+    return build_parler(directory, sizes=TINY, codec=codec, seconds=seconds, seed=seed)
+
+
+def build_parler(directory: str | Path, *, sizes: ParlerSizes, codec: str, seconds: float, seed: int = 0,
+                 suppress_special: bool = False) -> Path:
+    """Build, randomly initialise and save a Parler-TTS model of ``sizes`` (with tokenizer) into ``directory``.
+
+    ``suppress_special``: the saved generation config suppresses every id >= the codebook size (EOS too).
+    """
     import torch
     from parler_tts import ParlerTTSConfig, ParlerTTSDecoderConfig, ParlerTTSForConditionalGeneration
     from transformers import GenerationConfig, T5Config
@@ -84,27 +127,31 @@ def build_tiny_parler(directory: str | Path, *, codec: str = "encodec", seconds:
 
     tokenizer = byte_tokenizer()
     vocab_size = len(tokenizer)
+    size, codebooks = sizes.codebook_size, sizes.num_codebooks
     text_encoder = T5Config(
-        vocab_size=vocab_size, d_model=32, d_kv=8, d_ff=64, num_layers=1, num_heads=4,
+        vocab_size=sizes.encoder_vocab or vocab_size, d_model=sizes.encoder_width,
+        d_kv=sizes.encoder_width // sizes.encoder_heads, d_ff=sizes.encoder_ffn, num_layers=sizes.encoder_layers,
+        num_heads=sizes.encoder_heads, feed_forward_proj=sizes.encoder_feed_forward,
         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=0,
     )
-    audio_encoder = _codec_config(codec)
+    audio_encoder = _codec_config(codec, sizes)
     decoder = ParlerTTSDecoderConfig(
-        vocab_size=CODEBOOK_SIZE + 2,
+        vocab_size=sizes.decoder_vocab,
         max_position_embeddings=4096,
-        num_hidden_layers=1,
-        ffn_dim=64,
-        num_attention_heads=4,
-        hidden_size=32,
-        num_codebooks=NUM_CODEBOOKS,
-        pad_token_id=CODEBOOK_SIZE,
-        eos_token_id=CODEBOOK_SIZE,
-        bos_token_id=CODEBOOK_SIZE + 1,
+        num_hidden_layers=sizes.decoder_layers,
+        ffn_dim=sizes.decoder_ffn,
+        num_attention_heads=sizes.decoder_heads,
+        num_cross_attention_key_value_heads=sizes.decoder_heads,
+        hidden_size=sizes.decoder_width,
+        num_codebooks=codebooks,
+        pad_token_id=size,
+        eos_token_id=size,
+        bos_token_id=size + 1,
         dropout=0.0,
     )
     config = ParlerTTSConfig.from_sub_models_config(
-        text_encoder, audio_encoder, decoder, vocab_size=vocab_size, prompt_cross_attention=False,
-        pad_token_id=CODEBOOK_SIZE, decoder_start_token_id=CODEBOOK_SIZE + 1,
+        text_encoder, audio_encoder, decoder, vocab_size=sizes.encoder_vocab or vocab_size,
+        prompt_cross_attention=False, pad_token_id=size, decoder_start_token_id=size + 1,
     )
     model = ParlerTTSForConditionalGeneration(config).eval()
     if codec == "encodec":
@@ -115,15 +162,16 @@ def build_tiny_parler(directory: str | Path, *, codec: str = "encodec", seconds:
     frame_rate = audio_encoder.frame_rate
     frames = int(round(seconds * frame_rate))
     model.generation_config = GenerationConfig(
-        decoder_start_token_id=CODEBOOK_SIZE + 1,
-        bos_token_id=CODEBOOK_SIZE + 1,
-        eos_token_id=CODEBOOK_SIZE,
-        pad_token_id=CODEBOOK_SIZE,
+        decoder_start_token_id=size + 1,
+        bos_token_id=size + 1,
+        eos_token_id=size,
+        pad_token_id=size,
         do_sample=True,
         guidance_scale=1.0,
         # the start column plus the codebook delay, then `frames` full frames
-        max_length=1 + NUM_CODEBOOKS + frames,
-        min_new_tokens=NUM_CODEBOOKS + frames,
+        max_length=1 + codebooks + frames,
+        min_new_tokens=codebooks + frames,
+        suppress_tokens=list(range(size, model.decoder.config.vocab_size)) if suppress_special else None,
     )
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)

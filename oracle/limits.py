@@ -11,8 +11,9 @@ MAX_QUESTION_CHARS = 300
 # The most text one request may have spoken (an answer is far shorter; /speak takes any text).
 MAX_SPEAK_CHARS = 1000
 # The longest one spoken answer may keep a speaking slot (and, on ZeroGPU, the GPU).
-SPEAK_TIME_LIMIT_S = 60.0
-# What a @spaces.GPU speaking call asks ZeroGPU for: the pipeline stops speaking before that.
+SPEAK_TIME_LIMIT_S = 55.0
+# What a @spaces.GPU speaking call asks ZeroGPU for: the pipeline stops speaking before that, leaving
+# a fresh GPU worker time to capture its CUDA graphs (oracle/speech/parler_fast.py) first.
 SPEAK_GPU_SECONDS = 60
 # A stream not resumed for this long has lost its listener (a live one is resumed every chunk, well
 # under a second); it is closed when the next stream starts.

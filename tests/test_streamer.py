@@ -61,7 +61,7 @@ def test_chunks_equal_parlers_own_one_shot_output(tiny_parler):
     torch.manual_seed(7)
     expected = model.generate(**inputs)[0].numpy()  # parler's own one-shot decode of all codes
     torch.manual_seed(7)
-    streamer = ParlerStreamer(model, first_chunk_s=0.3, chunk_s=0.6, edge_fade_ms=0)
+    streamer = ParlerStreamer(model, first_chunk_s=0.3, chunk_s=0.6, edge_fade_ms=0, first_lookahead=None)
     chunks = list(streamer.stream(**inputs))
     assert len(chunks) >= 3
     assert all(c.dtype == np.int16 and c.ndim == 1 and c.size > 0 for c in chunks)
@@ -74,7 +74,7 @@ def test_chunks_equal_parlers_own_one_shot_output(tiny_parler):
 def test_each_chunk_decodes_a_bounded_window(tiny_parler):
     """Incremental: every decode covers at most left context + chunk + lookahead frames, however long."""
     model, tokenizer = tiny_parler
-    streamer = ParlerStreamer(model, first_chunk_s=0.2, chunk_s=0.2)
+    streamer = ParlerStreamer(model, first_chunk_s=0.2, chunk_s=0.2, first_lookahead=None)
     chunks = list(streamer.stream(**_inputs(tokenizer), **_frames(240)))
     assert len(chunks) >= 10
     bound = streamer.left_context + streamer.chunk_frames + streamer.lookahead
@@ -87,16 +87,39 @@ def test_each_chunk_decodes_a_bounded_window(tiny_parler):
     assert np.abs(audio[edge:-edge] - one_shot[edge:-edge]).max() <= 2 * ONE_LSB
 
 
-def test_first_chunk_is_short_then_larger(tiny_parler):
+def test_first_chunk_after_as_few_steps_as_parlers_streamer_then_chunks_grow(tiny_parler):
+    """The first chunk leaves after first_chunk_s worth of steps (parler's play_steps), codebook delay and
+    look-ahead included; each later chunk is at most as long as all the audio before it, up to chunk_s."""
     model, tokenizer = tiny_parler
     streamer = ParlerStreamer(model, first_chunk_s=0.5, chunk_s=1.0)
-    sizes = [c.size for c in streamer.stream(**_inputs(tokenizer), **_frames(250))]
-    rate = streamer.sampling_rate
-    assert len(sizes) == 3  # 0.5 s, 1.0 s, the rest
-    assert abs(sizes[0] / rate - 0.5) < 0.02
-    assert abs(sizes[1] / rate - 1.0) < 0.02
-    assert sizes[0] < sizes[1]
-    assert sum(sizes) == 250 * streamer.hop_length
+    sizes = [c.size for c in streamer.stream(**_inputs(tokenizer), **_frames(400))]
+    hop, rate = streamer.hop_length, streamer.sampling_rate
+    assert streamer.steps_before_first_chunk <= round(0.5 * streamer.frame_rate) - 1  # parler: play_steps - 1
+    assert sizes[0] == streamer.first_chunk_frames * hop - streamer.crossfade
+    assert 0.3 < sizes[0] / rate < 0.5
+    for i in range(1, len(sizes) - 1):
+        assert sizes[i] <= sum(sizes[:i]) + 2 * streamer.crossfade
+        assert sizes[i] <= streamer.chunk_frames * hop + streamer.crossfade
+    assert max(sizes) > sizes[0]
+    assert sum(sizes) == 400 * hop
+
+
+def test_first_seam_is_close_to_the_one_shot_decode(tiny_parler):
+    """With the short first look-ahead, only the audio just before the first seam differs from a one-shot
+    decode, by a small fraction of the signal; everything after it is exact."""
+    model, tokenizer = tiny_parler
+    torch.manual_seed(4)
+    streamer = ParlerStreamer(model, first_chunk_s=0.5, chunk_s=1.0, edge_fade_ms=0)
+    chunks = list(streamer.stream(**_inputs(tokenizer), **_frames(300)))
+    audio, one_shot = _float(chunks), streamer.decode(streamer.codes)
+    assert audio.shape == one_shot.shape
+    seam = chunks[0].size + streamer.crossfade  # where the first chunk's held-back tail ends
+    error = np.abs(audio - one_shot)
+    assert error[seam:].max() <= 2 * ONE_LSB  # later chunks: exact context
+    first = slice(0, seam)
+    assert error[first].max() > 2 * ONE_LSB  # the short look-ahead does change something...
+    relative = np.sqrt(np.mean(error[first] ** 2)) / np.sqrt(np.mean(one_shot[first] ** 2))
+    assert relative < 0.05  # ...but little: under 5 % RMS over the first chunk
 
 
 def test_one_chunk_answer(tiny_parler):
@@ -113,9 +136,9 @@ def test_no_empty_final_chunk(tiny_parler):
     """When the last chunk ends exactly where the answer ends, end() has nothing left: no empty chunk."""
     model, tokenizer = tiny_parler
     streamer = ParlerStreamer(model, first_chunk_s=0.3, chunk_s=0.3, lookahead=0, crossfade_ms=0)
-    frames = 2 * streamer.chunk_frames
+    frames = 2 * streamer.first_chunk_frames  # the second chunk is as long as the first
     chunks = list(streamer.stream(**_inputs(tokenizer), **_frames(frames)))
-    assert [c.size for c in chunks] == [streamer.chunk_frames * streamer.hop_length] * 2
+    assert [c.size for c in chunks] == [streamer.first_chunk_frames * streamer.hop_length] * 2
 
 
 def test_loudness_is_one_fixed_scale(tiny_parler):
@@ -237,7 +260,7 @@ def test_jenny_sized_dac_streams_exactly():
     torch.manual_seed(0)
     model = ParlerTTSForConditionalGeneration(config).eval()
     codes = torch.randint(0, size, (codebooks, frames))
-    streamer = ParlerStreamer(model, first_chunk_s=0.3, chunk_s=0.5, edge_fade_ms=0)
+    streamer = ParlerStreamer(model, first_chunk_s=0.3, chunk_s=0.5, edge_fade_ms=0, first_lookahead=None)
     streamer.put(torch.full((codebooks, 1), size + 1))  # the start column
     for column in range(1, frames + codebooks):  # column t holds frame t - 1 - k of codebook k
         values = [column - 1 - k for k in range(codebooks)]

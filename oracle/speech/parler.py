@@ -7,8 +7,12 @@ directory brings its own. fp16 on CUDA (the decoder then runs SDPA attention, wh
 default; the T5 encoder has no SDPA in transformers 4.46, so it cannot be requested for the whole model),
 fp32 on CPU.
 
-``stream(text)`` runs ``generate()`` in a thread through ``streamer.ParlerStreamer`` and yields mono int16
-chunks at ``sample_rate``; closing the iterator (a browser tab closed) cancels generation. Anything that
+``stream(text)`` runs generation in a thread through ``streamer.ParlerStreamer`` and yields mono int16
+chunks at ``sample_rate``; closing the iterator (a browser tab closed) cancels generation. On CUDA it
+generates through ``oracle.speech.parler_fast`` (static KV cache, the decoder step replayed as a CUDA graph);
+parler's eager ``generate()`` is the fallback, and one log line at load says which path runs. ``warm_up()``
+captures the graphs, so it must run where speaking runs: on ZeroGPU, inside the ``@spaces.GPU`` call that
+speaks (graphs live in that worker process), never in the main process. Anything that
 goes wrong - the weights cannot be loaded, generation raises or stalls - surfaces as ``EngineUnavailable``,
 so the pipeline can fall back to another voice.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 from typing import Iterator
 
 import numpy as np
@@ -34,6 +39,19 @@ JENNY_DESCRIPTION = (
     "with clear audio quality."
 )
 WARM_UP_TEXT = "The oracle is listening."
+# Prompt lengths whose cache buckets warm_up() captures: a spoken answer (at most 160 characters) is well under
+# 128 tokens; a longer /speak text lands in the same bucket unless its audio needs a longer cache.
+WARM_UP_PROMPT_TOKENS = (16, 128)
+WARM_UP_CODEC_FRAMES = 64  # about one chunk's decode window
+
+
+def _on_zerogpu() -> bool:
+    """Whether this runs on a ZeroGPU Space (as the ``spaces`` package itself decides it)."""
+    try:
+        import spaces.config
+    except ImportError:
+        return False
+    return bool(spaces.config.Config.zero_gpu)
 
 
 class _DropSharedConfigNotice(logging.Filter):
@@ -98,6 +116,8 @@ class ParlerSpeaker:
         chunk_timeout_s: float = 30.0,
         max_seconds: float | None = None,
         device: str | None = None,
+        fast: bool | None = None,
+        fast_slots: int = 2,
     ):
         self.model_id = settings.parler_model
         self.description = description
@@ -110,6 +130,31 @@ class ParlerSpeaker:
         self.sample_rate = int(config.sampling_rate)
         self.num_codebooks = int(self.model.decoder.num_codebooks)
         self._description_inputs = self.tokenizer(description, return_tensors="pt").to(self.device)
+        # A static cache (and its graphs) serves one answer at a time: one generator per speaking slot (the app
+        # speaks at most two answers at once); an answer that finds none free uses parler's generate().
+        self.fast: list = self._fast_generators(fast, fast_slots)
+        self.fast_failed = False
+        self._free_fast: queue.SimpleQueue = queue.SimpleQueue()
+        for generator in self.fast:
+            self._free_fast.put(generator)
+
+    def _fast_generators(self, wanted: bool | None, slots: int) -> list:
+        """Static-cache generators when ``wanted`` (default: on CUDA), else none; says which path in one line."""
+        from oracle.speech.parler_fast import FastPathUnsupported, StaticParlerGenerator
+
+        wanted = self.device.startswith("cuda") if wanted is None else wanted
+        if not wanted:
+            log.info("Parler-TTS path: eager generate() (no CUDA)")
+            return []
+        try:
+            generators = [StaticParlerGenerator(self.model) for _ in range(slots)]
+            generators[0].plan(device="cpu", **self._sampling_kwargs())  # a check only: no GPU at load (ZeroGPU)
+        except FastPathUnsupported as error:
+            log.warning("Parler-TTS path: eager generate() (the fast path cannot run this model: %s)", error)
+            return []
+        log.info("Parler-TTS path: fast, %d slot(s) (static KV cache, %s)", slots,
+                 "decoder step replayed as a CUDA graph" if generators[0].use_graphs else "eager steps")
+        return generators
 
     @staticmethod
     def _load(settings: Settings, device: str | None):
@@ -136,14 +181,9 @@ class ParlerSpeaker:
         )
         return model, tokenizer, device
 
-    def _generate_kwargs(self, text: str) -> dict:
-        prompt = self.tokenizer(text, return_tensors="pt").to(self.device)
+    def _sampling_kwargs(self) -> dict:
         config = self.model.generation_config
         kwargs = dict(
-            input_ids=self._description_inputs.input_ids,
-            attention_mask=self._description_inputs.attention_mask,
-            prompt_input_ids=prompt.input_ids,
-            prompt_attention_mask=prompt.attention_mask,
             do_sample=True,
             temperature=1.0,
             # as on the original Space: never stop before 10 steps (more if the model's own config asks)
@@ -154,12 +194,61 @@ class ParlerSpeaker:
             kwargs["max_new_tokens"] = int(self.max_seconds * frame_rate) + self.num_codebooks
         return kwargs
 
-    def streamer(self):
+    def _generate_kwargs(self, text: str) -> dict:
+        prompt = self.tokenizer(text, return_tensors="pt").to(self.device)
+        return dict(
+            input_ids=self._description_inputs.input_ids,
+            attention_mask=self._description_inputs.attention_mask,
+            prompt_input_ids=prompt.input_ids,
+            prompt_attention_mask=prompt.attention_mask,
+            **self._sampling_kwargs(),
+        )
+
+    def streamer(self, generate=None):
         from streamer import ParlerStreamer
 
         return ParlerStreamer(
-            self.model, first_chunk_s=self.first_chunk_s, chunk_s=self.chunk_s, timeout_s=self.chunk_timeout_s
+            self.model, first_chunk_s=self.first_chunk_s, chunk_s=self.chunk_s, timeout_s=self.chunk_timeout_s,
+            generate=generate,
         )
+
+    def _warm(self, generator) -> bool:
+        """Capture ``generator``'s graphs in this process; on failure, turn the fast path off (eager from now)."""
+        description = self._description_inputs
+        try:
+            generator.warm_up(description.input_ids, description.attention_mask,
+                              prompt_lengths=WARM_UP_PROMPT_TOKENS, **self._sampling_kwargs())
+            # and the codec, whose first decode in a process pays for its own lazy initialisation
+            self.streamer().decode(np.zeros((self.num_codebooks, WARM_UP_CODEC_FRAMES), dtype=np.int64))
+        except Exception as error:
+            log.error("Parler-TTS path: eager generate() from now on (the fast path failed to warm up: %s)",
+                      _reason(error))
+            self.fast_failed = True
+            return False
+        return True
+
+    def _fast_generate(self, **kwargs):
+        """One answer through a free fast-path generator; parler's ``generate()`` if none is free, the fast
+        path failed, or it cannot do what this answer asks."""
+        from oracle.speech.parler_fast import FastPathUnsupported
+
+        if self.fast_failed:
+            return self.model.generate(**kwargs)
+        try:
+            generator = self._free_fast.get_nowait()
+        except queue.Empty:
+            log.info("Parler-TTS: every fast-path slot is busy; this answer uses eager generate()")
+            return self.model.generate(**kwargs)
+        try:
+            # a fresh process (a ZeroGPU worker): capture its graphs first, inside this (GPU) call
+            if generator.warmed_in_process != os.getpid() and not self._warm(generator):
+                return self.model.generate(**kwargs)
+            return generator.generate(**kwargs)
+        except FastPathUnsupported as error:  # raised before any column reaches the streamer
+            log.warning("Parler-TTS: eager generate() for this answer (%s)", error)
+            return self.model.generate(**kwargs)
+        finally:
+            self._free_fast.put(generator)
 
     def stream(self, text: str) -> Iterator[np.ndarray]:
         """Speak ``text``: mono int16 chunks at ``sample_rate``, the first after about ``first_chunk_s``."""
@@ -167,7 +256,7 @@ class ParlerSpeaker:
 
         if not text or not text.strip():
             return
-        streamer = self.streamer()
+        streamer = self.streamer(self._fast_generate if self.fast else None)
         chunks = 0
         try:
             for chunk in streamer.stream(**self._generate_kwargs(text)):
@@ -181,6 +270,17 @@ class ParlerSpeaker:
             raise EngineUnavailable("The Parler-TTS voice produced no audio.")
 
     def warm_up(self) -> None:
-        """Generate one short phrase, so the first real answer does not pay for lazy initialisation."""
+        """Capture the fast path's graphs for answers up to ``WARM_UP_PROMPT_TOKENS`` long, then speak one
+        short phrase, so the first real answer pays for no lazy initialisation.
+
+        Not on ZeroGPU: there this is called in the main process, which must never run CUDA; each GPU worker
+        captures its own graphs before its first answer instead (``_fast_generate``), inside the GPU call.
+        """
+        if _on_zerogpu():
+            log.info("Parler-TTS warm-up deferred to the first @spaces.GPU call (ZeroGPU: no CUDA in the main process)")
+            return
+        for generator in self.fast:
+            if not self._warm(generator):
+                break
         for _ in self.stream(WARM_UP_TEXT):
             pass
