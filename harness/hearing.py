@@ -6,8 +6,9 @@ here to buy a house this year." So the tests use only recordings heard with marg
 word overlap or by the word error rate over a set, never by the exact words of one phrase.
 
 "With margin" was checked, not assumed: every recording below is heard word for word under each of
-CTranslate2's CPU kernels (``CT2_FORCE_CPU_ISA`` = GENERIC, AVX, AVX2, AVX512), with 1 and 2 threads,
-and its phrase is also heard in other voices or speeds. ``python -m harness.hearing`` repeats that
+CTranslate2's CPU kernels (``CT2_FORCE_CPU_ISA`` = GENERIC, AVX, AVX2, AVX512; the AVX kernel hears the
+house question exactly as the failing AVX-512 machine did), and its phrase is also heard in other
+voices or speeds. ``python -m harness.hearing`` repeats that
 check (one process per kernel, about a minute), prints what each kernel misheard and fails if two
 kernels hear a recording differently; run it before adding a recording or a phrase.
 """
@@ -29,9 +30,10 @@ class SpokenQuestion(NamedTuple):
 
 
 # The question most tests ask aloud: heard word for word on every kernel, and through every
-# conversion the fault tests apply (8 kHz stereo, 48 kHz int32, MP3, a 16 kb/s MP3, WebM/Opus, NaN
-# and Inf samples). "Should I learn to play the piano?" is not: at 8 kHz it is heard "So now I learned
-# to play in the piano.", with NaN samples "Should I learn to play Mapiano?".
+# conversion the fault tests apply (8 kHz stereo, 48 kHz int32, MP3, WebM/Opus, NaN and Inf samples),
+# except the 16 kb/s MP3 that squeezes an hour into 7 MB: "We like past my driving test." on every
+# kernel. "Should I learn to play the piano?" is not clear enough: at 8 kHz it is heard "So now I
+# learned to play in the piano.", with NaN samples "Should I learn to play Mapiano?".
 CLEAR_QUESTION = SpokenQuestion("Will I pass my driving test?", "en-us", 150)
 
 # Several voices and speeds of espeak-ng; the Piper voice's recordings are made by the tests.
