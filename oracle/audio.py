@@ -4,6 +4,12 @@
 the hearing engines take (mono float32 at 16 kHz, at most ``max_seconds`` long) and turns every way
 that can fail into one friendly ``OracleError``. ``wav_bytes`` and ``aac_from_samples`` pack int16
 speech for the way out.
+
+A recording is decoded from its own bytes and nothing else. Its container is told from its first
+bytes (``container_of``), the demuxer is forced to that one (FFmpeg's, through PyAV, in-process and
+reading the open file: seekable, so an M4A whose index sits at its end still plays), and every
+attempt of the demuxer to open another file or URL is refused. A playlist (``#EXTM3U``), a concat
+list or anything else that points at other media is no recording and is refused before any decoding.
 """
 
 from __future__ import annotations
@@ -11,27 +17,36 @@ from __future__ import annotations
 import io
 import logging
 import os
-import subprocess
+import time
 import wave
 
 import numpy as np
-import soundfile
 import soxr
 
-from oracle.errors import BadAudio, NoAudio, NoSpeech, TooShort
+from oracle.errors import BadAudio, NoAudio, NoSpeech, OracleError, TooShort
+from oracle.limits import (DECODE_TIME_LIMIT_S, MAX_CHANNELS, MAX_QUESTION_SECONDS, MAX_SAMPLE_RATE,
+                           MIN_QUESTION_SECONDS, MIN_SAMPLE_RATE)
 
 SAMPLE_RATE = 16_000
-FFMPEG_TIMEOUT_S = 20
 # Decoded beyond the longest question, so that a cut is logged as a cut rather than silently made.
 DECODE_MARGIN_S = 1.0
 # Below this peak a recording is digital silence (a muted or unplugged microphone).
 SILENCE_PEAK = 1e-3
+# A channel with this little of the loudest channel's energy (-30 dB) carries nothing worth hearing.
+QUIET_CHANNEL = 1e-3
+# Channels at least this correlated (either sign) with the loudest one hear the same source.
+SAME_SOURCE = 0.5
+# Opening reads no more than this to learn a recording's format, so that a header claiming an absurd
+# rate is refused before its data is touched (FFmpeg would otherwise read up to 5 MB to "analyse" it).
+HEADER_PROBE = {"probesize": "65536", "analyzeduration": "200000"}
+SLOW_TO_READ = "That recording took too long to read. Please record a shorter question."
 
 log = logging.getLogger(__name__)
 
 
-def load_question(path: str | os.PathLike | None, min_seconds: float = 0.4, max_seconds: float = 30.0) -> np.ndarray:
-    """Decode, down-mix, resample and check a recorded question."""
+def load_question(path: str | os.PathLike | None, min_seconds: float = MIN_QUESTION_SECONDS,
+                  max_seconds: float = MAX_QUESTION_SECONDS) -> np.ndarray:
+    """Decode, resample, mix down and check a recorded question."""
     if path is None or str(path).strip() == "":
         raise NoAudio()
     path = os.fspath(path)
@@ -39,13 +54,16 @@ def load_question(path: str | os.PathLike | None, min_seconds: float = 0.4, max_
         raise BadAudio()
     # Decode no more than the longest question (plus a little): a small, highly compressed file can
     # hold hours of audio, and decoding all of it would cost seconds of CPU and gigabytes of memory.
-    audio = _decode(path, max_seconds + DECODE_MARGIN_S)
-    if audio.size == 0:
+    channels, rate = _decode(path, max_seconds + DECODE_MARGIN_S)
+    if channels.shape[1] == 0:
         raise BadAudio()
-    if not np.isfinite(audio).all():
+    if not np.isfinite(channels).all():
         log.warning("recording held NaN or Inf samples; they were zeroed")
-        audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
-    audio = np.clip(audio, -1.0, 1.0)
+        channels = np.nan_to_num(channels, nan=0.0, posinf=0.0, neginf=0.0)
+    channels = np.clip(channels, -1.0, 1.0).T  # (samples, channels), as soxr takes them
+    if rate != SAMPLE_RATE:
+        channels = soxr.resample(channels, rate, SAMPLE_RATE)
+    audio = np.clip(mix_to_mono(channels), -1.0, 1.0)
     seconds = audio.size / SAMPLE_RATE
     if seconds < min_seconds:
         raise TooShort()
@@ -57,40 +75,147 @@ def load_question(path: str | os.PathLike | None, min_seconds: float = 0.4, max_
     return np.ascontiguousarray(audio, dtype=np.float32)
 
 
-def _decode(path: str, max_seconds: float) -> np.ndarray:
-    """libsndfile first (wav, flac, ogg, mp3: fast, in-process); ffmpeg for the rest (webm, m4a).
+def mix_to_mono(channels: np.ndarray) -> np.ndarray:
+    """(samples, channels) at 16 kHz -> mono, so that no channel can hide the speech of another.
 
-    Either way only the first ``max_seconds`` are decoded.
+    Averaging is not that: a channel wired in reverse polarity cancels its twin to silence, and
+    speech on one channel of six arrives at a sixth of its level. Silent channels are left out; if
+    the rest hear one source, they are lined up in polarity and averaged; if they hear different
+    sources, the channel with the most speech (by the VAD) is the question.
     """
-    try:
-        with soundfile.SoundFile(path) as sound:
-            rate = sound.samplerate
-            data = sound.read(frames=int(max_seconds * rate), dtype="float32", always_2d=True)
-    except Exception:  # soundfile raises several types for unreadable input
-        return _decode_with_ffmpeg(path, max_seconds)
-    if data.shape[0] == 0:
-        return np.zeros(0, dtype=np.float32)
-    mono = data.mean(axis=1)
-    if rate != SAMPLE_RATE:
-        mono = soxr.resample(np.nan_to_num(mono, nan=0.0, posinf=0.0, neginf=0.0), rate, SAMPLE_RATE)
-    return mono.astype(np.float32)
+    if channels.shape[1] == 1:
+        return channels[:, 0]
+    energy = np.mean(np.square(channels, dtype=np.float64), axis=0)
+    loudest = int(np.argmax(energy))
+    if energy[loudest] == 0.0:
+        return channels[:, 0]
+    live = [c for c in range(channels.shape[1]) if energy[c] >= QUIET_CHANNEL * energy[loudest]]
+    reference = channels[:, loudest].astype(np.float64)
+    correlation = {c: float(np.dot(channels[:, c], reference)) / (np.sqrt(energy[c] * energy[loudest]) * len(reference))
+                   for c in live}
+    if all(abs(r) >= SAME_SOURCE for r in correlation.values()):
+        return np.mean([np.sign(correlation[c]) * channels[:, c] for c in live], axis=0)
+    from oracle.vad import speech_seconds  # the VAD module imports this one
+
+    def speech_then_energy(c: int) -> tuple[float, float]:
+        return speech_seconds(np.ascontiguousarray(channels[:, c], dtype=np.float32)), energy[c]
+
+    return channels[:, max(live, key=speech_then_energy)]
 
 
-def _decode_with_ffmpeg(path: str, max_seconds: float) -> np.ndarray:
-    command = [
-        "ffmpeg", "-nostdin", "-v", "error", "-threads", "0",
-        "-t", f"{max_seconds:.3f}", "-i", path, "-f", "s16le", "-ac", "1", "-acodec", "pcm_s16le", "-ar", str(SAMPLE_RATE), "-",
-    ]
-    try:
-        result = subprocess.run(command, capture_output=True, timeout=FFMPEG_TIMEOUT_S, check=False)
-    except FileNotFoundError:
-        log.error("ffmpeg is not installed; only wav/flac/ogg/mp3 recordings can be read")
-        raise BadAudio() from None
-    except subprocess.TimeoutExpired:
-        raise BadAudio("That recording took too long to read. Please record a shorter question.") from None
-    if result.returncode != 0:
-        raise BadAudio()
-    return np.frombuffer(result.stdout, dtype=np.int16).astype(np.float32) / 32768.0
+def container_of(head: bytes) -> str | None:
+    """The FFmpeg demuxer for a recording whose file starts with ``head`` (16 bytes are enough), or
+    None when it is no recording we read: only containers that hold their own audio are named."""
+    if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
+        return "wav"
+    if head[:4] == b"fLaC":
+        return "flac"
+    if head[:4] == b"OggS":
+        return "ogg"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "matroska"  # WebM: what browsers record
+    if head[4:8] == b"ftyp":
+        return "mov"  # MP4, M4A, 3GP: what phones record
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return "aiff"
+    if head[:4] == b"caff":
+        return "caf"
+    if head[:5] == b"#!AMR":
+        return "amr"
+    if head[:3] == b"ID3":
+        return "mp3"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:  # an MPEG audio frame
+        return "aac" if head[1] & 0x06 == 0 else "mp3"  # layer bits 00: AAC in ADTS
+    return None
+
+
+def _decode(path: str, max_seconds: float) -> tuple[np.ndarray, int]:
+    """(channels, samples) float32 and its sample rate: at most the first ``max_seconds``."""
+    with open(path, "rb") as file:
+        container = container_of(file.read(16))
+        if container is None:
+            log.info("upload refused: not a recording in any container we read")
+            raise BadAudio()
+        declared = _wav_header_format(file) if container == "wav" else None
+        if declared is not None:
+            _checked_format(*declared)
+        file.seek(0)
+        try:
+            return _demux(file, container, max_seconds)
+        except OracleError:
+            raise
+        except Exception as error:  # FFmpeg has many ways to say "broken"
+            log.info("unreadable %s recording: %s: %s", container, type(error).__name__, error)
+            raise BadAudio() from None
+
+
+def _wav_header_format(file) -> tuple[int, int] | None:
+    """The (rate, channels) a WAV file's ``fmt `` chunk declares, read before FFmpeg touches the file:
+    FFmpeg's WAV reader sizes its reads by the rate, so a header claiming 2**31 Hz costs a whole read
+    of the file before the rate can be checked. None when there is no such chunk before the data."""
+    file.seek(12)
+    for _ in range(64):
+        header = file.read(8)
+        if len(header) < 8 or header[:4] == b"data":
+            return None
+        size = int.from_bytes(header[4:], "little")
+        if header[:4] == b"fmt ":
+            fmt = file.read(8)
+            return (int.from_bytes(fmt[4:8], "little"), int.from_bytes(fmt[2:4], "little")) if len(fmt) == 8 else None
+        file.seek(size + (size & 1), os.SEEK_CUR)
+    return None
+
+
+def _refuse_other_files(url: str, flags: int, options: dict):
+    raise PermissionError(f"a recording may not open other files: {url[:80]!r}")
+
+
+def _demux(file, container: str, max_seconds: float) -> tuple[np.ndarray, int]:
+    import av
+
+    deadline = time.monotonic() + DECODE_TIME_LIMIT_S
+    with av.open(file, format=container, options={"format_whitelist": container, **HEADER_PROBE},
+                 io_open=_refuse_other_files) as media:
+        if not media.streams.audio:
+            raise BadAudio()
+        stream = media.streams.audio[0]
+        rate, channel_count = _checked_format(stream.codec_context.sample_rate, stream.codec_context.channels)
+        wanted = int(max_seconds * rate)
+        chunks, frames = [], 0
+        for packet in media.demux(stream):
+            for frame in packet.decode():
+                if (frame.sample_rate, frame.layout.nb_channels) != (rate, channel_count):
+                    raise BadAudio()  # the format changed mid-stream: no recording does that
+                chunks.append(_float_channels(frame))
+                frames += frame.samples
+            if frames >= wanted:
+                break
+            if time.monotonic() > deadline:
+                raise BadAudio(SLOW_TO_READ)
+    if not chunks:
+        return np.zeros((channel_count, 0), dtype=np.float32), rate
+    return np.concatenate(chunks, axis=1)[:, :wanted], rate
+
+
+def _checked_format(rate: int, channels: int) -> tuple[int, int]:
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE or not 1 <= channels <= MAX_CHANNELS:
+        log.info("upload refused: %d Hz, %d channels", rate, channels)
+        shape = f"{rate:,} Hz, {channels} channel{'' if channels == 1 else 's'}"
+        raise BadAudio(f"That file's format ({shape}) is not one a microphone records. "
+                       "Please record your question again.")
+    return rate, channels
+
+
+def _float_channels(frame) -> np.ndarray:
+    """A decoded frame as (channels, samples) float32 in [-1, 1]."""
+    data = frame.to_ndarray()
+    if not frame.format.is_planar:
+        data = data.reshape(-1, frame.layout.nb_channels).T
+    if data.dtype == np.uint8:
+        return (data.astype(np.float32) - 128.0) / 128.0
+    if data.dtype.kind == "i":
+        return data.astype(np.float32) / float(-np.iinfo(data.dtype).min)
+    return data.astype(np.float32)
 
 
 def to_int16(samples: np.ndarray) -> np.ndarray:

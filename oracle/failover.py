@@ -95,6 +95,11 @@ class FailoverTranscriber(_Failover):
 
 
 class FailoverAnswerer(_Failover):
+    @property
+    def system_prompt(self) -> str | None:
+        """The primary's: the backup (the book) has none, and its proverbs never echo one."""
+        return getattr(self.primary, "system_prompt", None)
+
     def answer(self, question: str) -> str:
         return self._call("answering", lambda: self.primary.answer(question), lambda: self.backup.answer(question))
 

@@ -35,3 +35,12 @@ HISTORY_LIMIT = 20
 # CACHE_MAX_AGE_S (a history download lasts that long); ORACLE_CACHE_MAX_AGE overrides the age.
 CACHE_SWEEP_S = 60
 CACHE_MAX_AGE_S = 900
+
+# ---- a recording's format ----
+# A header claiming a rate or a channel count outside these is refused before any decoding: no
+# microphone makes it, and resampling from a 2**31 Hz "recording" alone costs seconds of CPU.
+MIN_SAMPLE_RATE = 8_000
+MAX_SAMPLE_RATE = 192_000
+MAX_CHANNELS = 8
+# Decoding one recording (at most MAX_QUESTION_SECONDS of it) may take this long before it is refused.
+DECODE_TIME_LIMIT_S = 10.0

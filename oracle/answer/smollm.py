@@ -7,8 +7,12 @@ package metadata and loaded by transformers with ``gguf_file=`` (needs ``gguf`` 
 A 135M model cannot follow the oracle's rules from instructions alone, so each question is shown a few
 worked examples: proverbs the book retrieves for it, each paired with a question of its theme. The
 model then writes one proverb-like sentence (greedy, at most ``MAX_NEW_TOKENS``, cut at the first
-sentence end), which passes through the sanitizer. Nonsense gets the book's "foolish" reply without
-asking the model, and junk output falls back to the book's own answer.
+sentence end). It is returned raw for the pipeline's guard to clean, unless the guard would refuse it
+(about half of what this small model writes: no proverb, or a word of the question said back): then
+the book's own answer is returned instead. Nonsense gets the book's "foolish" reply without asking
+the model, and a model that fails hands over to the book too.
+
+``benchmarks/smollm.py`` times it and counts the attacks that steer it.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from oracle.answer.guard import FALLBACK_ANSWER, FOOLISH_ANSWER, sanitize
+from oracle.answer.guard import FOOLISH_ANSWER, refused
 from oracle.config import Settings
 from oracle.errors import EngineUnavailable
 
@@ -35,8 +39,6 @@ MAX_NEW_TOKENS = 32
 # Torch intra-op threads while generating. A 135M model at batch 1 gains little from more, and two
 # OpenMP threads on a busy 2-core machine measured 4-8x slower than one (they spin-wait on each other).
 GENERATE_THREADS = 1
-# Replies outside these bounds are not one proverb-like sentence.
-MIN_WORDS, MAX_CHARS = 3, 120
 
 SYSTEM_PROMPT = (
     "You are an oracle. Answer every question with one short, wise proverb. "
@@ -105,13 +107,6 @@ THEME_QUESTIONS = {
 }
 GENERIC_QUESTION = "What should I do?"
 
-# Phrases of an assistant talking, not of an oracle answering.
-_ASSISTANT_TALK = re.compile(
-    r"^(i|i'm|i am|i'll|i will|sure|okay|ok)\b|"
-    r"\b(as an ai|language model|sorry|i cannot|i can't|i don't know|here is|here's|question|answer:|"
-    r"proverb:|oracle|prompt|instructions?)\b",
-    re.I,
-)
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 
 
@@ -165,6 +160,7 @@ def example_question(tags: tuple[str, ...]) -> str:
 
 class SmolLMAnswerer:
     name = "smollm"
+    system_prompt = SYSTEM_PROMPT
 
     def __init__(self, settings: Settings | None = None, book=None):
         self.settings = settings or Settings()
@@ -230,7 +226,7 @@ class SmolLMAnswerer:
         from oracle.limits import MAX_QUESTION_CHARS
 
         examples = self.book.retrieve(question, k=EXAMPLES)
-        messages = [{"role": "system", "content": SYSTEM_PROMPT}]
+        messages = [{"role": "system", "content": self.system_prompt}]
         for proverb in reversed(examples):
             messages.append({"role": "user", "content": example_question(proverb.tags)})
             messages.append({"role": "assistant", "content": proverb.text})
@@ -261,9 +257,10 @@ class SmolLMAnswerer:
         return first_sentence(text)
 
     def answer(self, question: str) -> str:
+        """The model's sentence, raw; the book's answer if the guard would refuse it or the model fails."""
         with torch_threads(GENERATE_THREADS):  # the book's MiniLM too: same small-batch reasoning
             fallback = self.book.answer(question)
-            if fallback == FOOLISH_ANSWER:
+            if fallback == FOOLISH_ANSWER:  # nonsense, or nothing the book's proverbs speak of
                 return FOOLISH_ANSWER
             try:
                 raw = self.generate(question)
@@ -272,58 +269,7 @@ class SmolLMAnswerer:
             except Exception as error:
                 log.warning("SmolLM2 failed (%s); the book answers instead", type(error).__name__)
                 return fallback
-        reply = sanitize(raw)
-        if self._is_junk(reply, question):
-            log.info("SmolLM2 reply %r rejected; the book answers instead", raw[:80])
+        if refused(raw, self.system_prompt, question):
+            log.info("SmolLM2 reply %r would be refused; the book answers instead", raw[:80])
             return fallback
-        return reply
-
-    @staticmethod
-    def _is_junk(reply: str, question: str) -> bool:
-        if reply == FALLBACK_ANSWER or len(reply) > MAX_CHARS or len(reply.split()) < MIN_WORDS:
-            return True
-        if reply.endswith("?") or _ASSISTANT_TALK.search(reply):
-            return True
-        said = re.findall(r"[a-z']+", reply.lower())
-        if not said or len(set(said)) / len(said) < 0.6:  # "No, no, no."
-            return True
-        asked = set(re.findall(r"[a-z']+", question.lower()))
-        return len(set(said) & asked) / len(set(said)) > 0.8  # it only repeated the question
-
-
-BENCH_QUESTIONS = (
-    "Should I quit my job and become a painter?",
-    "Will I find true love this year?",
-    "Is it a good idea to buy a house now?",
-    "Should I trust my business partner?",
-    "Will it rain on my wedding day?",
-    "Should I learn to play the piano?",
-    "Am I too old to go back to university?",
-    "Should I forgive my brother?",
-    "Will my startup succeed?",
-    "Should I move to Paris?",
-)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m oracle.answer.smollm [QUESTION ...]``: answer and time each (after a warm-up)."""
-    import statistics
-    import sys
-
-    questions = (argv if argv is not None else sys.argv[1:]) or list(BENCH_QUESTIONS)
-    started = time.monotonic()
-    answerer = SmolLMAnswerer()
-    answerer.warm_up()
-    print(f"warm-up (load model and book, one answer): {time.monotonic() - started:.1f} s")
-    took = []
-    for question in questions:
-        started = time.monotonic()
-        reply = answerer.answer(question)
-        took.append(time.monotonic() - started)
-        print(f"{took[-1]:5.2f} s  {question} -> {reply}")
-    print(f"median {statistics.median(took):.2f} s over {len(took)} questions "
-          f"(min {min(took):.2f}, max {max(took):.2f})")
-
-
-if __name__ == "__main__":
-    main()
+        return raw
