@@ -51,7 +51,7 @@ def question_seconds(question_wav) -> float:
     return soundfile.info(question_wav).duration - MICROPHONE_TAIL_S
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # Playwright's sync API keeps an asyncio loop running while it is open
 def browser(chromium_path, question_wav):
     from playwright.sync_api import sync_playwright
 
