@@ -11,6 +11,8 @@ Every visit keeps its own history (a ``gr.State``) with each spoken answer downl
 from __future__ import annotations
 
 import logging
+import signal
+import sys
 import tempfile
 from pathlib import Path
 
@@ -21,11 +23,13 @@ from oracle import logs
 from oracle.config import Settings
 from oracle.errors import AudioByLink
 from oracle.examples import EXAMPLE_QUESTIONS, spoken_examples
-from oracle.limits import MAX_FILE_SIZE, QUEUE_MAX_SIZE, SPEAKING_CONCURRENCY, THINKING_CONCURRENCY
+from oracle.limits import DRAIN_EXIT_S, MAX_FILE_SIZE, QUEUE_MAX_SIZE, SPEAKING_CONCURRENCY, THINKING_CONCURRENCY
 from oracle.pipeline import Oracle
 from oracle.web.flow import OracleFlow
+from oracle.web.defences import protect, server_settings
 from oracle.web.gradio_internals import BlocksWithLook, check_gradio_version, examples_loaded, refuse_urls_as_audio
-from oracle.web.housekeeping import cache_sweep_settings, housekeeping
+from oracle.web.housekeeping import cache_sweep_settings
+from oracle.web.middleware import Drain
 from oracle.web.look import HEADER_HTML, LOOK, ball_html, history_entry_html, js_values, status_html
 from oracle.web.speech_stream import SpeechStream
 
@@ -34,13 +38,14 @@ TITLE = "Magic 8 Ball 🎱"
 log = logging.getLogger("oracle.app")
 
 
-def launch_settings() -> dict:
+def launch_settings(drain: Drain | None = None) -> dict:
     """How the server is launched, by main() and the tests alike (a fresh dict: Gradio edits it).
 
     show_error=False: only the oracle's own friendly messages (gr.Error) reach a user, never an
-    exception's text.
+    exception's text. ``server_settings``: the front door, the housekeeping, the visits kept; ``drain``
+    (main()'s SIGTERM handler begins it) shuts the server down gently.
     """
-    return {"max_file_size": MAX_FILE_SIZE, "show_error": False, "app_kwargs": {"lifespan": housekeeping}}
+    return {"max_file_size": MAX_FILE_SIZE, "show_error": False, **server_settings(MAX_FILE_SIZE, drain or Drain())}
 
 
 def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
@@ -130,8 +135,10 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
         api_trigger.click(flow.consult, inputs=[api_audio], outputs=[api_question, api_answer, api_wav], api_name="consult",
               concurrency_id="think", concurrency_limit=THINKING_CONCURRENCY)
 
-    demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=1)
+    # api_open=False: the queue is the only way in (gradio_client uses it); no direct POST to /run/.
+    demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=1, api_open=False)
     refuse_urls_as_audio(demo, str(AudioByLink()))
+    protect(demo)
     demo.flow = flow  # for tests and benchmarks that watch the voice
     return demo
 
@@ -141,7 +148,20 @@ def main() -> None:
     check_gradio_version()
     oracle = Oracle.from_settings(Settings.from_env())
     oracle.warm_up()
-    build_demo(oracle).launch(**launch_settings())
+    demo = build_demo(oracle)
+    drain = Drain()
+
+    def drain_then_exit(signum, frame):
+        """SIGTERM: refuse new requests, end running ones with a friendly message, exit 0 within DRAIN_EXIT_S."""
+        log.info("SIGTERM: draining")
+        drain.begin()
+        if not drain.wait_finished(DRAIN_EXIT_S - 1):
+            log.warning("draining took too long; closing anyway")
+        demo.close()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, drain_then_exit)
+    demo.launch(**launch_settings(drain))
 
 
 if __name__ == "__main__":

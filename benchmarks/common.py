@@ -73,6 +73,31 @@ class App:
         files = [f for d in (self.gradio_dir, self.tmp_dir) for f in d.rglob("*") if f.is_file()]
         return len(files), sum(f.stat().st_size for f in files) / 1e6
 
+    def threads(self) -> int:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(status.split("Threads:")[1].split()[0])
+
+    def open_files(self) -> int:
+        """File descriptors the server holds (files, sockets, pipes)."""
+        return len(list(Path(f"/proc/{self.process.pid}/fd").iterdir()))
+
+    def cache_files(self, max_age_s: float) -> dict[str, tuple[int, int]]:
+        """Files of the app's Gradio cache by kind: {kind: (count, older than max_age_s)}."""
+        oldest = time.time() - max_age_s
+        kinds: dict[str, list[int]] = {}
+        for path in self.gradio_dir.rglob("*"):
+            if path.is_file():
+                counts = kinds.setdefault(cache_file_kind(path.name), [0, 0])
+                counts[0] += 1
+                counts[1] += path.stat().st_mtime < oldest
+        return {kind: (count, old) for kind, (count, old) in sorted(kinds.items())}
+
+    def figures(self, max_age_s: float) -> str:
+        cache = self.cache_files(max_age_s)
+        files = ", ".join(f"{kind} {count} ({old} old)" for kind, (count, old) in cache.items()) or "none"
+        return (f"RSS {self.rss_mb():.0f} MB, {self.threads()} threads, {self.open_files()} open files; "
+                f"cache files (older than {max_age_s:.0f} s): {files}")
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -81,6 +106,18 @@ class App:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=30)
+
+
+def cache_file_kind(name: str) -> str:
+    if name.startswith("oracle-answer-"):
+        return "history WAVs"
+    if name.startswith("example-"):
+        return "examples (kept for good)"
+    if name.startswith("question-"):
+        return "uploads"
+    if name.endswith((".aac", ".mp3", ".wav", ".ts")):
+        return "answers/streams"
+    return "other"
 
 
 def launch_app(extra_env: dict[str, str] | None = None, keep_workdir: bool = False) -> App:

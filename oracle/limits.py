@@ -44,3 +44,24 @@ MAX_SAMPLE_RATE = 192_000
 MAX_CHANNELS = 8
 # Decoding one recording (at most MAX_QUESTION_SECONDS of it) may take this long before it is refused.
 DECODE_TIME_LIMIT_S = 10.0
+
+# ---- strangers (see oracle/web/middleware.py and oracle/web/defences.py) ----
+# A visit's id: Gradio's page makes ~11 characters, gradio_client a 36-character UUID.
+MAX_SESSION_HASH_CHARS = 64
+# A request that is not an upload is JSON (a question is cut to 300 characters, text to speak to
+# 1,000); an upload request carries one file of MAX_FILE_SIZE plus its multipart framing.
+MAX_JSON_BODY_BYTES = 1024 * 1024
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+# Requests one visit (a page, a gradio_client) may have waiting, and one client address (a household, an
+# office behind one address): one more is told the app is busy, so one client cannot fill the queue.
+MAX_WAITING_PER_VISIT = 4
+MAX_WAITING_PER_ADDRESS = 8
+# Visits whose state (history) is kept, least recently used forgotten first (Gradio's default: 10,000 at
+# ~100 kB each); visits idle longer than CACHE_MAX_AGE_S are forgotten anyway.
+MAX_VISITS = 500
+# On SIGTERM, streams being spoken end at their next chunk with a friendly message; other running requests
+# (hearing, answering) get DRAIN_GRACE_S; players get DRAIN_LINGER_S to fetch the end of their playlist;
+# the process exits within DRAIN_EXIT_S.
+DRAIN_GRACE_S = 4.0
+DRAIN_LINGER_S = 2.0
+DRAIN_EXIT_S = 9.0

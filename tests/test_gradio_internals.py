@@ -77,3 +77,23 @@ def test_files_saved_to_the_cache_are_wav_files_where_gradio_serves_uploads():
     assert path.startswith(str(get_upload_folder())) and path.endswith(".wav")
     with open(path, "rb") as wav:
         assert wav.read(4) == b"RIFF"
+
+
+def test_the_server_defences_find_what_they_reach_into(served_demo):
+    """oracle/web/gradio_internals.py, "the server's defences" section (issue 10)."""
+    import gradio.queueing
+    import gradio.utils
+
+    queue = served_demo._queue
+    assert list(inspect.signature(queue.push).parameters) == ["body", "request", "username"]
+    for name in ("delete_lock", "send_message", "pending_messages_per_session"):
+        assert hasattr(queue, name), f"gradio's queue has no {name} any more"
+    holder = served_demo.state_holder
+    assert isinstance(holder.session_data, dict) and isinstance(holder.time_last_used, dict)
+    assert holder.lock is not None and served_demo.state_session_capacity > 0
+    assert inspect.iscoroutinefunction(served_demo.preprocess_data)
+    assert isinstance(served_demo.server_app.iterators, dict)
+    assert "iterator" in inspect.signature(gradio.utils.SyncToAsyncIterator).parameters
+    assert callable(gradio.queueing.error_payload)
+    assert gradio_internals.work_in_progress(served_demo) == (0, 0)
+    assert gradio_internals.visits_in_memory(served_demo) >= 0

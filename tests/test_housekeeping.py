@@ -28,6 +28,8 @@ def test_the_sweep_settings_follow_the_environment(monkeypatch):
 
 @pytest.fixture
 def quick_sweep(oracle, tmp_path, monkeypatch):
+    # Its own cache folder: the sweep deletes every file older than 2 s there.
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("ORACLE_CACHE_MAX_AGE", "2")
     demo, url = serve(oracle, tmp_path)
     yield demo, Client(url, verbose=False, download_files=False)

@@ -110,7 +110,10 @@ def test_twenty_people_at_once_are_all_served(server_url, oracle):
 
     def user(i: int):
         try:
-            client = Client(server_url, verbose=False, download_files=False, httpx_kwargs={"timeout": 30})
+            # Twenty people, twenty addresses (uvicorn trusts X-Forwarded-For from 127.0.0.1): the app caps
+            # requests waiting per address (tests/test_attacks.py).
+            client = Client(server_url, verbose=False, download_files=False, httpx_kwargs={"timeout": 30},
+                            headers={"X-Forwarded-For": f"10.0.0.{i + 1}"})
             barrier.wait()
             deadline = time.monotonic() + 90
             answer = client.submit(f"Will person number {i} find happiness?", api_name="/ask_text").result(timeout=60)

@@ -49,7 +49,7 @@ class OracleFlow:
 
     def _speak(self, text: str) -> Iterator[Audio]:
         """Stream the spoken ``text``: one chunk per sentence or clause, int16, one loudness."""
-        if not (text or "").strip():
+        if not any(character.isalnum() for character in text or ""):  # empty, or only punctuation
             raise gr.Error("There is nothing to speak: ask a question first.", print_exception=False)
         rate, start = self.oracle.sample_rate, time.perf_counter()
         first_audio_ms, chunks, samples = None, 0, 0

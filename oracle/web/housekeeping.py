@@ -1,5 +1,6 @@
-"""Keeping a long-running server healthy: every sweep of Gradio's file cache also forgets what Gradio
-keeps in memory for finished requests (see ``gradio_internals.forget_finished_requests``)."""
+"""Keeping a long-running server healthy: every sweep deletes the old files of Gradio's cache (every file
+the app writes there, and those of earlier runs at start), forgets what Gradio keeps in memory for
+finished requests and idle visits (see ``gradio_internals``); and a SIGTERM drains the server."""
 
 from __future__ import annotations
 
@@ -7,11 +8,21 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
+from pathlib import Path
 
-from oracle.limits import CACHE_MAX_AGE_S, CACHE_SWEEP_S, SPEAK_TIME_LIMIT_S
-from oracle.web.gradio_internals import forget_finished_requests
+import gradio as gr
+
+from oracle.limits import (CACHE_MAX_AGE_S, CACHE_SWEEP_S, DRAIN_GRACE_S, DRAIN_LINGER_S, SPEAK_TIME_LIMIT_S)
+from oracle.web.gradio_internals import (cache_dir, end_running_streams, files_kept_in_cache, forget_finished_requests,
+                                         forget_idle_visits, keep_for_good, refuse_waiting_requests, work_in_progress)
+from oracle.web.middleware import DRAINING_MESSAGE, Drain
 
 log = logging.getLogger(__name__)
+
+# Files put in the cache after this moment and before the server starts are the app's own (the
+# examples, copied there while the page is built): kept for the life of the server.
+LOADED_AT = time.time()
 
 
 def cache_sweep_settings(max_age: str | None = None) -> tuple[int, int]:
@@ -21,25 +32,83 @@ def cache_sweep_settings(max_age: str | None = None) -> tuple[int, int]:
     return min(CACHE_SWEEP_S, age), age
 
 
+def sweep_old_files(directory: Path, max_age: float, keep: set[Path] = frozenset()) -> int:
+    """Delete every file under ``directory`` last written more than ``max_age`` seconds ago (except
+    ``keep``), then the folders left empty; how many files. Gradio's own ``delete_cache`` deletes only the
+    files it made itself in this run: not the files the app saves (history WAVs), not those of a run that
+    was killed. Other apps may share Gradio's default cache folder: only old files go."""
+    oldest = time.time() - max_age
+    deleted = 0
+    emptied: set[Path] = set()  # deleting a file makes its folder look young
+    for path in sorted(directory.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        try:
+            is_folder = path.is_dir() and not path.is_symlink()
+            if path.lstat().st_mtime >= oldest and not (is_folder and path in emptied):
+                continue
+            if is_folder:
+                path.rmdir()  # only if empty
+            elif path not in keep:
+                path.unlink()
+                deleted += 1
+            else:
+                continue
+            emptied.add(path.parent)
+        except OSError:  # in use, gone already, not empty: next time
+            continue
+    return deleted
+
+
+def sweep_everything(demo: gr.Blocks, directory: Path, own_files: set[Path], first_seen: dict,
+                     max_age: float) -> None:
+    files = sweep_old_files(directory, max_age, own_files | files_kept_in_cache(demo))
+    requests = forget_finished_requests(demo, first_seen, max_age, SPEAK_TIME_LIMIT_S)
+    visits = forget_idle_visits(demo, max_age)
+    if files or requests or visits:
+        log.info("housekeeping: deleted %d old files, forgot %d finished requests and %d idle visits",
+                 files, requests, visits)
+
+
+async def drain_when_asked(demo: gr.Blocks, drain: Drain) -> None:
+    """On the server's event loop: once ``drain`` begins (SIGTERM; the front door refuses new work from
+    then on), end what waits and the streams being spoken, each with a friendly last message, give the
+    rest DRAIN_GRACE_S to finish, and keep serving the playlists DRAIN_LINGER_S more so that players
+    hear the end of every stream."""
+    await drain.wait_started()
+    waiting = await refuse_waiting_requests(demo, DRAINING_MESSAGE)
+    streams = await end_running_streams(demo, DRAINING_MESSAGE)
+    deadline = time.monotonic() + DRAIN_GRACE_S
+    while any(work_in_progress(demo)) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        waiting += await refuse_waiting_requests(demo, DRAINING_MESSAGE)
+    log.info("drained: %d waiting requests refused, %d streams ended early", waiting, streams)
+    await asyncio.sleep(DRAIN_LINGER_S)
+    drain.finish()
+
+
 @contextlib.asynccontextmanager
-async def housekeeping(server_app):
-    """Server lifespan: every sweep of the file cache, forget old requests' in-memory leftovers too."""
+async def housekeeping(server_app, drain: Drain | None = None):
+    """Server lifespan: sweep old files (those of earlier runs at once), Gradio's in-memory leftovers and
+    idle visits every CACHE_SWEEP_S; drain when ``drain`` begins."""
     demo = server_app.get_blocks()
     every, max_age = demo.delete_cache or cache_sweep_settings()
+    directory = cache_dir()
+    own_files = {p for p in directory.rglob("*") if p.is_file() and p.lstat().st_ctime >= LOADED_AT}
+    keep_for_good(demo, own_files)
     first_seen: dict = {}
 
     async def sweep_forever():
         while True:
-            await asyncio.sleep(every)
             try:
-                dropped = forget_finished_requests(demo, first_seen, max_age, SPEAK_TIME_LIMIT_S)
-                if dropped:
-                    log.info("housekeeping: forgot %d finished requests", dropped)
+                sweep_everything(demo, directory, own_files, first_seen, max_age)
             except Exception:  # never let housekeeping take the server down
                 log.exception("housekeeping failed; it will try again")
+            await asyncio.sleep(every)
 
-    task = asyncio.create_task(sweep_forever())
+    tasks = [asyncio.create_task(sweep_forever())]
+    if drain is not None:
+        tasks.append(asyncio.create_task(drain_when_asked(demo, drain)))
     try:
         yield
     finally:
-        task.cancel()
+        for task in tasks:
+            task.cancel()

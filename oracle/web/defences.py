@@ -1,0 +1,45 @@
+"""What stands between strangers and the oracle: the front door (``oracle.web.middleware``), the queue's
+own checks, and the launch settings that bound memory. ``app.py`` calls ``protect(demo)`` and launches
+with ``server_settings(...)``; see the README's "Limits and behaviour"."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import gradio as gr
+from starlette.middleware import Middleware
+
+from oracle.limits import MAX_VISITS, MAX_WAITING_PER_ADDRESS, MAX_WAITING_PER_VISIT
+from oracle.web.gradio_internals import guard_the_queue, name_every_error, refuse_unreadable_inputs
+from oracle.web.housekeeping import housekeeping
+from oracle.web.middleware import SESSION_HASH, Drain, FrontDoor
+
+BUSY_MESSAGE = "You have several questions waiting already: please wait for their answers."
+UNKNOWN_REQUEST_MESSAGE = "Unknown request: please reload the page."
+UNREADABLE_INPUTS_MESSAGE = "That request could not be read: send a recording or a question as the API page shows."
+SOMETHING_WENT_WRONG_MESSAGE = "Something went wrong on the oracle's side. Please try again."
+
+
+def protect(demo: gr.Blocks) -> None:
+    """The queue's checks on every request joining it, and a message with every error it sends."""
+    guard_the_queue(demo, session_hash=SESSION_HASH, max_waiting_per_visit=MAX_WAITING_PER_VISIT,
+                    max_waiting_per_address=MAX_WAITING_PER_ADDRESS, busy_message=BUSY_MESSAGE,
+                    unknown_message=UNKNOWN_REQUEST_MESSAGE)
+    refuse_unreadable_inputs(demo, UNREADABLE_INPUTS_MESSAGE)
+    name_every_error(SOMETHING_WENT_WRONG_MESSAGE)
+
+
+def server_settings(max_file_size: str, drain: Drain) -> dict:
+    """``launch()`` arguments: the front door in front of Gradio, the housekeeping lifespan (which also
+    drains on ``drain``), and the number of visits kept."""
+    return {"state_session_capacity": MAX_VISITS,
+            "app_kwargs": {"lifespan": functools.partial(housekeeping, drain=drain),
+                           "middleware": [Middleware(FrontDoor, max_upload_bytes=_bytes(max_file_size), drain=drain)]}}
+
+
+def _bytes(size: str) -> int:
+    """``"10mb"`` -> 10485760, as Gradio reads ``max_file_size``."""
+    number, unit = re.fullmatch(r"\s*(\d+)\s*([kmg]?b)\s*", size.lower()).groups()
+    return int(number) * {"b": 1, "kb": 1024, "mb": 1024 ** 2, "gb": 1024 ** 3}[unit]
+
