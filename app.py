@@ -73,9 +73,12 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
                 spoken_examples_ui = gr.Examples(
                     examples_audio, inputs=[microphone], label="Spoken examples: click one to ask it",
                     example_labels=[f"🔊 {q}" for q in EXAMPLE_QUESTIONS], elem_id="spoken-examples")
+                # Labelled, like the spoken ones: Gradio 6.17 draws unlabelled examples by loading the input's
+                # Example component asynchronously, which can read the Dataset's props before they are set
+                # ("Cannot read properties of undefined (reading '0')" in the page); labels are plain text.
                 typed_examples_ui = gr.Examples(
                     [[q] for q in EXAMPLE_QUESTIONS], inputs=[typed], label="Typed examples: click one to ask it",
-                    elem_id="typed-examples")
+                    example_labels=list(EXAMPLE_QUESTIONS), elem_id="typed-examples")
                 gr.HTML('<h2>This visit</h2><p>Only you see these, and they are gone when you close the page.</p>',
                         elem_id="history-title")
 
