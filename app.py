@@ -11,6 +11,7 @@ Every visit keeps its own history (a ``gr.State``) with each spoken answer downl
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -86,9 +87,12 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
                 spoken_examples_ui = gr.Examples(
                     examples_audio, inputs=[example_audio], label="Spoken examples: click one to ask it",
                     example_labels=[f"🔊 {q}" for q in EXAMPLE_QUESTIONS], elem_id="spoken-examples")
+                # Labelled, like the spoken ones: Gradio 6.17 draws unlabelled examples by loading the input's
+                # Example component asynchronously, which can read the Dataset's props before they are set
+                # ("Cannot read properties of undefined (reading '0')" in the page); labels are plain text.
                 typed_examples_ui = gr.Examples(
                     [[q] for q in EXAMPLE_QUESTIONS], inputs=[typed], label="Typed examples: click one to ask it",
-                    elem_id="typed-examples")
+                    example_labels=list(EXAMPLE_QUESTIONS), elem_id="typed-examples")
                 gr.HTML('<h2>This visit</h2><p>Only you see these, and they are gone when you close the page.</p>',
                         elem_id="history-title")
 
@@ -176,6 +180,10 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
 def main() -> None:
     logs.configure()
     check_gradio_version()
+    if os.environ.get("SPACE_ID"):
+        # On a Space every request comes through Hugging Face's proxy: trust the client address it forwards,
+        # or every visitor would share the proxy's address and its cap on waiting requests.
+        os.environ.setdefault("FORWARDED_ALLOW_IPS", "*")
     oracle = Oracle.from_settings(Settings.from_env())
     oracle.warm_up()
     demo = build_demo(oracle)

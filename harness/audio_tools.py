@@ -1,4 +1,5 @@
-"""Making and measuring real audio for the tests: espeak-ng speaks, ffmpeg converts and decodes."""
+"""Making and measuring real audio for the tests: espeak-ng (or the app's own voice) speaks, ffmpeg
+converts and decodes."""
 
 from __future__ import annotations
 
@@ -26,6 +27,15 @@ class SpeechMaker:
         if not path.exists():
             subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text],
                            check=True, timeout=TIMEOUT_S)
+        return path
+
+    def speak_with(self, speaker, text: str) -> Path:
+        """``text`` spoken by a voice engine (e.g. the app's Piper voice) as a WAV file."""
+        key = hashlib.sha1(f"{text}|{speaker.name}".encode()).hexdigest()[:12]
+        path = self.directory / f"{key}-{speaker.name}.wav"
+        if not path.exists():
+            samples = np.concatenate(list(speaker.stream(text)))
+            soundfile.write(path, samples, speaker.sample_rate, subtype="PCM_16")
         return path
 
     def convert(self, source: Path, suffix: str, *ffmpeg_args: str) -> Path:

@@ -6,6 +6,7 @@ without a click; the rest of the flags keep a headless browser quiet on a machin
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
@@ -42,7 +43,10 @@ def browser_flags(microphone_wav: Path) -> list[str]:
     ]
 
 
-def microphone_wav(speech_wav: Path, target: Path, lead_s: float = 0.3, tail_s: float = 4.0) -> Path:
+MICROPHONE_TAIL_S = 4.0  # silence after the question in the fake microphone's file
+
+
+def microphone_wav(speech_wav: Path, target: Path, lead_s: float = 0.3, tail_s: float = MICROPHONE_TAIL_S) -> Path:
     """``speech_wav`` as Chromium's fake microphone likes it: 48 kHz mono 16-bit PCM, with silence
     before and after. Chromium starts the file when the page opens the microphone (on Record) and
     loops it: the long silence after the question keeps a recording from hearing it twice."""
@@ -85,6 +89,89 @@ class QueueGate:
         for route in self.held:
             route.continue_()
         self.page.unroute(self.PATTERN, self._handle)
+
+
+# Gradio 6.17's AudioPlayer builds a WaveSurfer waveform in onMount even for a streamed value, whose
+# waveform container it never renders (use_waveform is false for streams), so WaveSurfer throws
+# "Container not found" each time a stream player mounts. It is Gradio's, and harmless: the player's
+# <audio> element and its HLS stream are set up by separate effects (the tests hear the answer play).
+# Only this exact error, thrown from WaveSurfer's container lookup, is tolerated.
+GRADIO_STREAM_WAVEFORM_ERROR = ("Container not found", "parentFromOptionsContainer")
+
+
+class PageErrors:
+    """Every uncaught error and unhandled rejection in a page, with its stack; ``check()`` fails on any."""
+
+    def __init__(self, page):
+        self.errors: list[str] = []
+        page.on("pageerror", self._record)
+
+    def _record(self, error) -> None:
+        message, origin = GRADIO_STREAM_WAVEFORM_ERROR
+        if error.message == message and origin in (error.stack or ""):
+            return
+        self.errors.append(f"{error.name}: {error.message}\n{error.stack}")
+
+    def check(self) -> None:
+        assert not self.errors, "errors in the page:\n" + "\n".join(self.errors)
+
+    def __str__(self) -> str:
+        return "; ".join(self.errors) or "none"
+
+
+PAGE_STATE = """() => {
+  const audio = document.querySelector('#answer-audio audio');
+  const stage = document.querySelector('#status [data-stage]');
+  return {stage: stage && stage.dataset.stage, heard: (document.querySelector('#heard') || {}).innerText,
+          audio: audio && {paused: audio.paused, ended: audio.ended, currentTime: audio.currentTime,
+                           duration: audio.duration, readyState: audio.readyState}};
+}"""
+
+
+def page_state(page) -> dict:
+    """What the page shows now: its stage, what it heard, and the answer player's state."""
+    return page.evaluate(PAGE_STATE)
+
+
+# Installed in every page before its own scripts: how far the answer player has played since the last
+# reset, from the <audio> element's own timeupdate events (media events do not bubble, but a capturing
+# listener on the document sees them all).
+WATCH_ANSWER_PLAYBACK = """
+window.answerPlayedS = 0;
+document.addEventListener('timeupdate', (event) => {
+  if (event.target.closest && event.target.closest('#answer-audio') && !event.target.paused)
+    window.answerPlayedS = Math.max(window.answerPlayedS, event.target.currentTime);
+}, true);
+"""
+
+
+def watch_answer_playback(context) -> None:
+    context.add_init_script(WATCH_ANSWER_PLAYBACK)
+
+
+def forget_answer_playback(page) -> None:
+    """Start counting afresh: the next answer must play on its own."""
+    page.evaluate("window.answerPlayedS = 0")
+
+
+def wait_for_answer_playback(page, seconds: float = 0.5, timeout_s: float = TIMEOUT_S) -> None:
+    """Wait until the answer player has played ``seconds`` of audio (its time moved on while playing)."""
+    page.wait_for_function("(s) => window.answerPlayedS >= s", arg=seconds, timeout=timeout_s * 1000)
+
+
+RECORDED_AT_LEAST = """([root, seconds]) => {
+  const clock = document.querySelector(root + ' .timestamps time.duration');
+  if (!clock) return false;
+  const [minutes, secs] = clock.textContent.trim().split(':').map(Number);
+  return minutes * 60 + secs >= seconds;
+}"""
+
+
+def wait_for_recording(microphone, seconds: float, timeout_s: float = TIMEOUT_S) -> None:
+    """Wait until the page's recorder has recorded ``seconds`` (its own clock, shown while recording)."""
+    selector = "#" + microphone.get_attribute("id")
+    microphone.page.wait_for_function(RECORDED_AT_LEAST, arg=[selector, math.ceil(seconds)],
+                                      timeout=timeout_s * 1000)
 
 
 def screenshot_dir(default: Path) -> Path:

@@ -2,18 +2,22 @@
 
     python -m oracle ask QUESTION.wav -o answer.wav
     python -m oracle ask --text "Should I ...?" -o answer.wav
+    python -m oracle ask QUESTION.wav --json        # question, answer, engines and timings, for scripts
+
+A typed question loads no hearing engine; a missing or unreadable file is told before any engine
+loads. Errors are one line on stderr (and ``{"error": …}`` with --json) and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
+import time
 from pathlib import Path
 
-from oracle.audio import wav_bytes
-from oracle.config import Settings
-from oracle.errors import OracleError
+USAGE_ERROR = 2
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -21,30 +25,80 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", required=True)
     ask = commands.add_parser("ask", help="ask one question, spoken (a WAV/MP3/... file) or typed")
     source = ask.add_mutually_exclusive_group(required=True)
-    source.add_argument("audio", nargs="?", help="recording of the question")
+    source.add_argument("audio", nargs="?", type=Path, help="recording of the question")
     source.add_argument("--text", help="the question as text")
     ask.add_argument("-o", "--output", type=Path, help="write the spoken answer to this WAV file")
+    ask.add_argument("--json", action="store_true",
+                     help="print one JSON object (question, answer, engines, timings in ms, output)")
     ask.add_argument("-v", "--verbose", action="store_true", help="log what the engines do")
     return parser.parse_args(argv)
 
 
+def fail(message: str, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps({"error": message}))
+    print(f"error: {message}", file=sys.stderr)
+    return USAGE_ERROR
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Checked before any engine loads: a typo in a path is told at once.
+    if args.audio is not None and not args.audio.is_file():
+        return fail(f"No such file: {args.audio}", args.json)
+    if args.output is not None and not args.output.parent.is_dir():
+        return fail(f"No such folder for the answer: {args.output.parent}", args.json)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+
+    from oracle.config import Settings
+    from oracle.errors import OracleError
+
+    settings = Settings.from_env()
+    typed = args.text is not None
+    recording = None
+    if not typed:  # decoded before any engine loads: a file that is not a usable recording is told at once
+        from oracle.audio import load_question
+
+        try:
+            recording = load_question(args.audio, settings.min_question_s, settings.max_question_s)
+        except OracleError as error:
+            return fail(str(error), args.json)
+
+    print(f"Waking the oracle (loading {'answering and voice' if typed else 'hearing, answering and voice'})…",
+          file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    from oracle.audio import wav_bytes
     from oracle.pipeline import Oracle
 
-    oracle = Oracle.from_settings(Settings.from_env())
+    oracle = Oracle.from_settings(settings, hearing=not typed)
+    timings = {"load_ms": round((time.perf_counter() - start) * 1000)}
     try:
-        reply = oracle.ask_text(args.text) if args.text is not None else oracle.ask(args.audio)
-        print(f"You asked: {reply.question}")
-        print(f"The oracle says: {reply.answer}")
+        if typed:
+            reply = oracle.ask_text(args.text)
+        else:
+            start = time.perf_counter()
+            question = oracle.hear_audio(recording).text
+            reply = oracle.reply_to(question, hear_ms=(time.perf_counter() - start) * 1000)
+        timings.update(hear_ms=None if reply.hear_ms is None else round(reply.hear_ms),
+                       answer_ms=round(reply.answer_ms))
+        if not args.json:
+            print(f"You asked: {reply.question}")
+            print(f"The oracle says: {reply.answer}", flush=True)
         if args.output:
+            start = time.perf_counter()
             args.output.write_bytes(wav_bytes(oracle.speak_all(reply.answer), oracle.sample_rate))
-            print(f"Spoken answer: {args.output}")
+            timings["speak_ms"] = round((time.perf_counter() - start) * 1000)
+            if not args.json:
+                print(f"Spoken answer: {args.output}")
     except OracleError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return fail(str(error), args.json)
+    if args.json:
+        engines = {"hearing": oracle.transcriber.name if oracle.transcriber else None,
+                   "answering": oracle.answerer.name, "voice": oracle.speaker.name}
+        print(json.dumps({"question": reply.question, "answer": reply.answer, "engines": engines,
+                          "timings": timings, "output": str(args.output) if args.output else None},
+                         ensure_ascii=False))
     return 0
 
 

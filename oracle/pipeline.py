@@ -77,7 +77,7 @@ class SpeechMeter:
 
 
 class Oracle:
-    def __init__(self, transcriber: engines.Transcriber, answerer: engines.Answerer, speaker: engines.Speaker,
+    def __init__(self, transcriber: engines.Transcriber | None, answerer: engines.Answerer, speaker: engines.Speaker,
                  settings: Settings | None = None):
         self.transcriber = transcriber
         self.answerer = answerer
@@ -87,11 +87,12 @@ class Oracle:
         self.speak_time_limit_s = SPEAK_TIME_LIMIT_S
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Oracle":
+    def from_settings(cls, settings: Settings, hearing: bool = True) -> "Oracle":
+        """The engines ``settings`` choose; ``hearing=False`` builds no hearing engine (typed questions only)."""
         from oracle.selection import choose
 
         oracle = cls(
-            choose("asr", settings.asr, settings),
+            choose("asr", settings.asr, settings) if hearing else None,
             choose("answerer", settings.answerer, settings),
             choose("tts", settings.tts, settings),
             settings,
@@ -101,7 +102,8 @@ class Oracle:
 
     @property
     def engine_names(self) -> str:
-        return f"hearing: {self.transcriber.name} · answering: {self.answerer.name} · voice: {self.speaker.name}"
+        hearing = self.transcriber.name if self.transcriber else "none"
+        return f"hearing: {hearing} · answering: {self.answerer.name} · voice: {self.speaker.name}"
 
     @property
     def sample_rate(self) -> int:

@@ -10,19 +10,18 @@ from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from harness.audio_tools import decode, fetch_stream, rms
-
-QUESTION = "Should I learn to play the piano?"
+from harness.hearing import CLEAR_QUESTION, assert_heard
 
 
 def test_ask_hears_and_answers_a_spoken_question(client, speech, oracle):
-    question, answer = client.predict(handle_file(str(speech.say(QUESTION))), api_name="/ask")
-    assert "piano" in question.lower()
+    question, answer = client.predict(handle_file(str(speech.say(*CLEAR_QUESTION))), api_name="/ask")
+    assert_heard(question, CLEAR_QUESTION.text)
     assert answer in {p.text for p in oracle.answerer.proverbs}
 
 
-def test_ask_text_answers_a_typed_question(client):
+def test_ask_text_answers_a_typed_question(client, oracle):
     answer = client.predict("Will my garden grow this summer?", api_name="/ask_text")
-    assert isinstance(answer, str) and 5 < len(answer) <= 160
+    assert answer in {p.text for p in oracle.answerer.proverbs}
 
 
 def test_speak_streams_playable_audio_segment_by_segment(client):
@@ -46,9 +45,9 @@ def test_speak_plays_an_answer_that_fits_in_one_chunk(client):
 
 
 def test_consult_returns_question_answer_and_the_whole_spoken_answer(downloading_client, speech, oracle):
-    question, answer, wav_path = downloading_client.predict(handle_file(str(speech.say(QUESTION))),
+    question, answer, wav_path = downloading_client.predict(handle_file(str(speech.say(*CLEAR_QUESTION))),
                                                             api_name="/consult")
-    assert "piano" in question.lower()
+    assert_heard(question, CLEAR_QUESTION.text)
     assert answer in {p.text for p in oracle.answerer.proverbs}
     data, rate = soundfile.read(wav_path, dtype="int16")
     assert rate == oracle.sample_rate and data.size / rate > 0.8
@@ -75,7 +74,6 @@ def test_empty_typed_question_and_empty_speech_get_friendly_errors(client):
     with pytest.raises(AppError, match="type a question"):
         client.predict("   ", api_name="/ask_text")
     with pytest.raises(AppError, match="nothing to speak"):
-        list(client.submit("", api_name="/speak"))
         client.submit("", api_name="/speak").result()
 
 

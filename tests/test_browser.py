@@ -17,18 +17,14 @@ import soundfile
 
 from oracle.audio import wav_bytes
 
-from harness.browser_tools import QueueGate, browser_flags, find_chromium, microphone_wav, screenshot_dir, small_png
+from harness.browser_tools import (MICROPHONE_TAIL_S, PageErrors, QueueGate, browser_flags, find_chromium,
+                                   forget_answer_playback, microphone_wav, page_state, screenshot_dir, small_png,
+                                   wait_for_answer_playback, wait_for_recording, watch_answer_playback)
 
 QUESTION = "Should I learn to play the piano?"
 TYPED_QUESTION = "Will my garden grow this summer?"
 WAIT_MS = 30_000  # the longest any single step may take
-PLAYING = ("(minimum) => { const a = document.querySelector('#answer-audio audio');"
-           " return a !== null && !a.paused && a.currentTime > minimum; }")
-CURRENT_TIME = "() => document.querySelector('#answer-audio audio').currentTime"
 NO_HORIZONTAL_OVERFLOW = "() => document.documentElement.scrollWidth <= window.innerWidth"
-# Gradio 6.17's streaming <audio> player starts a waveform view it never renders, and logs this each time
-# a stream starts; the stream itself plays (the test hears it), so only this one message is tolerated.
-KNOWN_GRADIO_ERRORS = ("Container not found",)
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +46,12 @@ def question_wav(oracle, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def question_seconds(question_wav) -> float:
+    """How long the fake microphone takes to say the question, from the start of a recording."""
+    return soundfile.info(question_wav).duration - MICROPHONE_TAIL_S
+
+
+@pytest.fixture(scope="module")  # Playwright's sync API keeps an asyncio loop running while it is open
 def browser(chromium_path, question_wav):
     from playwright.sync_api import sync_playwright
 
@@ -69,17 +71,23 @@ def shots(tmp_path_factory):
 
 def open_page(browser, server_url, **context_options):
     context = browser.new_context(**context_options)
+    watch_answer_playback(context)
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda error: str(error) in KNOWN_GRADIO_ERRORS or page.errors.append(str(error)))
+    page.errors = PageErrors(page)
     page.goto(server_url, wait_until="load")
-    page.wait_for_selector('#status [data-stage="ready"]')
+    wait_for_stage(page, "ready")
     return context, page
 
 
 def wait_for_stage(page, stage: str, timeout_ms: int = WAIT_MS):
-    page.wait_for_selector(f'#status [data-stage="{stage}"]', timeout=timeout_ms)
+    """Wait until the page shows ``stage``; a page error on the way fails at once, with the page's state."""
+    page.errors.check()
+    try:
+        page.wait_for_selector(f'#status [data-stage="{stage}"]', timeout=timeout_ms)
+    except Exception as error:
+        raise AssertionError(f"the page never reached {stage!r}: {page_state(page)}; errors: {page.errors}") from error
+    page.errors.check()
 
 
 def ball_text(page) -> str:
@@ -87,10 +95,8 @@ def ball_text(page) -> str:
 
 
 def assert_answer_plays(page):
-    """The <audio> element plays the answer: not paused, and its time moves on while we watch."""
-    page.wait_for_function(PLAYING, arg=0.2)
-    before = page.evaluate(CURRENT_TIME)
-    page.wait_for_function(PLAYING, arg=before + 0.3)
+    """The <audio> element plays the answer: its time moves on while it is not paused."""
+    wait_for_answer_playback(page, seconds=0.5)
 
 
 def assert_every_control_is_named(page):
@@ -101,7 +107,7 @@ def assert_every_control_is_named(page):
     assert not unnamed, f"controls without an accessible name: {unnamed}\n{tree}"
 
 
-def test_browser_asks_aloud_and_typed_and_hears_both_answers(browser, server_url, shots, oracle):
+def test_browser_asks_aloud_and_typed_and_hears_both_answers(browser, server_url, shots, oracle, question_seconds):
     proverbs = {proverb.text for proverb in oracle.answerer.proverbs}
     context, page = open_page(browser, server_url, viewport={"width": 1280, "height": 900})
     try:
@@ -113,7 +119,7 @@ def test_browser_asks_aloud_and_typed_and_hears_both_answers(browser, server_url
         microphone = page.locator("#question-audio")
         microphone.get_by_role("button", name="Record").click()
         wait_for_stage(page, "listening")
-        page.wait_for_timeout(2_600)  # the question takes ~2 s
+        wait_for_recording(microphone, question_seconds)  # the recorder's own clock, in the page
         page.screenshot(path=shots / "2-listening.png")
         with QueueGate(page) as gate:  # hold the question at the door a moment, to photograph "hearing"
             microphone.get_by_role("button", name="Stop").click()
@@ -132,6 +138,7 @@ def test_browser_asks_aloud_and_typed_and_hears_both_answers(browser, server_url
         page.screenshot(path=shots / "5-speaking.png")
 
         wait_for_stage(page, "done")  # when the <audio> element reaches the end of the answer
+        forget_answer_playback(page)
         assert ball_text(page) == spoken_answer
         assert "hearing" in page.locator("#timings").inner_text()
         page.screenshot(path=shots / "6-done.png")
@@ -173,7 +180,7 @@ def test_browser_asks_aloud_and_typed_and_hears_both_answers(browser, server_url
         assert history.count() == 2 and typed_answer in history.first.inner_text()
         assert page.evaluate(NO_HORIZONTAL_OVERFLOW)
         page.screenshot(path=shots / "9-typed-done.png", full_page=True)
-        assert not page.errors, page.errors
+        page.errors.check()
     finally:
         context.close()
 
@@ -208,6 +215,7 @@ def test_browser_phone_screen_fits_and_examples_ask_with_one_tap(browser, server
         page.locator("#ball").scroll_into_view_if_needed()
         page.screenshot(path=shots / "phone-2-answered.png")
         wait_for_stage(page, "done")
+        forget_answer_playback(page)
 
         # A spoken example, one tap: its recording is heard, answered and spoken.
         page.get_by_role("button", name=re.compile(r"Is it a good time to buy a house\?$")).first.tap()
@@ -218,6 +226,6 @@ def test_browser_phone_screen_fits_and_examples_ask_with_one_tap(browser, server
         assert page.locator(".history-item").count() == 2
         assert page.evaluate(NO_HORIZONTAL_OVERFLOW), "the answered page scrolls sideways on a phone"
         page.screenshot(path=shots / "phone-3-done.png", full_page=True)
-        assert not page.errors, page.errors
+        page.errors.check()
     finally:
         context.close()

@@ -1,40 +1,66 @@
-"""The command line that needs no server."""
+"""The command line that needs no server: a real process per call, real engines, real audio."""
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import soundfile
 
-TIMEOUT_S = 120
+from harness.hearing import assert_heard
+
+TIMEOUT_S = 180
+# Shipped with the README: the Piper voice asking "Should I learn to play the piano?", 16 kHz mono.
+QUESTION_WAV = Path(__file__).resolve().parent.parent / "docs" / "question.wav"
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "oracle", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "oracle", "ask", *args], capture_output=True, text=True,
                           timeout=TIMEOUT_S)
 
 
-def test_cli_answers_a_spoken_question_and_writes_the_spoken_answer(speech, tmp_path):
+def test_cli_answers_a_spoken_question_and_writes_the_spoken_answer(tmp_path, oracle):
     output = tmp_path / "answer.wav"
-    result = run_cli("ask", str(speech.say("Should I learn to swim this summer?")), "-o", str(output))
+    result = run_cli(str(QUESTION_WAV), "-o", str(output))
     assert result.returncode == 0, result.stderr
-    assert "You asked:" in result.stdout and "swim" in result.stdout.lower()
-    assert "The oracle says:" in result.stdout
+    assert "loading hearing, answering and voice" in result.stderr  # the progress line while engines load
+    asked, says, spoken = result.stdout.splitlines()
+    assert_heard(asked.removeprefix("You asked: "), "Should I learn to play the piano?")
+    assert says.removeprefix("The oracle says: ") in {p.text for p in oracle.answerer.proverbs}
+    assert spoken == f"Spoken answer: {output}"
     data, rate = soundfile.read(output)
     assert rate == 22050 and data.size / rate > 0.8
 
 
-def test_cli_answers_a_typed_question(tmp_path):
+def test_cli_answers_a_typed_question_as_json_without_a_hearing_engine(tmp_path, oracle):
     output = tmp_path / "typed.wav"
-    result = run_cli("ask", "--text", "Should I go on holiday?", "-o", str(output))
+    result = run_cli("--text", "  Should I go on holiday? ", "--json", "-o", str(output))
     assert result.returncode == 0, result.stderr
-    assert "You asked: Should I go on holiday?" in result.stdout
-    assert output.stat().st_size > 10_000
+    assert "loading answering and voice" in result.stderr
+    reply = json.loads(result.stdout)
+    assert reply["question"] == "Should I go on holiday?"
+    assert reply["answer"] in {p.text for p in oracle.answerer.proverbs}
+    assert reply["engines"] == {"hearing": None, "answering": "book", "voice": "piper"}
+    timings = reply["timings"]
+    assert timings["hear_ms"] is None and timings["answer_ms"] > 0 and timings["load_ms"] > 0
+    assert timings["speak_ms"] > 0 and reply["output"] == str(output)
+    data, rate = soundfile.read(output)
+    assert rate == 22050 and data.size / rate > 0.8
 
 
-def test_cli_reports_bad_audio_without_a_traceback(tmp_path):
+def test_cli_says_a_missing_file_is_missing_before_loading_anything(tmp_path):
+    missing = tmp_path / "no-such-question.wav"
+    result = run_cli(str(missing))
+    assert result.returncode == 2
+    assert result.stderr == f"error: No such file: {missing}\n"  # one line, and no engine was loaded
+    result = run_cli(str(missing), "--json")
+    assert result.returncode == 2 and json.loads(result.stdout) == {"error": f"No such file: {missing}"}
+
+
+def test_cli_reports_bad_audio_at_once_without_a_traceback(tmp_path):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"nope" * 10)
-    result = run_cli("ask", str(bad))
+    result = run_cli(str(bad))
     assert result.returncode == 2
-    assert "Couldn't read that audio" in result.stderr
-    assert "Traceback" not in result.stderr
+    # One line, and before any engine loaded.
+    assert result.stderr == "error: Couldn't read that audio. Please record your question again.\n"

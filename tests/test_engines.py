@@ -1,35 +1,29 @@
 """Each embedded engine on its own, with real weights and real audio."""
 
-import re
-
 import numpy as np
 import pytest
 
 from oracle.audio import load_question
 from oracle.vad import has_speech
 from harness.audio_tools import rms
-
-
-def words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z']+", text.lower()))
+from harness.hearing import HEARING_SET, PIPER_HEARING_SET, assert_heard, word_error_rate
 
 
 # ---- hearing ----
 
-@pytest.mark.parametrize("question", [
-    "Should I take the new job offer?",
-    "Will it rain tomorrow?",
-    "Is it a good idea to buy a house this year?",
-])
-def test_whisper_hears_a_spoken_question(oracle, speech, question):
-    heard = oracle.transcriber.transcribe(load_question(speech.say(question))).text
-    assert len(words(heard) & words(question)) >= 0.7 * len(words(question)), heard
+def heard(oracle, path) -> str:
+    return oracle.transcriber.transcribe(load_question(path)).text
 
 
-def test_whisper_hears_another_voice_and_pace(oracle, speech):
-    question = "Will I be happy in my new city?"
-    heard = oracle.transcriber.transcribe(load_question(speech.say(question, voice="en-gb", speed=120))).text
-    assert len(words(heard) & words(question)) >= 5, heard
+def test_whisper_hears_a_set_of_voices_and_speeds(oracle, speech):
+    """espeak-ng in several voices and speeds, and the Piper voice: the word error rate over the set
+    (0.0 on every CPU kernel; see harness.hearing), and no recording lost."""
+    recordings = ([(question.text, speech.say(*question)) for question in HEARING_SET]
+                  + [(text, speech.speak_with(oracle.speaker, text)) for text in PIPER_HEARING_SET])
+    pairs = [(said, heard(oracle, path)) for said, path in recordings]
+    assert word_error_rate(pairs) <= 0.1, pairs
+    for said, text in pairs:
+        assert_heard(text, said, at_least=0.5)
 
 
 def test_vad_tells_speech_from_noise_and_silence(speech):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from concurrent.futures import ThreadPoolExecutor
 
 import gradio as gr
 import numpy as np
@@ -12,6 +13,13 @@ import pytest
 
 from oracle.audio import wav_bytes
 from oracle.web import gradio_internals
+
+
+def run(coroutine):
+    """Run ``coroutine`` to its end on a fresh event loop in its own thread (a browser test's Playwright
+    keeps a loop running in this one)."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result(timeout=60)
 
 
 def test_gradio_is_the_version_the_adapter_was_written_for():
@@ -47,12 +55,12 @@ def test_audio_moves_files_through_the_method_that_refuses_urls():
     gradio_internals.refuse_urls_as_audio(demo, "no links")
     audio = next(block for block in demo.blocks.values() if isinstance(block, gr.Audio))
     with pytest.raises(gr.Error, match="no links"):
-        asyncio.run(audio.async_move_resource_to_block_cache("https://example.com/question.wav"))
+        run(audio.async_move_resource_to_block_cache("https://example.com/question.wav"))
 
 
 def test_a_streamed_segment_has_the_shape_gradio_audio_gives_it():
     tone = (np.sin(np.arange(8000) / 5) * 8000).astype(np.int16)
-    stock = asyncio.run(gr.Audio(streaming=True).stream_output(wav_bytes(tone, 16000), "s/1/2/playlist.m3u8", True))
+    stock = run(gr.Audio(streaming=True).stream_output(wav_bytes(tone, 16000), "s/1/2/playlist.m3u8", True))
     ours = gradio_internals.aac_stream_segment(b"aac", 0.5, "s/1/2/playlist.m3u8")
     assert set(ours[0]) == set(stock[0]) and ours[0]["extension"] == stock[0]["extension"]
     assert ours[1] == stock[1]

@@ -6,11 +6,12 @@ import pytest
 from oracle.errors import BadAudio, EmptyQuestion, NoAudio, NoSpeech
 from oracle.limits import MAX_QUESTION_CHARS
 from oracle.pipeline import clean_question
+from harness.hearing import CLEAR_QUESTION, assert_heard
 
 
 def test_a_spoken_question_is_heard_and_answered_with_a_proverb(oracle, speech):
-    reply = oracle.ask(str(speech.say("Should I move to a new city?")))
-    assert "move" in reply.question.lower() and "city" in reply.question.lower()
+    reply = oracle.ask(str(speech.say(*CLEAR_QUESTION)))
+    assert_heard(reply.question, CLEAR_QUESTION.text)
     assert reply.answer in {p.text for p in oracle.answerer.proverbs}
     assert reply.hear_ms > 0 and reply.answer_ms > 0
 
@@ -19,7 +20,7 @@ def test_a_typed_question_is_answered(oracle):
     reply = oracle.ask_text("  Will I pass my exam?  ")
     assert reply.question == "Will I pass my exam?"
     assert reply.hear_ms is None
-    assert len(reply.answer) > 5
+    assert reply.answer in {p.text for p in oracle.answerer.proverbs}
 
 
 def test_the_spoken_answer_is_the_whole_voice_in_int16(oracle):

@@ -18,7 +18,8 @@ from oracle.web.gradio_internals import event_limits, queue_max_size
 from oracle.answer.guard import FOOLISH_ANSWER
 from harness.audio_tools import StreamHung, follow_stream
 from harness.server import serve
-from tests.test_streaming_cancel import LONG_TEXT, api_fn_index, wait_for_no_new_chunks, wait_until
+from harness.gradio_api import api_fn_index
+from harness.speaking import LONG_TEXT, wait_for_no_new_chunks, wait_until
 
 API_CONCURRENCY = {"ask": "think", "ask_text": "think", "consult": "think", "speak": "speak"}
 
@@ -81,10 +82,9 @@ def test_a_full_queue_says_busy_try_again(tiny_queue):
         waiting = clients[2].submit("Time will tell.", api_name="/speak")  # the one waiting place
         jobs.append(waiting)
         time.sleep(0.5)
-        start = time.perf_counter()
+        # Refused, not queued: result() would raise TimeoutError instead if the request waited.
         with pytest.raises(QueueError, match=r"^Queue is full! Please try again\.$"):
             clients[3].submit("Will I be refused?", api_name="/ask_text").result(timeout=10)
-        assert time.perf_counter() - start < 5, "a refusal must be quick"
         # What the browser and raw HTTP clients get: 503 Service Unavailable.
         refused = httpx.post(f"{tiny_queue}gradio_api/queue/join", timeout=10, json={
             "data": ["Will I?"], "fn_index": api_fn_index(tiny_queue, "ask_text"),
@@ -133,7 +133,6 @@ def test_twenty_people_at_once_are_all_served(server_url, oracle):
             outcomes[i] = f"failed: {type(error).__name__}: {error}"
 
     threads = [threading.Thread(target=user, args=(i,), daemon=True) for i in range(users)]
-    start = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -142,4 +141,3 @@ def test_twenty_people_at_once_are_all_served(server_url, oracle):
     failures = {i: o for i, o in outcomes.items() if o != "served"}
     assert failures == {}, failures
     assert len(outcomes) == users
-    assert time.perf_counter() - start < 120

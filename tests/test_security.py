@@ -440,7 +440,7 @@ def _join(server_url: str, api_name: str, data: list) -> dict:
     """Call an endpoint with a hand-made payload, as an attacker would; returns the final message."""
     import json
 
-    from tests.test_streaming_cancel import api_fn_index
+    from harness.gradio_api import api_fn_index
 
     session_hash = uuid.uuid4().hex
     joined = httpx.post(f"{server_url}gradio_api/queue/join", timeout=10, json={
