@@ -24,7 +24,7 @@ from oracle import logs
 from oracle.config import Settings
 from oracle.errors import AudioByLink
 from oracle.examples import EXAMPLE_QUESTIONS, spoken_examples
-from oracle.limits import (DRAIN_EXIT_S, LISTENING_CONCURRENCY, LISTEN_TIME_LIMIT_S, MAX_FILE_SIZE,
+from oracle.limits import (ANSWERING_CONCURRENCY, DRAIN_EXIT_S, LISTENING_CONCURRENCY, LISTEN_TIME_LIMIT_S, MAX_FILE_SIZE,
                            MICROPHONE_CHUNK_S, QUEUE_MAX_SIZE, SPEAKING_CONCURRENCY, THINKING_CONCURRENCY)
 from oracle.pipeline import Oracle
 from oracle.selection import gpu_available
@@ -119,8 +119,9 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
             trigger(None, None, [ball, status, heard, timings, voice], js=js_values(
                 ball_html(first), status_html(first, typed=typed_flow), "", "", None), **ui)
             outputs = [ball, status, reply_state, heard] + ([] if typed_flow else [question_input])
-            thinking = trigger(consult_fn, inputs=[question_input], outputs=outputs, concurrency_id="think",
-                               concurrency_limit=THINKING_CONCURRENCY, trigger_mode="once", **ui)
+            group = dict(concurrency_id="answer", concurrency_limit=ANSWERING_CONCURRENCY) if typed_flow else \
+                dict(concurrency_id="think", concurrency_limit=THINKING_CONCURRENCY)
+            thinking = trigger(consult_fn, inputs=[question_input], outputs=outputs, trigger_mode="once", **group, **ui)
             speak(thinking)
 
         def speak(thinking):
@@ -163,7 +164,7 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
         api_trigger.click(flow.ask, inputs=[api_audio], outputs=[api_question, api_answer], api_name="ask",
               concurrency_id="think", concurrency_limit=THINKING_CONCURRENCY)
         api_trigger.click(flow.ask_text, inputs=[api_text], outputs=[api_answer], api_name="ask_text",
-              concurrency_id="think", concurrency_limit=THINKING_CONCURRENCY)
+              concurrency_id="answer", concurrency_limit=ANSWERING_CONCURRENCY)
         api_trigger.click(flow.speak, inputs=[api_text], outputs=[api_stream], api_name="speak",
               concurrency_id="speak", concurrency_limit=SPEAKING_CONCURRENCY)
         api_trigger.click(flow.consult, inputs=[api_audio], outputs=[api_question, api_answer, api_wav], api_name="consult",

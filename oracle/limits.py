@@ -32,9 +32,11 @@ ABANDONED_STREAM_S = 30.0
 MAX_FILE_SIZE = "10mb"
 # Requests waiting (not running) across both steps; one more gets "busy, please try again".
 QUEUE_MAX_SIZE = 32
-# Hearing and answering ("think", CPU) and speaking ("speak", CPU here, GPU on ZeroGPU) queue
-# separately, so a long answer being spoken never holds up the next question being heard.
+# Hearing and answering ("think", CPU), answering typed questions ("answer", CPU, milliseconds) and
+# speaking ("speak", CPU here, GPU on ZeroGPU) queue separately: a long answer being spoken never holds up
+# the next question being heard, and a typed question never waits behind recordings being transcribed.
 THINKING_CONCURRENCY = 2
+ANSWERING_CONCURRENCY = 2
 SPEAKING_CONCURRENCY = 2
 # A visit remembers at most this many questions (the oldest are forgotten first).
 HISTORY_LIMIT = 20

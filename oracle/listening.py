@@ -108,8 +108,13 @@ class _Guess:
 
 
 class Listening:
-    def __init__(self, oracle: Oracle, prepare_voice: bool = True):
+    """``hearing_slots``: shared by every visit's ``Listening``, so that however many people speak at once, at
+    most that many transcriptions (and prepared answers) run together on the CPU."""
+
+    def __init__(self, oracle: Oracle, prepare_voice: bool = True,
+                 hearing_slots: threading.Semaphore | None = None):
         self.oracle = oracle
+        self._slots = hearing_slots or threading.Semaphore(1)
         self.settings = oracle.settings
         self.prepare_voice = prepare_voice
         self._limit = int(self.settings.max_question_s * SAMPLE_RATE)
@@ -226,17 +231,26 @@ class Listening:
                 audio = self._audio[:cut].copy()
                 if kind == "partial":
                     self._partial_at = cut
+            if not self._slots.acquire(timeout=FINISH_TIMEOUT_S):
+                log.warning("no hearing slot free for %.0f s; this recording is heard when it ends", FINISH_TIMEOUT_S)
+                with self._lock:
+                    self._worker = None
+                    self._idle.notify_all()
+                return
             try:
-                words = self._transcribe(audio)
-            except OracleError:
-                words = None  # ``finish`` tries again and reports it
-            with self._lock:
-                if words is not None:
-                    if kind == "pause":
-                        self._words[cut] = words
-                    self.partial = words
-            if kind == "pause" and words is not None:
-                self._prepare(cut, words)
+                try:
+                    words = self._transcribe(audio)
+                except OracleError:
+                    words = None  # ``finish`` tries again and reports it
+                with self._lock:
+                    if words is not None:
+                        if kind == "pause":
+                            self._words[cut] = words
+                        self.partial = words
+                if kind == "pause" and words is not None:
+                    self._prepare(cut, words)
+            finally:
+                self._slots.release()
 
     def _prepare(self, cut: int, words: str) -> None:
         """Prepare the answer to ``words``, as if the question ended at ``cut``."""

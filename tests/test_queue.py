@@ -21,7 +21,9 @@ from harness.server import serve
 from harness.gradio_api import api_fn_index
 from harness.speaking import LONG_TEXT, wait_for_no_new_chunks, wait_until
 
-API_CONCURRENCY = {"ask": "think", "ask_text": "think", "consult": "think", "speak": "speak"}
+API_CONCURRENCY = {"ask": "think", "ask_text": "answer", "consult": "think", "speak": "speak"}
+GROUP_LIMITS = {"think": app.THINKING_CONCURRENCY, "answer": app.ANSWERING_CONCURRENCY,
+                "speak": app.SPEAKING_CONCURRENCY, "listen": app.LISTENING_CONCURRENCY}
 
 
 def test_served_config_carries_the_limits(server_url):
@@ -36,23 +38,22 @@ def test_served_config_carries_the_limits(server_url):
     assert ui_thinking == []
 
 
-def test_events_queue_in_two_groups_with_their_limits(served_demo):
+def test_events_queue_in_their_groups_with_their_limits(served_demo):
     """The limits the queue actually enforces, read from the running app."""
     events = event_limits(served_demo)
     limits = {event.api_name: (event.concurrency_id, event.concurrency_limit) for event in events if event.api_name}
     for api_name, group in API_CONCURRENCY.items():
-        limit = app.THINKING_CONCURRENCY if group == "think" else app.SPEAKING_CONCURRENCY
-        assert limits[api_name] == (group, limit)
-    # Everything that goes through the queue and runs Python is in one of the two groups, except the
+        assert limits[api_name] == (group, GROUP_LIMITS[group])
+    # Everything that goes through the queue and runs Python is in one of the groups, except the
     # page's light UI updates, which use no engine: redrawing the history (gr.render's "apply") and
     # showing "done" when the player stops. Loading an example does not queue at all.
     light_ui = {"apply", "finished"}
     groups = {(event.concurrency_id, event.concurrency_limit) for event in events
               if event.queued and event.runs_python and event.name not in light_ui}
-    # The streamed microphone's chunks are taken in a third group ("listen"): each is a VAD pass; hearing
-    # runs on each visit's own thread (oracle.listening).
-    assert groups == {("think", app.THINKING_CONCURRENCY), ("speak", app.SPEAKING_CONCURRENCY),
-                      ("listen", app.LISTENING_CONCURRENCY)}, groups
+    # Typed questions are answered in their own group ("answer"), never behind recordings being heard; the
+    # streamed microphone's chunks are taken in "listen": each is a VAD pass, and hearing runs on each
+    # visit's own thread (oracle.listening), at most THINKING_CONCURRENCY transcriptions at once.
+    assert groups == set(GROUP_LIMITS.items()), groups
     assert queue_max_size(served_demo) == app.QUEUE_MAX_SIZE
     assert served_demo.max_file_size == 10 * 1024 * 1024
 

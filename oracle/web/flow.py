@@ -9,6 +9,7 @@ in ``app.py``. The page's steps yield ``(ball, status, reply, heard, …)`` upda
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Iterator
 
@@ -17,7 +18,7 @@ import numpy as np
 import spaces
 
 from oracle.errors import OracleError
-from oracle.limits import HISTORY_LIMIT, SPEAK_GPU_SECONDS
+from oracle.limits import HISTORY_LIMIT, SPEAK_GPU_SECONDS, THINKING_CONCURRENCY
 from oracle.listening import Listening, PreparedSpeech
 from oracle.pipeline import Oracle, Reply
 from oracle.web.abandoned_streams import AbandonedStreams
@@ -45,6 +46,9 @@ class OracleFlow:
         # this CPU (a ZeroGPU voice exists only inside a @spaces.GPU call).
         self.prepare_voice = prepare_voice
         self.abandoned = AbandonedStreams()
+        # Every visit's streamed hearing shares these: a crowd speaking at once cannot start a crowd of
+        # transcriptions on the CPU.
+        self.hearing_slots = threading.BoundedSemaphore(THINKING_CONCURRENCY)
         # Everything that runs the voice engine (the GPU on ZeroGPU) goes through these two.
         self.speak = spaces.GPU(duration=SPEAK_GPU_SECONDS)(self._speak)
         self.speak_whole = spaces.GPU(duration=SPEAK_GPU_SECONDS)(self._speak_whole)
@@ -104,13 +108,9 @@ class OracleFlow:
 
     @staticmethod
     def _failed(stage: str, error: OracleError, typed: bool):
-        """The failed look (ball, status, reply). The step then raises ``_stop(error)``: the message shows,
-        and the speaking step (wired with ``.success``) does not run."""
+        """The failed look (ball, status, reply). The step then raises ``_for_people(error)``: the message
+        shows, and the speaking step (wired with ``.success``) does not run."""
         return ball_html(stage, failed=True), status_html(stage, str(error), failed=True, typed=typed), None
-
-    @staticmethod
-    def _stop(error: OracleError) -> gr.Error:
-        return gr.Error(str(error), print_exception=False)
 
     def consult_spoken(self, audio_path: str | None):
         """…, and the microphone (cleared, so the next question is one press away)."""
@@ -119,7 +119,7 @@ class OracleFlow:
             question = self.oracle.hear(audio_path).text
         except OracleError as error:
             yield *self._failed("hearing", error, typed=False), "", gr.update(value=None)
-            raise self._stop(error) from None
+            raise _for_people(error) from None
         hear_ms = _elapsed_ms(start)
         yield (ball_html("consulting"), status_html("consulting"), None, heard_html(question),
                gr.update(value=None))
@@ -127,7 +127,7 @@ class OracleFlow:
             reply = self.oracle.reply_to(question, hear_ms)
         except OracleError as error:
             yield *self._failed("consulting", error, typed=False), heard_html(question), gr.skip()
-            raise self._stop(error) from None
+            raise _for_people(error) from None
         log_request("page, spoken", reply)
         yield (ball_html("consulting", reply.answer), status_html("consulting", "The answer surfaces…"), reply,
                heard_html(question), gr.skip())
@@ -137,7 +137,7 @@ class OracleFlow:
             reply = self.oracle.ask_text(question)
         except OracleError as error:
             yield *self._failed("consulting", error, typed=True), ""
-            raise self._stop(error) from None
+            raise _for_people(error) from None
         log_request("page, typed", reply)
         yield (ball_html("consulting", reply.answer), status_html("consulting", "The answer surfaces…", typed=True),
                reply, heard_html(reply.question))
@@ -149,7 +149,7 @@ class OracleFlow:
         live words' ``data-seconds`` tell the page the server has audio: only then does it say to speak
         (Gradio drops the microphone's chunks until the server has taken the first one)."""
         if listening is None or listening.finished:
-            listening = Listening(self.oracle, prepare_voice=self.prepare_voice)
+            listening = Listening(self.oracle, prepare_voice=self.prepare_voice, hearing_slots=self.hearing_slots)
         if chunk is not None:
             listening.add(*chunk)
         return listening, live_html(listening.partial, listening.seconds, listening.heard_speech,
@@ -159,12 +159,12 @@ class OracleFlow:
         """The question has ended (Stop, or the end of speech): (ball, status, reply, heard, prepared voice,
         listening)."""
         if listening is None:
-            listening = Listening(self.oracle)  # Stop before any audio arrived: "no audio"
+            listening = Listening(self.oracle, hearing_slots=self.hearing_slots)  # Stop before any audio: "no audio"
         try:
             heard = listening.finish()
         except OracleError as error:
             yield *self._failed("hearing", error, typed=False), "", None, None
-            raise self._stop(error) from None
+            raise _for_people(error) from None
         reply = heard.reply
         log_request("page, streamed", reply)
         yield (ball_html("consulting", reply.answer), status_html("consulting", "The answer surfaces…"), reply,
