@@ -6,7 +6,6 @@ without a click; the rest of the flags keep a headless browser quiet on a machin
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import subprocess
@@ -159,19 +158,17 @@ def wait_for_answer_playback(page, seconds: float = 0.5, timeout_s: float = TIME
     page.wait_for_function("(s) => window.answerPlayedS >= s", arg=seconds, timeout=timeout_s * 1000)
 
 
-RECORDED_AT_LEAST = """([root, seconds]) => {
-  const clock = document.querySelector(root + ' .timestamps time.duration');
-  if (!clock) return false;
-  const [minutes, secs] = clock.textContent.trim().split(':').map(Number);
-  return minutes * 60 + secs >= seconds;
+# The streamed microphone's audio the server holds, as the page shows it (oracle.web.look.live_html).
+SERVER_HAS_AT_LEAST = """(seconds) => {
+  const live = document.querySelector('#live .live-words');
+  return live !== null && Number(live.dataset.seconds) >= seconds;
 }"""
 
 
-def wait_for_recording(microphone, seconds: float, timeout_s: float = TIMEOUT_S) -> None:
-    """Wait until the page's recorder has recorded ``seconds`` (its own clock, shown while recording)."""
-    selector = "#" + microphone.get_attribute("id")
-    microphone.page.wait_for_function(RECORDED_AT_LEAST, arg=[selector, math.ceil(seconds)],
-                                      timeout=timeout_s * 1000)
+def wait_for_recording(page, seconds: float, timeout_s: float = TIMEOUT_S) -> None:
+    """Wait until the server holds ``seconds`` of the streamed recording. Gradio drops what the microphone
+    hears before the stream opens, so the recording has then gone on for at least that long."""
+    page.wait_for_function(SERVER_HAS_AT_LEAST, arg=seconds, timeout=timeout_s * 1000)
 
 
 def screenshot_dir(default: Path) -> Path:

@@ -28,7 +28,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import soxr
@@ -109,12 +109,16 @@ class _Guess:
 
 class Listening:
     """``hearing_slots``: shared by every visit's ``Listening``, so that however many people speak at once, at
-    most that many transcriptions (and prepared answers) run together on the CPU."""
+    most that many transcriptions (and prepared answers) run together on the CPU. ``watch``: what a prepared
+    voice is handed to, so that one nobody plays (the person left) is closed in time
+    (``oracle.web.abandoned_streams``)."""
 
     def __init__(self, oracle: Oracle, prepare_voice: bool = True,
-                 hearing_slots: threading.Semaphore | None = None):
+                 hearing_slots: threading.Semaphore | None = None,
+                 watch: Callable[[Iterator[np.ndarray]], Iterator[np.ndarray]] = iter):
         self.oracle = oracle
         self._slots = hearing_slots or threading.Semaphore(1)
+        self._watch = watch
         self.settings = oracle.settings
         self.prepare_voice = prepare_voice
         self._limit = int(self.settings.max_question_s * SAMPLE_RATE)
@@ -263,7 +267,7 @@ class Listening:
             try:
                 guess.answer = self.oracle.answer(question)
                 if self.prepare_voice:
-                    guess.speech = PreparedSpeech(guess.answer, self.oracle.speak(guess.answer))
+                    guess.speech = PreparedSpeech(guess.answer, self._watch(self.oracle.speak(guess.answer)))
             except OracleError as error:
                 guess.error = error
         with self._lock:

@@ -119,7 +119,7 @@ def test_browser_asks_aloud_and_typed_and_hears_both_answers(browser, server_url
         microphone = page.locator("#question-audio")
         microphone.get_by_role("button", name="Record").click()
         wait_for_stage(page, "listening")
-        wait_for_recording(microphone, question_seconds)  # the recorder's own clock, in the page
+        wait_for_recording(page, question_seconds)  # the audio the server holds, as the page shows it
         page.screenshot(path=shots / "2-listening.png")
         with QueueGate(page) as gate:  # hold the question at the door a moment, to photograph "hearing"
             microphone.get_by_role("button", name="Stop").click()

@@ -149,7 +149,8 @@ class OracleFlow:
         live words' ``data-seconds`` tell the page the server has audio: only then does it say to speak
         (Gradio drops the microphone's chunks until the server has taken the first one)."""
         if listening is None or listening.finished:
-            listening = Listening(self.oracle, prepare_voice=self.prepare_voice, hearing_slots=self.hearing_slots)
+            listening = Listening(self.oracle, prepare_voice=self.prepare_voice, hearing_slots=self.hearing_slots,
+                                  watch=self.abandoned.watch)
         if chunk is not None:
             listening.add(*chunk)
         return listening, live_html(listening.partial, listening.seconds, listening.heard_speech,
