@@ -339,10 +339,6 @@ class ParlerStreamer(BaseStreamer):
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
-    def stopping_criteria(self) -> StoppingCriteriaList:
-        """Pass to ``generate(stopping_criteria=...)`` so that ``cancel()`` stops it."""
-        return StoppingCriteriaList([CancelCriteria(self._cancel)])
-
     def stream(self, **generate_kwargs) -> Iterator[np.ndarray]:
         """Run ``generate(**generate_kwargs)`` in a thread and yield its audio chunks.
 
