@@ -45,7 +45,7 @@ def browser_flags(microphone_wav: Path) -> list[str]:
 MICROPHONE_TAIL_S = 4.0  # silence after the question in the fake microphone's file
 
 
-def microphone_wav(speech_wav: Path, target: Path, lead_s: float = 0.3, tail_s: float = MICROPHONE_TAIL_S) -> Path:
+def microphone_wav(speech_wav: Path, target: Path, lead_s: float = 1.5, tail_s: float = MICROPHONE_TAIL_S) -> Path:
     """``speech_wav`` as Chromium's fake microphone likes it: 48 kHz mono 16-bit PCM, with silence
     before and after. Chromium starts the file when the page opens the microphone (on Record) and
     loops it: the long silence after the question keeps a recording from hearing it twice."""

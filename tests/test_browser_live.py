@@ -5,6 +5,8 @@ buttons; every wait is on the page's own state (its data attributes), and any pa
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from harness.browser_tools import find_chromium
@@ -48,6 +50,16 @@ def heard_text(page) -> str:
     return page.locator("#heard").inner_text()
 
 
+def words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z']+", text.lower()))
+
+
+def assert_heard(question: str, heard: str) -> None:
+    """Most of the question's words were heard (a loaded machine can cost a word at its very end)."""
+    asked = words(question)
+    assert len(asked & words(heard)) >= 0.7 * len(asked), heard
+
+
 def test_streamed_push_to_talk_with_the_keyboard_then_edit_what_was_heard(chromium_path, microphones,
                                                                           server_url, oracle):
     proverbs = {proverb.text for proverb in oracle.answerer.proverbs}
@@ -61,13 +73,14 @@ def test_streamed_push_to_talk_with_the_keyboard_then_edit_what_was_heard(chromi
             page.wait_for_function(f"() => {FOCUSED_BUTTON[6:]} === 'Stop'")  # focus stayed on the button
             # The server hears the question while it is spoken, and prepares the answer at the pause after it.
             page.wait_for_selector('#live [data-prepared="true"]')
-            assert "piano" in page.locator("#live").inner_text().lower()
+            assert_heard(QUESTION, page.locator("#live").inner_text())
             page.keyboard.press("Enter")  # Stop
             assert page.evaluate("() => document.querySelector('#status [data-stage]').dataset.stage") in (
                 "hearing", "consulting", "speaking"), "the stage did not change at once on Stop"
             page.wait_for_function(f"() => {FOCUSED_BUTTON[6:]} === 'Record'")
             page.wait_for_selector("#heard .heard-line")
-            assert "piano" in heard_text(page).lower()
+            assert_heard(QUESTION, heard_text(page))
+            question = page.locator("#heard .heard-edit").get_attribute("data-question")
             wait_for_stage(page, "speaking")
             wait_until_playing(page)
             assert page.locator("#answer-text").inner_text().strip() in proverbs
@@ -79,7 +92,7 @@ def test_streamed_push_to_talk_with_the_keyboard_then_edit_what_was_heard(chromi
             box = page.locator("#question-text textarea")
             page.wait_for_function("() => document.activeElement === document.querySelector('#question-text textarea')"
                                    " && document.activeElement.value.length > 0")
-            assert "piano" in box.input_value().lower()
+            assert box.input_value() == question
             page.keyboard.press("Control+A")
             page.keyboard.type("Should I learn to play the violin?")
             page.keyboard.press("Enter")
@@ -102,7 +115,7 @@ def test_hands_free_answers_after_the_pause_without_stop(chromium_path, micropho
             wait_for_stage(page, "listening")
             # Nobody presses Stop: the page does, once the server says the question has ended.
             page.wait_for_selector("#heard .heard-line", timeout=60_000)
-            assert "piano" in heard_text(page).lower()
+            assert_heard(QUESTION, heard_text(page))
             wait_for_stage(page, "speaking")
             wait_until_playing(page)
             assert not page.errors, page.errors
@@ -117,8 +130,10 @@ def test_hands_free_does_not_cut_a_question_at_a_breath(chromium_path, microphon
             page.locator("#hands-free input[type=checkbox]").check()
             microphone_button(page, "Record").click()
             page.wait_for_selector("#heard .heard-line", timeout=60_000)
-            heard = heard_text(page).lower()
-            assert "village" in heard, f"cut off at the {BREATH_S} s breath: {heard!r}"
+            # Cut at the breath, nothing of the second half would be heard (its last word can be misheard
+            # on a loaded machine: "or stay in my image").
+            heard = words(heard_text(page))
+            assert len(heard & words(SECOND_HALF)) >= 2, f"cut off at the {BREATH_S} s breath: {heard!r}"
             wait_for_stage(page, "speaking")
             assert not page.errors, page.errors
 
@@ -183,7 +198,7 @@ def test_hands_free_barge_in_stops_the_answer_and_hears_the_new_question(oracle,
             assert answer.evaluate("(a) => a.paused && !a.ended")
             # ... and that question is heard and answered in its turn (the visit's history grows).
             page.wait_for_function("() => document.querySelectorAll('.history-item').length >= 2", timeout=90_000)
-            assert "piano" in heard_text(page).lower()
+            assert_heard(QUESTION, heard_text(page))
             assert not page.errors, page.errors
 
     drive(scenario)
