@@ -30,7 +30,8 @@ from oracle.pipeline import Oracle
 from oracle.selection import gpu_available
 from oracle.web.flow import OracleFlow
 from oracle.web.defences import protect, server_settings
-from oracle.web.gradio_internals import BlocksWithLook, check_gradio_version, examples_loaded, refuse_urls_as_audio
+from oracle.web.gradio_internals import (BlocksWithLook, check_gradio_version, examples_loaded,
+                                         forget_failed_generators, refuse_urls_as_audio)
 from oracle.web.housekeeping import cache_sweep_settings
 from oracle.web.middleware import Drain
 from oracle.web.look import (HEADER_HTML, LOOK, OPENING_MICROPHONE, PAGE_SCRIPT, ball_html, history_entry_html,
@@ -173,6 +174,7 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
     # api_open=False: the queue is the only way in (gradio_client uses it); no direct POST to /run/.
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=1, api_open=False)
     refuse_urls_as_audio(demo, str(AudioByLink()))
+    forget_failed_generators(demo)
     protect(demo)
     demo.flow = flow  # for tests and benchmarks that watch the voice
     return demo

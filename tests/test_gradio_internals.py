@@ -105,3 +105,33 @@ def test_the_server_defences_find_what_they_reach_into(served_demo):
     assert callable(gradio.queueing.error_payload)
     assert gradio_internals.work_in_progress(served_demo) == (0, 0)
     assert gradio_internals.visits_in_memory(served_demo) >= 0
+
+
+def test_a_generator_that_fails_after_yielding_leaves_no_record_for_the_next_to_inherit():
+    import httpx
+
+    from harness.server import free_port
+
+    def look_then_fail(text: str):
+        yield "hazy", "still hazy"
+        raise gr.Error("Please type a question first.", print_exception=False)
+
+    with gr.Blocks() as demo:
+        box, first, second = gr.Textbox(), gr.Textbox(), gr.Textbox()
+        gr.Button().click(look_then_fail, inputs=[box], outputs=[first, second], api_name="ask")
+    gradio_internals.forget_failed_generators(demo)
+    _app, url, _share = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
+                                    quiet=True)
+    try:
+        fn_index, session = 0, "failed-generator"  # the demo's one event
+        joined = httpx.post(f"{url}gradio_api/queue/join", timeout=10, json={
+            "data": [""], "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None})
+        joined.raise_for_status()
+        with httpx.stream("GET", f"{url}gradio_api/queue/data", params={"session_hash": session},
+                          timeout=30) as events:
+            messages = [line for line in events.iter_lines() if line.startswith("data:")]
+        assert any('"process_generating"' in m for m in messages), "the generator never yielded"
+        assert any('"success": false' in m or '"success":false' in m for m in messages), messages
+        assert gradio_internals.diff_records(demo, session) == 0, "Gradio kept the failed generator's outputs"
+    finally:
+        demo.close()

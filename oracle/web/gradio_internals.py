@@ -398,3 +398,34 @@ class _EndWith:
 # ("c is not a constructor") and leaves the button stuck. The page's script holds such a press until then, by
 # watching the page's resource timings for this many of these files.
 STREAMING_RECORDER_MODULES = {"pattern": r"/assets/module-[^/]+\.js", "count": 3}
+
+
+# ---- generators that fail after yielding ----
+
+def forget_failed_generators(demo: gr.Blocks) -> None:
+    """Drop what Gradio 6.17 keeps of a generator's last outputs when it fails after yielding.
+
+    Gradio diffs each update of a generator against its previous one, kept by visit and ``id()`` of the
+    iterator, and lets that record go only when the generator ends normally. One that raises (a failed
+    question: its "Reply hazy" look, then ``gr.Error``) leaves it behind, and a later generator of the same
+    visit that Python places at the same address inherits it: its updates are then diffed against another
+    event's outputs (``IndexError`` in ``handle_streaming_diffs`` when that event had fewer; the page never
+    hears its answer). The record goes as soon as its generator fails.
+    """
+    process_api = demo.process_api
+
+    async def process_api_forgetting_failures(*args, **kwargs):
+        try:
+            return await process_api(*args, **kwargs)
+        except BaseException:
+            iterator, session_hash = kwargs.get("iterator"), kwargs.get("session_hash")
+            if iterator is not None and session_hash in demo.pending_diff_streams:
+                demo.pending_diff_streams[session_hash].pop(id(iterator), None)
+            raise
+
+    demo.process_api = process_api_forgetting_failures
+
+
+def diff_records(demo: gr.Blocks, session_hash: str) -> int:
+    """How many generators' last outputs Gradio keeps for one visit."""
+    return len(demo.pending_diff_streams.get(session_hash, {}))
