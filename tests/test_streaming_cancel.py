@@ -125,9 +125,9 @@ def test_two_voices_at_once_and_a_job_cancelled_in_the_queue_never_speaks(server
         assert meter.open_streams == app.SPEAKING_CONCURRENCY, "a third stream ran past the speaking limit"
         queued.cancel()
     finally:
-        at_cancel = meter.chunks
         for job in running:
             job.cancel()
+        at_cancel = meter.chunks  # both listeners have left (each cancel returns once the server has it)
     assert_voice_stopped(flow, at_cancel, before, streams=2)
     assert meter.peak_streams == app.SPEAKING_CONCURRENCY, "the job cancelled in the queue ran"
 
@@ -146,9 +146,9 @@ def test_hearing_and_answering_are_not_held_up_by_speaking(server_url, client, s
         # Both were answered while the two long answers were still being spoken: not queued behind them.
         assert meter.open_streams == 2, "hearing and answering waited for speaking to finish"
     finally:
-        at_cancel = meter.chunks
         for job in running:
             job.cancel()
+        at_cancel = meter.chunks  # both listeners have left (each cancel returns once the server has it)
     assert answer in {p.text for p in oracle.answerer.proverbs} | {"Foolish questions get foolish answers."}
     assert_heard(question, CLEAR_QUESTION.text)
     assert_voice_stopped(flow, at_cancel, before, streams=2)
