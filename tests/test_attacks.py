@@ -26,7 +26,8 @@ from oracle import limits
 from oracle.web.gradio_internals import visits_in_memory, work_in_progress
 from harness.audio_tools import follow_stream
 from harness.server import free_port, serve
-from tests.test_streaming_cancel import LONG_TEXT, api_fn_index, wait_until
+from harness.gradio_api import api_fn_index
+from harness.speaking import LONG_TEXT, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = httpx.Timeout(20)

@@ -27,7 +27,7 @@ from oracle.audio import SAMPLE_RATE, load_question
 from oracle.errors import BadAudio
 from oracle.limits import MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from oracle.vad import has_speech
-from tests.test_security import _join
+from harness.gradio_api import join_by_hand
 
 QUESTION = "Should I learn to play the piano?"
 UNREADABLE = "Couldn't read that audio"
@@ -98,7 +98,7 @@ def _upload_and_ask(server_url: str, path: Path) -> dict:
     with path.open("rb") as body:
         response = httpx.post(f"{server_url}gradio_api/upload", files={"files": (path.name, body)}, timeout=30)
     response.raise_for_status()
-    return _join(server_url, "ask", [{"path": response.json()[0], "meta": {"_type": "gradio.FileData"}}])
+    return join_by_hand(server_url, "ask", [{"path": response.json()[0], "meta": {"_type": "gradio.FileData"}}])
 
 
 def test_a_playlist_over_raw_http_is_refused_and_tells_nothing_of_the_disk(server_url, media_elsewhere, tmp_path):

@@ -20,7 +20,6 @@ import sys
 import threading
 import time
 import urllib.parse
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from gradio_client.exceptions import AppError
 from oracle.answer.guard import FALLBACK_ANSWER, FOOLISH_ANSWER, MAX_ANSWER_CHARS, REFUSAL_ANSWER, sanitize
 from oracle.pipeline import Oracle
 from harness.audio_tools import decode, fetch_stream
+from harness.gradio_api import join_by_hand
 from harness.server import free_port, serve
 from harness.fault_engines import OBEDIENT_SYSTEM_PROMPT, ObedientLLM, ScriptedAnswerer
 
@@ -436,30 +436,6 @@ def test_the_file_route_refuses_everything_outside_the_apps_files(server_url, up
             assert secret not in body, f"{path} leaked {secret[:20]!r}"
 
 
-def _join(server_url: str, api_name: str, data: list) -> dict:
-    """Call an endpoint with a hand-made payload, as an attacker would; returns the final message."""
-    import json
-
-    from harness.gradio_api import api_fn_index
-
-    session_hash = uuid.uuid4().hex
-    joined = httpx.post(f"{server_url}gradio_api/queue/join", timeout=10, json={
-        "data": data, "fn_index": api_fn_index(server_url, api_name), "session_hash": session_hash,
-        "event_data": None, "trigger_id": None})
-    if joined.status_code != 200:
-        return {"msg": "refused", "status": joined.status_code, "text": joined.text}
-    deadline = time.monotonic() + 30
-    with httpx.stream("GET", f"{server_url}gradio_api/queue/data", params={"session_hash": session_hash},
-                      timeout=30) as sse:
-        for line in sse.iter_lines():
-            assert time.monotonic() < deadline, "no answer within 30 s"
-            if line.startswith("data:"):
-                message = json.loads(line[5:])
-                if message["msg"] == "process_completed":
-                    return message
-    raise AssertionError("the event stream ended without a result")
-
-
 @pytest.mark.parametrize("make_path", [
     lambda speech, canary: "/etc/passwd",
     lambda speech, canary: str(speech.say("Should I learn to play the piano?")),
@@ -468,14 +444,14 @@ def _join(server_url: str, api_name: str, data: list) -> dict:
 ])
 def test_a_payload_naming_a_server_path_is_never_read(server_url, speech, canary, make_path):
     path = make_path(speech, canary)
-    message = _join(server_url, "ask", [{"path": path, "meta": {"_type": "gradio.FileData"}}])
+    message = join_by_hand(server_url, "ask", [{"path": path, "meta": {"_type": "gradio.FileData"}}])
     # Refused before the oracle saw it (a real recording of a question would otherwise be answered).
     assert message.get("success") is not True, f"{path} was accepted: {message}"
 
 
 def test_the_payload_format_of_these_tests_is_right(server_url, uploaded):
     """The control for the refusals below: the same hand-made payload naming our own upload works."""
-    message = _join(server_url, "ask", [{"path": uploaded[0], "meta": {"_type": "gradio.FileData"}}])
+    message = join_by_hand(server_url, "ask", [{"path": uploaded[0], "meta": {"_type": "gradio.FileData"}}])
     assert message["success"] is True and message["output"]["data"][1]
 
 
@@ -483,7 +459,7 @@ def test_the_payload_format_of_these_tests_is_right(server_url, uploaded):
 def test_audio_named_by_a_public_url_is_refused_before_any_download(server_url, url):
     """Gradio would download a public URL named in a request; the app refuses it first."""
     start = time.perf_counter()
-    message = _join(server_url, "ask", [{"path": url, "url": url, "meta": {"_type": "gradio.FileData"}}])
+    message = join_by_hand(server_url, "ask", [{"path": url, "url": url, "meta": {"_type": "gradio.FileData"}}])
     assert message["success"] is False
     assert message["output"]["error"] == "Please upload the recording itself: links to audio are not accepted."
     assert time.perf_counter() - start < 5
@@ -495,7 +471,7 @@ def test_a_payload_naming_a_url_is_never_fetched(server_url, canary, oracle):
     before = len(canary.requests)
     for payload in [{"path": f"{canary.url}/q.wav", "url": f"{canary.url}/q.wav", "meta": {"_type": "gradio.FileData"}},
                     {"path": "q.wav", "url": f"{canary.url}/q2.wav", "meta": {"_type": "gradio.FileData"}}]:
-        message = _join(server_url, "ask", [payload])
+        message = join_by_hand(server_url, "ask", [payload])
         assert message.get("success") is not True, message
     # gradio_client's own way of passing a URL: the server would have to download it.
     with pytest.raises(Exception):
