@@ -13,12 +13,13 @@ from typing import Iterator, Protocol, runtime_checkable
 import numpy as np
 
 from oracle.config import Settings
+from oracle.languages import ENGLISH
 
 
 @dataclass(frozen=True)
 class Transcription:
-    """What a hearing engine heard: the words ('' when none), their language if it knows, how long the
-    audio was and how long hearing it took."""
+    """What a hearing engine heard: the words ('' when none), their language (an ISO 639-1 code) if it
+    knows, how long the audio was and how long hearing it took."""
 
     text: str
     language: str | None
@@ -30,16 +31,18 @@ class Transcription:
 class Transcriber(Protocol):
     name: str
 
-    def transcribe(self, audio: np.ndarray) -> Transcription:
-        """Mono float32 audio at 16 kHz -> what was heard."""
+    def transcribe(self, audio: np.ndarray, language: str | None = None, hint: str | None = None) -> Transcription:
+        """Mono float32 audio at 16 kHz -> what was heard. ``language``: the code the speech is in, or None to
+        decide it from the speech among ``oracle.languages.SUPPORTED`` (``hint``, the browser's language,
+        weighs in); the result's ``language`` says which it heard."""
 
 
 @runtime_checkable
 class Answerer(Protocol):
     name: str
 
-    def answer(self, question: str) -> str:
-        """A question -> a raw answer (the pipeline sanitizes it)."""
+    def answer(self, question: str, language: str = ENGLISH) -> str:
+        """A question in ``language`` -> a raw answer in that language (the pipeline sanitizes it)."""
 
 
 @runtime_checkable
@@ -47,8 +50,8 @@ class Speaker(Protocol):
     name: str
     sample_rate: int
 
-    def stream(self, text: str) -> Iterator[np.ndarray]:
-        """Text -> mono int16 chunks at ``sample_rate``, the first as soon as it is ready."""
+    def stream(self, text: str, language: str = ENGLISH) -> Iterator[np.ndarray]:
+        """Text in ``language`` -> mono int16 chunks at ``sample_rate``, the first as soon as it is ready."""
 
 
 # kind -> engine name -> "module:factory"; every factory takes the Settings.
