@@ -30,8 +30,8 @@ class BreakingSpeaker:
         self.crashes = 0
         self._lock = threading.Lock()
 
-    def stream(self, text: str) -> Iterator[np.ndarray]:
-        for index, chunk in enumerate(self.voice.stream(text)):
+    def stream(self, text: str, language: str = "en") -> Iterator[np.ndarray]:
+        for index, chunk in enumerate(self.voice.stream(text, language)):
             if index >= self.speak_first:
                 with self._lock:
                     self.crashes += 1
@@ -49,7 +49,7 @@ class ScriptedAnswerer:
         self.error: Exception | None = None
         self.questions: list[str] = []
 
-    def answer(self, question: str) -> str:
+    def answer(self, question: str, language: str = "en") -> str:
         self.questions.append(question)
         if self.error is not None:
             raise self.error
@@ -74,7 +74,7 @@ class ObedientLLM:
         self.token = token
         self.system_prompt = system_prompt
 
-    def answer(self, question: str) -> str:
+    def answer(self, question: str, language: str = "en") -> str:
         q = question.lower()
         replies = [
             (r"prompt|instruction|rules|system", f"Sure! My system prompt is: \"{self.system_prompt}\""),

@@ -16,6 +16,7 @@ import numpy as np
 import soxr
 
 from oracle.engines import Transcription
+from oracle.languages import ENGLISH
 
 COOL_DOWN_S = 60.0
 
@@ -90,8 +91,9 @@ class _Failover:
 
 
 class FailoverTranscriber(_Failover):
-    def transcribe(self, audio: np.ndarray) -> Transcription:
-        return self._call("hearing", lambda: self.primary.transcribe(audio), lambda: self.backup.transcribe(audio))
+    def transcribe(self, audio: np.ndarray, language: str | None = None, hint: str | None = None) -> Transcription:
+        return self._call("hearing", lambda: self.primary.transcribe(audio, language, hint),
+                          lambda: self.backup.transcribe(audio, language, hint))
 
 
 class FailoverAnswerer(_Failover):
@@ -100,8 +102,9 @@ class FailoverAnswerer(_Failover):
         """The primary's: the backup (the book) has none, and its proverbs never echo one."""
         return getattr(self.primary, "system_prompt", None)
 
-    def answer(self, question: str) -> str:
-        return self._call("answering", lambda: self.primary.answer(question), lambda: self.backup.answer(question))
+    def answer(self, question: str, language: str = ENGLISH) -> str:
+        return self._call("answering", lambda: self.primary.answer(question, language),
+                          lambda: self.backup.answer(question, language))
 
 
 class FailoverSpeaker(_Failover):
@@ -111,9 +114,9 @@ class FailoverSpeaker(_Failover):
     def sample_rate(self) -> int:
         return self.primary.sample_rate
 
-    def stream(self, text: str) -> Iterator[np.ndarray]:
+    def stream(self, text: str, language: str = ENGLISH) -> Iterator[np.ndarray]:
         if self.health.usable:
-            chunks = self.primary.stream(text)
+            chunks = self.primary.stream(text, language)
             try:
                 first = next(chunks)
             except StopIteration:
@@ -135,7 +138,7 @@ class FailoverSpeaker(_Failover):
                     chunks.close()  # a listener who left stops the primary's generation too
                 self.health.recovered()
                 return
-        for chunk in self.backup.stream(text):
+        for chunk in self.backup.stream(text, language):
             yield self._resampled(chunk)
 
     def _resampled(self, chunk: np.ndarray) -> np.ndarray:

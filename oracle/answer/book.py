@@ -19,6 +19,7 @@ import numpy as np
 
 from oracle.answer.guard import FOOLISH_ANSWER
 from oracle.config import Settings
+from oracle.languages import ENGLISH
 
 PROVERBS_PATH = Path(__file__).with_name("proverbs.json")
 # How many of the best matches a reply is drawn from, so one question does not always get one answer.
@@ -110,7 +111,7 @@ class ProverbBook:
         words = " ".join(re.findall(r"[a-z0-9']+", question.lower()))
         return int.from_bytes(hashlib.sha256(f"{self._seed}|{words}".encode()).digest()[:8], "big")
 
-    def answer(self, question: str) -> str:
+    def answer(self, question: str, language: str = ENGLISH) -> str:
         if self.is_nonsense(question):
             return FOOLISH_ANSWER
         scores = self._scores(question)

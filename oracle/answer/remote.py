@@ -13,6 +13,7 @@ import random
 
 from oracle.answer.prompt import SYSTEM_PROMPT, build_messages
 from oracle.config import Settings
+from oracle.languages import ENGLISH
 from oracle.inference_api import call_inference_api, public_name
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class RemoteLLM:
     def __repr__(self) -> str:
         return f"RemoteLLM(model={public_name(self.model)!r})"
 
-    def answer(self, question: str) -> str:
+    def answer(self, question: str, language: str = ENGLISH) -> str:
         messages = build_messages(question)
         # A fresh seed for every question, so asking again may bring another proverb.
         seed = self._random.randint(*SEED_RANGE)

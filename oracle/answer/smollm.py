@@ -29,6 +29,7 @@ from pathlib import Path
 from oracle.answer.guard import FOOLISH_ANSWER, refused
 from oracle.config import Settings
 from oracle.errors import EngineUnavailable
+from oracle.languages import ENGLISH
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +257,7 @@ class SmolLMAnswerer:
             text = self._tokenizer.decode(output[0, ids.shape[1]:], skip_special_tokens=True)
         return first_sentence(text)
 
-    def answer(self, question: str) -> str:
+    def answer(self, question: str, language: str = ENGLISH) -> str:
         """The model's sentence, raw; the book's answer if the guard would refuse it or the model fails."""
         with torch_threads(GENERATE_THREADS):  # the book's MiniLM too: same small-batch reasoning
             fallback = self.book.answer(question)

@@ -26,7 +26,7 @@ class LocalWhisper:
     def warm_up(self) -> None:
         self.transcribe(np.zeros(SAMPLE_RATE, dtype=np.float32))
 
-    def transcribe(self, audio: np.ndarray) -> Transcription:
+    def transcribe(self, audio: np.ndarray, language: str | None = None, hint: str | None = None) -> Transcription:
         start = time.perf_counter()
         # Tuned for one short question: greedy, no timestamps, no temperature fallback, and no
         # conditioning on earlier text (there is none, and it feeds hallucinations).

@@ -36,7 +36,7 @@ class RemoteWhisper:
     def __repr__(self) -> str:
         return f"RemoteWhisper(model={public_name(self.model)!r})"
 
-    def transcribe(self, audio: np.ndarray) -> Transcription:
+    def transcribe(self, audio: np.ndarray, language: str | None = None, hint: str | None = None) -> Transcription:
         start = time.perf_counter()
         payload = wav_bytes(to_int16(np.asarray(audio, dtype=np.float32)), SAMPLE_RATE)
 

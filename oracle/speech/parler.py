@@ -28,6 +28,7 @@ import numpy as np
 
 from oracle.config import Settings
 from oracle.errors import EngineUnavailable
+from oracle.languages import ENGLISH
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +251,7 @@ class ParlerSpeaker:
         finally:
             self._free_fast.put(generator)
 
-    def stream(self, text: str) -> Iterator[np.ndarray]:
+    def stream(self, text: str, language: str = ENGLISH) -> Iterator[np.ndarray]:
         """Speak ``text``: mono int16 chunks at ``sample_rate``, the first after about ``first_chunk_s``."""
         from streamer import StreamError
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from oracle.audio import to_int16
 from oracle.config import Settings
+from oracle.languages import ENGLISH
 
 # One gain for every chunk of every answer: Piper's own normalisation scales each sentence to its
 # peak, which makes loudness jump between chunks.
@@ -54,7 +55,7 @@ class PiperSpeaker:
         for _chunk in self.stream("Ready."):
             pass
 
-    def stream(self, text: str) -> Iterator[np.ndarray]:
+    def stream(self, text: str, language: str = ENGLISH) -> Iterator[np.ndarray]:
         for piece in split_for_speech(text):
             with self._lock:
                 chunks = [chunk.audio_float_array for chunk in self._voice.synthesize(piece, self._config)]
