@@ -1,8 +1,9 @@
 """Magic 8 Ball 🎱 — ask a question aloud and hear a proverb back.
 
-``build_demo(oracle)`` lays out the page and wires its events and the API endpoints to
-``oracle.web.flow.OracleFlow``, and does nothing else; ``main()`` picks the engines from the environment,
-warms them up and serves on 127.0.0.1:7860.
+``build_demo(oracle)`` lays out the page, wires its events and the API endpoints to
+``oracle.web.flow.OracleFlow``, and installs the server's defences (``oracle.web.defences``) and Gradio
+workarounds (``oracle.web.gradio_internals``); ``main()`` picks the engines from the environment, warms
+them up and serves on 127.0.0.1:7860.
 
 The page (its look is ``oracle/web/look.py``) walks through six visible stages, from ready to done.
 Every visit keeps its own history (a ``gr.State``) with each spoken answer downloadable.
@@ -24,11 +25,12 @@ from oracle import logs
 from oracle.config import Settings
 from oracle.errors import AudioByLink
 from oracle.examples import EXAMPLE_QUESTIONS, spoken_examples
-from oracle.limits import (ANSWERING_CONCURRENCY, DRAIN_EXIT_S, LISTENING_CONCURRENCY, LISTEN_TIME_LIMIT_S, MAX_FILE_SIZE,
-                           MICROPHONE_CHUNK_S, QUEUE_MAX_SIZE, SPEAKING_CONCURRENCY, THINKING_CONCURRENCY)
+from oracle.languages import AUTO, SUPPORTED
+from oracle.limits import (ANSWERING_CONCURRENCY, DRAIN_EXIT_S, LISTENING_CONCURRENCY, MAX_FILE_SIZE, MICROPHONE_CHUNK_S,
+                           QUEUE_MAX_SIZE, SPEAKING_CONCURRENCY, THINKING_CONCURRENCY, listen_time_limit_s)
 from oracle.pipeline import Oracle
 from oracle.selection import gpu_available
-from oracle.web.flow import OracleFlow
+from oracle.web.flow import OracleFlow, Page
 from oracle.web.defences import protect, server_settings
 from oracle.web.gradio_internals import (BlocksWithLook, check_gradio_version, examples_loaded,
                                          forget_failed_generators, refuse_urls_as_audio)
@@ -59,12 +61,11 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
 
     with BlocksWithLook(LOOK, title=TITLE, delete_cache=cache_sweep_settings()) as demo:
         gr.HTML(HEADER_HTML, elem_id="title")
-        reply_state = gr.State(None)
+        # The answer (oracle.conversation.Turn: the reply and the voice prepared while it was spoken), handed
+        # from the thinking step to the speaking step; the question being recorded (a Conversation).
+        turn_state = gr.State(None)
+        conversation_state = gr.State(None, delete_callback=flow.forget)
         history_state = gr.State([])
-        # The question being recorded (oracle.listening.Listening), and the answer's voice prepared while it
-        # was spoken (handed from the thinking step to the speaking step).
-        listening_state = gr.State(None, delete_callback=flow.forget)
-        prepared_state = gr.State(None)
         with gr.Row(equal_height=False, elem_id="main"):
             with gr.Column(scale=6, min_width=300, elem_id="oracle-column"):
                 status = gr.HTML(status_html("ready"), elem_id="status")
@@ -74,11 +75,16 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
                 voice = SpeechStream(label="The oracle's voice", autoplay=True, elem_id="answer-audio")
                 timings = gr.Markdown(elem_id="timings")
             with gr.Column(scale=5, min_width=300, elem_id="ask-column"):
-                microphone = gr.Audio(sources=["microphone"], type="numpy", streaming=True,
+                # type="filepath", format=None: each chunk reaches the app as the browser uploaded it, and is
+                # decoded by oracle.audio like any upload (never by Gradio's pydub reader).
+                microphone = gr.Audio(sources=["microphone"], type="filepath", format=None, streaming=True,
                                       label="Ask aloud: press Record, ask, then Stop", elem_id="question-audio")
                 gr.HTML("", elem_id="microphone-problem")
                 gr.Checkbox(False, label="Hands-free", elem_id="hands-free",
                             info="Press Record once and ask: the oracle answers when you pause.")
+                language = gr.Dropdown([("Auto", AUTO)] + [(lang.native, code) for code, lang in SUPPORTED.items()],
+                                       value=AUTO, label="Language", elem_id="language",
+                                       info="Auto hears which language you speak.")
                 # The spoken examples are recordings: they are asked through the upload path.
                 example_audio = gr.Audio(sources=["upload"], type="filepath", visible=False,
                                          elem_id="example-audio")
@@ -110,6 +116,8 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
                                                   size="sm", scale=0, min_width=170,
                                                   elem_classes="history-download")
 
+        flow.page = page = Page(ball=ball, status=status, heard=heard, live=live, timings=timings, voice=voice,
+                                history=history_state, turn=turn_state, conversation=conversation_state)
         ui = dict(api_visibility="private", show_progress="hidden")
         # The page's own script (oracle/web/page.js): microphone problems, hands-free Stop, keyboard focus.
         demo.load(None, None, None, js=PAGE_SCRIPT, **ui)
@@ -119,39 +127,37 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
             # At once, in the browser: show the first stage, silence the last answer (a fresh player).
             trigger(None, None, [ball, status, heard, timings, voice], js=js_values(
                 ball_html(first), status_html(first, typed=typed_flow), "", "", None), **ui)
-            outputs = [ball, status, reply_state, heard] + ([] if typed_flow else [question_input])
             group = dict(concurrency_id="answer", concurrency_limit=ANSWERING_CONCURRENCY) if typed_flow else \
                 dict(concurrency_id="think", concurrency_limit=THINKING_CONCURRENCY)
-            thinking = trigger(consult_fn, inputs=[question_input], outputs=outputs, trigger_mode="once", **group, **ui)
+            thinking = trigger(consult_fn, inputs=[question_input, language], outputs=page.thinking_outputs,
+                               trigger_mode="once", **group, **ui)
             speak(thinking)
 
         def speak(thinking):
             # .success: a question that failed (silence, too short, nothing typed) ends with its message,
             # and no speaking step starts.
-            thinking.success(flow.speak_for_page, inputs=[reply_state, history_state, prepared_state],
-                             outputs=[voice, ball, status, timings, history_state],
+            thinking.success(flow.speak_for_page, inputs=[turn_state, history_state], outputs=page.speaking_outputs,
                              concurrency_id="speak", concurrency_limit=SPEAKING_CONCURRENCY, **ui)
 
         microphone.start_recording(
             None, None, [ball, status, heard, timings, voice, live], js=js_values_unless_answer_kept(
                 ball_html("listening"), status_html("listening", OPENING_MICROPHONE), "", "", None, live_html()),
             **ui)
-        microphone.stream(flow.hear_chunk, inputs=[microphone, listening_state],
-                          outputs=[listening_state, live],
-                          stream_every=MICROPHONE_CHUNK_S, time_limit=LISTEN_TIME_LIMIT_S,
+        microphone.stream(flow.hear_chunk, inputs=[microphone, conversation_state, language],
+                          outputs=[conversation_state, live],
+                          stream_every=MICROPHONE_CHUNK_S, time_limit=listen_time_limit_s(oracle.settings.max_question_s),
                           concurrency_id="listen", concurrency_limit=LISTENING_CONCURRENCY, **ui)
         # Stop (pressed, or pressed by the page at the end of speech): "Hearing" at once, in the browser.
         microphone.stop_recording(None, None, [ball, status, heard, timings, voice, live], js=js_values(
             ball_html("hearing"), status_html("hearing"), "", "", None, live_html()), **ui)
         speak(microphone.stop_recording(
-            flow.consult_streamed, inputs=[listening_state],
-            outputs=[ball, status, reply_state, heard, prepared_state, listening_state],
+            flow.consult_streamed, inputs=[conversation_state], outputs=page.thinking_outputs + [conversation_state],
             concurrency_id="think", concurrency_limit=THINKING_CONCURRENCY, trigger_mode="once", **ui))
         chain(examples_loaded(spoken_examples_ui).then, flow.consult_spoken, example_audio, typed_flow=False)
         chain(ask_button.click, flow.consult_typed, typed, typed_flow=True)
         chain(typed.submit, flow.consult_typed, typed, typed_flow=True)
         chain(examples_loaded(typed_examples_ui).then, flow.consult_typed, typed, typed_flow=True)
-        voice.stop(flow.finished, inputs=[reply_state], outputs=[ball, status], concurrency_limit=None, **ui)
+        voice.stop(flow.finished, inputs=[turn_state], outputs=[ball, status], concurrency_limit=None, **ui)
 
         # ---- API-only components, for gradio_client scripts ----
         with gr.Column(visible=False):
@@ -161,15 +167,17 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
             api_answer = gr.Textbox(label="answer")
             api_stream = SpeechStream(label="spoken answer (stream)")
             api_wav = gr.Audio(label="spoken answer", type="numpy", format="wav")
+            # Optional (it has a default), last: scripts written before languages keep working.
+            api_language = gr.Textbox(AUTO, label="language")
             api_trigger = gr.Button("api")
-        api_trigger.click(flow.ask, inputs=[api_audio], outputs=[api_question, api_answer], api_name="ask",
-              concurrency_id="think", concurrency_limit=THINKING_CONCURRENCY)
-        api_trigger.click(flow.ask_text, inputs=[api_text], outputs=[api_answer], api_name="ask_text",
-              concurrency_id="answer", concurrency_limit=ANSWERING_CONCURRENCY)
-        api_trigger.click(flow.speak, inputs=[api_text], outputs=[api_stream], api_name="speak",
-              concurrency_id="speak", concurrency_limit=SPEAKING_CONCURRENCY)
-        api_trigger.click(flow.consult, inputs=[api_audio], outputs=[api_question, api_answer, api_wav], api_name="consult",
-              concurrency_id="think", concurrency_limit=THINKING_CONCURRENCY)
+        api_trigger.click(flow.ask, inputs=[api_audio, api_language], outputs=[api_question, api_answer],
+                          api_name="ask", concurrency_id="think", concurrency_limit=THINKING_CONCURRENCY)
+        api_trigger.click(flow.ask_text, inputs=[api_text, api_language], outputs=[api_answer], api_name="ask_text",
+                          concurrency_id="answer", concurrency_limit=ANSWERING_CONCURRENCY)
+        api_trigger.click(flow.speak, inputs=[api_text, api_language], outputs=[api_stream], api_name="speak",
+                          concurrency_id="speak", concurrency_limit=SPEAKING_CONCURRENCY)
+        api_trigger.click(flow.consult, inputs=[api_audio, api_language], outputs=[api_question, api_answer, api_wav],
+                          api_name="consult", concurrency_id="think", concurrency_limit=THINKING_CONCURRENCY)
 
     # api_open=False: the queue is the only way in (gradio_client uses it); no direct POST to /run/.
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=1, api_open=False)

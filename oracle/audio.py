@@ -47,6 +47,16 @@ log = logging.getLogger(__name__)
 def load_question(path: str | os.PathLike | None, min_seconds: float = MIN_QUESTION_SECONDS,
                   max_seconds: float = MAX_QUESTION_SECONDS) -> np.ndarray:
     """Decode, resample, mix down and check a recorded question."""
+    channels, rate = read_channels(path, max_seconds)
+    if rate != SAMPLE_RATE:
+        channels = soxr.resample(channels, rate, SAMPLE_RATE)
+    return checked_question(mix_to_mono(channels), min_seconds, max_seconds)
+
+
+def read_channels(path: str | os.PathLike | None, max_seconds: float = MAX_QUESTION_SECONDS) -> tuple[np.ndarray, int]:
+    """A recording file (an upload, or one chunk of a streamed microphone) -> (samples, channels) float32 in
+    [-1, 1] and its sample rate; at most ``max_seconds`` of it. Every way a file can fail is one
+    ``OracleError``: no file (``NoAudio``), anything that is no recording we read (``BadAudio``)."""
     if path is None or str(path).strip() == "":
         raise NoAudio()
     path = os.fspath(path)
@@ -55,15 +65,21 @@ def load_question(path: str | os.PathLike | None, min_seconds: float = MIN_QUEST
     # Decode no more than the longest question (plus a little): a small, highly compressed file can
     # hold hours of audio, and decoding all of it would cost seconds of CPU and gigabytes of memory.
     channels, rate = _decode(path, max_seconds + DECODE_MARGIN_S)
-    if channels.shape[1] == 0:
+    if channels.shape[1] == 0:  # no samples
         raise BadAudio()
     if not np.isfinite(channels).all():
         log.warning("recording held NaN or Inf samples; they were zeroed")
         channels = np.nan_to_num(channels, nan=0.0, posinf=0.0, neginf=0.0)
-    channels = np.clip(channels, -1.0, 1.0).T  # (samples, channels), as soxr takes them
-    if rate != SAMPLE_RATE:
-        channels = soxr.resample(channels, rate, SAMPLE_RATE)
-    audio = np.clip(mix_to_mono(channels), -1.0, 1.0)
+    return np.clip(channels, -1.0, 1.0).T, rate  # (samples, channels), as soxr takes them
+
+
+def checked_question(audio: np.ndarray, min_seconds: float = MIN_QUESTION_SECONDS,
+                     max_seconds: float = MAX_QUESTION_SECONDS) -> np.ndarray:
+    """Mono 16 kHz audio that may be a question: refused if empty, shorter than ``min_seconds`` or digital
+    silence; cut to ``max_seconds``. Uploads and streamed recordings pass the same checks."""
+    audio = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
+    if audio.size == 0:
+        raise NoAudio()
     seconds = audio.size / SAMPLE_RATE
     if seconds < min_seconds:
         raise TooShort()

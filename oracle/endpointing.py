@@ -14,14 +14,11 @@ from __future__ import annotations
 import numpy as np
 
 from oracle.audio import SAMPLE_RATE
+from oracle.vad import MIN_SPEECH_SECONDS, NEGATIVE_THRESHOLD, THRESHOLD
 
 WINDOW = 512
 CONTEXT = 64
 WINDOW_S = WINDOW / SAMPLE_RATE
-THRESHOLD = 0.5
-NEGATIVE_THRESHOLD = 0.35
-# Less speech than this is a cough or a click, not a question (as in ``oracle.vad``).
-MIN_SPEECH_S = 0.25
 
 
 def _silero():
@@ -81,7 +78,7 @@ class Endpointer:
 
     @property
     def has_speech(self) -> bool:
-        return self.speech_s >= MIN_SPEECH_S
+        return self.speech_s >= MIN_SPEECH_SECONDS
 
     @property
     def speech_end_sample(self) -> int | None:

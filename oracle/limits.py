@@ -8,11 +8,24 @@ MAX_QUESTION_SECONDS = 30.0
 MAX_QUESTION_CHARS = 300
 
 # A streamed question: the microphone sends a chunk this often (seconds), and one recording streams for at
-# most this long (a little more than the longest question: it is cut there anyway). Chunks are cheap to
-# take (a VAD pass); hearing runs on each visit's own background thread.
+# most the longest question and a little more (it is cut there anyway; see ``listen_time_limit_s``). Chunks
+# are cheap to take (a decode and a VAD pass); hearing runs on each recording's own threads
+# (oracle/conversation.py), at most THINKING_CONCURRENCY transcriptions at once across all visits.
 MICROPHONE_CHUNK_S = 0.25
-LISTEN_TIME_LIMIT_S = MAX_QUESTION_SECONDS + 2
+LISTEN_TIME_MARGIN_S = 2.0
 LISTENING_CONCURRENCY = 8
+# Open microphone streams one client address may hold, running or waiting: one client cannot take every
+# listening slot from everyone else.
+MAX_STREAMS_PER_ADDRESS = 2
+# A recording no chunk has reached for this long was left (tab closed, network gone): it is let go.
+LISTEN_IDLE_S = 10.0
+# The longest the oracle waits for a question's words after it ended (an engine that hangs, a CPU that is
+# swamped); then the person is told, kindly, to ask again.
+HEARING_DEADLINE_S = 10.0
+
+
+def listen_time_limit_s(max_question_s: float) -> float:
+    return max_question_s + LISTEN_TIME_MARGIN_S
 
 # ---- an answer ----
 # The most text one request may have spoken (an answer is far shorter; /speak takes any text).

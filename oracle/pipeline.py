@@ -13,25 +13,40 @@ import numpy as np
 
 from oracle import engines
 from oracle.answer.guard import sanitize
-from oracle.audio import load_question
+from oracle.audio import checked_question, load_question
 from oracle.config import Settings
 from oracle.engines import Transcription
 from oracle.errors import EmptyQuestion, EngineUnavailable, NoSpeech, OracleError
+from oracle.languages import ENGLISH, language_of
 from oracle.limits import MAX_QUESTION_CHARS, MAX_SPEAK_CHARS, SPEAK_TIME_LIMIT_S
 from oracle.vad import has_speech
 
 log = logging.getLogger(__name__)
 
 
+SPOKEN, STREAMED, TYPED = "spoken", "streamed", "typed"
+
+
 @dataclasses.dataclass(frozen=True)
 class Reply:
+    """A question and its answer, in ``language`` (an ISO 639-1 code). ``source``: an uploaded recording
+    (``SPOKEN``), the microphone streamed while the person spoke (``STREAMED``) or text (``TYPED``).
+    ``hear_ms``: from the moment the question was complete (uploaded, or Stop) to its words (0 when typed);
+    ``answer_ms``: then to its answer (0 when it was prepared while the question was still being spoken)."""
+
     question: str
     answer: str
-    hear_ms: float | None
+    language: str
+    source: str
+    hear_ms: float
     answer_ms: float
 
+    @property
+    def typed(self) -> bool:
+        return self.source == TYPED
 
-def _elapsed_ms(start: float) -> float:
+
+def elapsed_ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
 
 
@@ -118,18 +133,24 @@ class Oracle:
             warm_up = getattr(engine, "warm_up", None)
             if warm_up is not None:
                 warm_up()
-        log.info("engines warmed up in %.0f ms", _elapsed_ms(start))
+        log.info("engines warmed up in %.0f ms", elapsed_ms(start))
 
-    def hear(self, audio_path: str | None) -> Transcription:
-        """A recording file -> what was asked (its text cleaned), or an ``OracleError`` for the person."""
-        return self.hear_audio(load_question(audio_path, self.settings.min_question_s, self.settings.max_question_s))
+    def hear(self, audio_path: str | None, language: str | None = None, hint: str | None = None) -> Transcription:
+        """A recording file -> what was asked (its text cleaned), or an ``OracleError`` for the person.
+        ``language``: the question's, or None to hear which (``hint``: the browser's, weighs in)."""
+        audio = load_question(audio_path, self.settings.min_question_s, self.settings.max_question_s)
+        return self.hear_audio(audio, language, hint)
 
-    def hear_audio(self, audio: np.ndarray) -> Transcription:
-        """Mono float32 audio at 16 kHz, already loaded -> what was asked. Silence never reaches the engine."""
+    def check_recording(self, audio: np.ndarray) -> np.ndarray:
+        """Mono 16 kHz audio as a question: the checks every recording passes (``audio.checked_question``)."""
+        return checked_question(audio, self.settings.min_question_s, self.settings.max_question_s)
+
+    def hear_audio(self, audio: np.ndarray, language: str | None = None, hint: str | None = None) -> Transcription:
+        """Mono float32 audio at 16 kHz, already checked -> what was asked. Silence never reaches the engine."""
         if not has_speech(audio):
             raise NoSpeech()
         try:
-            heard = self.transcriber.transcribe(audio)
+            heard = self.transcriber.transcribe(audio, language, hint)
         except OracleError:
             raise
         except Exception as error:
@@ -138,37 +159,42 @@ class Oracle:
         question = clean_question(heard.text)
         if not re.search(r"\w", question):
             raise NoSpeech()
-        return dataclasses.replace(heard, text=question)
+        return dataclasses.replace(heard, text=question, language=heard.language or language or hint or ENGLISH)
 
-    def answer(self, question: str | None) -> str:
+    def answer(self, question: str | None, language: str = ENGLISH) -> str:
         question = clean_question(question)
         if not question:
             raise EmptyQuestion()
         try:
-            raw = self.answerer.answer(question)
+            raw = self.answerer.answer(question, language)
         except OracleError:
             raise
         except Exception as error:
             log.exception("answering engine %s failed", self.answerer.name)
             raise EngineUnavailable() from error
-        return sanitize(raw, prompt=getattr(self.answerer, "system_prompt", None), question=question)
+        return sanitize(raw, prompt=getattr(self.answerer, "system_prompt", None), question=question,
+                        language=language)
 
-    def ask(self, audio_path: str | None) -> Reply:
+    def ask(self, audio_path: str | None, language: str | None = None, hint: str | None = None) -> Reply:
+        """An uploaded recording -> its reply."""
         start = time.perf_counter()
-        question = self.hear(audio_path).text
-        return self.reply_to(question, hear_ms=_elapsed_ms(start))
+        heard = self.hear(audio_path, language, hint)
+        return self.reply_to(heard.text, heard.language, SPOKEN, hear_ms=elapsed_ms(start))
 
-    def ask_text(self, question: str | None) -> Reply:
-        return self.reply_to(question, hear_ms=None)
-
-    def reply_to(self, question: str | None, hear_ms: float | None) -> Reply:
-        """The answer to ``question``, which took ``hear_ms`` to hear (None: it was typed)."""
+    def ask_text(self, question: str | None, language: str | None = None, hint: str | None = None) -> Reply:
+        """A typed question -> its reply; with no ``language``, the text's own (or ``hint``'s, or English)."""
         question = clean_question(question)
-        start = time.perf_counter()
-        answer = self.answer(question)
-        return Reply(question, answer, hear_ms, _elapsed_ms(start))
+        if language is None:
+            language = language_of(question) or hint or ENGLISH
+        return self.reply_to(question, language, TYPED, hear_ms=0.0)
 
-    def speak(self, text: str) -> Iterator[np.ndarray]:
+    def reply_to(self, question: str, language: str, source: str, hear_ms: float) -> Reply:
+        """The answer to ``question`` (heard in ``hear_ms``)."""
+        start = time.perf_counter()
+        answer = self.answer(question, language)
+        return Reply(clean_question(question), answer, language, source, hear_ms, elapsed_ms(start))
+
+    def speak(self, text: str, language: str = ENGLISH) -> Iterator[np.ndarray]:
         """Int16 chunks at ``sample_rate``; closing the iterator stops the engine.
 
         At most ``MAX_SPEAK_CHARS`` are spoken and for at most ``speak_time_limit_s``. If the voice
@@ -181,7 +207,7 @@ class Oracle:
         deadline = time.monotonic() + self.speak_time_limit_s
         chunks_sent = 0
         self.speech_meter.opened()
-        stream = self.speaker.stream(text)
+        stream = self.speaker.stream(text, language)
         try:
             while True:
                 try:
@@ -211,7 +237,7 @@ class Oracle:
                 close()
             self.speech_meter.closed()
 
-    def speak_all(self, text: str) -> np.ndarray:
+    def speak_all(self, text: str, language: str = ENGLISH) -> np.ndarray:
         """The whole spoken answer as one int16 array at ``sample_rate`` (empty when there is nothing to say)."""
-        chunks = list(self.speak(text))
+        chunks = list(self.speak(text, language))
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)

@@ -10,7 +10,7 @@ import re
 import gradio as gr
 from starlette.middleware import Middleware
 
-from oracle.limits import MAX_VISITS, MAX_WAITING_PER_ADDRESS, MAX_WAITING_PER_VISIT
+from oracle.limits import MAX_STREAMS_PER_ADDRESS, MAX_VISITS, MAX_WAITING_PER_ADDRESS, MAX_WAITING_PER_VISIT
 from oracle.web.gradio_internals import guard_the_queue, name_every_error, refuse_unreadable_inputs
 from oracle.web.housekeeping import housekeeping
 from oracle.web.middleware import SESSION_HASH, Drain, FrontDoor
@@ -24,7 +24,8 @@ SOMETHING_WENT_WRONG_MESSAGE = "Something went wrong on the oracle's side. Pleas
 def protect(demo: gr.Blocks) -> None:
     """The queue's checks on every request joining it, and a message with every error it sends."""
     guard_the_queue(demo, session_hash=SESSION_HASH, max_waiting_per_visit=MAX_WAITING_PER_VISIT,
-                    max_waiting_per_address=MAX_WAITING_PER_ADDRESS, busy_message=BUSY_MESSAGE,
+                    max_waiting_per_address=MAX_WAITING_PER_ADDRESS, max_streams_per_address=MAX_STREAMS_PER_ADDRESS,
+                    busy_message=BUSY_MESSAGE,
                     unknown_message=UNKNOWN_REQUEST_MESSAGE)
     refuse_unreadable_inputs(demo, UNREADABLE_INPUTS_MESSAGE)
     name_every_error(SOMETHING_WENT_WRONG_MESSAGE)

@@ -1,9 +1,9 @@
-"""What the page and the API endpoints do with the oracle: hear and answer on the CPU, keep the reply in
-``gr.State``, then stream the voice (on ZeroGPU, inside a ``@spaces.GPU`` call).
+"""What the page and the API endpoints do with the oracle: hear and answer on the CPU, keep the answer in
+one ``gr.State`` (a ``Turn``), then stream the voice (on ZeroGPU, inside a ``@spaces.GPU`` call).
 
 ``OracleFlow`` holds the functions that ``app.build_demo`` wires to events; the layout and the wiring stay
-in ``app.py``. The page's steps yield ``(ball, status, reply, heard, …)`` updates for the components
-``app.py`` passes them.
+in ``app.py``. The page's steps return updates keyed by component (``Page``), so no step depends on the
+order of an outputs list. A recorded question is one ``oracle.conversation.Conversation``.
 """
 
 from __future__ import annotations
@@ -11,16 +11,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Iterator
+from dataclasses import dataclass
+from typing import Any, Iterator
 
 import gradio as gr
 import numpy as np
 import spaces
 
+from oracle.conversation import Conversation, Conversations, Turn
 from oracle.errors import OracleError
+from oracle.languages import browser_language, language_of, parse_language
 from oracle.limits import HISTORY_LIMIT, SPEAK_GPU_SECONDS, THINKING_CONCURRENCY
-from oracle.listening import Listening, PreparedSpeech
-from oracle.pipeline import Oracle, Reply
+from oracle.pipeline import Oracle, Reply, elapsed_ms
 from oracle.web.abandoned_streams import AbandonedStreams
 from oracle.web.gradio_internals import save_wav_to_cache
 from oracle.web.look import ball_html, heard_html, live_html, status_html, timings_line
@@ -30,8 +32,27 @@ log = logging.getLogger(__name__)
 Audio = tuple[int, np.ndarray]  # (sample rate, mono int16 samples)
 
 
-def _elapsed_ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000
+@dataclass(frozen=True)
+class Page:
+    """The components the page's steps update (``app.build_demo`` makes them)."""
+
+    ball: Any
+    status: Any
+    heard: Any
+    live: Any
+    timings: Any
+    voice: Any
+    history: Any
+    turn: Any  # gr.State: the current Turn
+    conversation: Any  # gr.State: the Conversation being recorded
+
+    @property
+    def thinking_outputs(self) -> list:
+        return [self.ball, self.status, self.heard, self.turn]
+
+    @property
+    def speaking_outputs(self) -> list:
+        return [self.voice, self.ball, self.status, self.timings, self.history]
 
 
 def _for_people(error: OracleError) -> gr.Error:
@@ -39,185 +60,196 @@ def _for_people(error: OracleError) -> gr.Error:
     return gr.Error(str(error), print_exception=False)
 
 
+def _language(choice: str | None) -> str | None:
+    try:
+        return parse_language(choice)
+    except OracleError as error:
+        raise _for_people(error) from None
+
+
+def _hint(request: gr.Request | None) -> str | None:
+    """The visitor's browser language (``Accept-Language``): a hint for hearing, never a decision."""
+    headers = getattr(request, "headers", None)
+    return browser_language(headers.get("accept-language")) if headers is not None else None
+
+
 class OracleFlow:
     def __init__(self, oracle: Oracle, prepare_voice: bool = True):
         self.oracle = oracle
-        # Speaking the answer's first clause while the person still speaks: only where the voice runs on
-        # this CPU (a ZeroGPU voice exists only inside a @spaces.GPU call).
-        self.prepare_voice = prepare_voice
         self.abandoned = AbandonedStreams()
         # Every visit's streamed hearing shares these: a crowd speaking at once cannot start a crowd of
         # transcriptions on the CPU.
         self.hearing_slots = threading.BoundedSemaphore(THINKING_CONCURRENCY)
+        # Speaking the answer's first clause while the person still speaks: only where the voice runs on
+        # this CPU (a ZeroGPU voice exists only inside a @spaces.GPU call).
+        self.conversations = Conversations(oracle, prepare_voice, self.hearing_slots)
+        self.page: Page | None = None
         # Everything that runs the voice engine (the GPU on ZeroGPU) goes through these two.
         self.speak = spaces.GPU(duration=SPEAK_GPU_SECONDS)(self._speak)
         self.speak_whole = spaces.GPU(duration=SPEAK_GPU_SECONDS)(self._speak_whole)
 
     # ---- the voice ----
 
-    def _speak(self, text: str) -> Iterator[Audio]:
-        """Stream the spoken ``text``: one chunk per sentence or clause, int16, one loudness."""
+    def _speak(self, text: str, language: str | None = None) -> Iterator[Audio]:
+        """Stream the spoken ``text``: one chunk per sentence or clause, int16, one loudness. ``language``:
+        the text's ("auto" or absent: the text's own)."""
         if not any(character.isalnum() for character in text or ""):  # empty, or only punctuation
             raise gr.Error("There is nothing to speak: ask a question first.", print_exception=False)
+        language = _language(language) or language_of(text) or "en"
+        yield from self._voice(text, language, self.oracle.speak(text, language))
+
+    def _voice(self, text: str, language: str, chunks: Iterator[np.ndarray]) -> Iterator[Audio]:
         rate, start = self.oracle.sample_rate, time.perf_counter()
-        first_audio_ms, chunks, samples = None, 0, 0
+        first_audio_ms, count, samples = None, 0, 0
         try:
-            for chunk in self.abandoned.watch(self.oracle.speak(text)):
-                first_audio_ms = first_audio_ms or _elapsed_ms(start)
-                chunks, samples = chunks + 1, samples + chunk.size
+            for chunk in self.abandoned.watch(chunks):
+                first_audio_ms = first_audio_ms or elapsed_ms(start)
+                count, samples = count + 1, samples + chunk.size
                 yield rate, chunk
         except OracleError as error:
             raise _for_people(error) from None
         finally:
-            log.info("speak: first audio %s ms · %d chunks, %.1f s of audio in %.0f ms",
-                     "–" if first_audio_ms is None else f"{first_audio_ms:.0f}", chunks, samples / rate,
-                     _elapsed_ms(start))
+            log.info("speak (%s): first audio %s ms · %d chunks, %.1f s of audio in %.0f ms", language,
+                     "–" if first_audio_ms is None else f"{first_audio_ms:.0f}", count, samples / rate,
+                     elapsed_ms(start))
 
-    def _speak_whole(self, text: str) -> Audio:
+    def _speak_whole(self, text: str, language: str) -> Audio:
         try:
-            return self.oracle.sample_rate, self.oracle.speak_all(text)
+            return self.oracle.sample_rate, self.oracle.speak_all(text, language)
         except OracleError as error:
             raise _for_people(error) from None
 
-    # ---- API endpoints (gradio_client) ----
+    # ---- API endpoints (gradio_client); ``language`` is optional, so older clients keep working ----
 
-    def _reply_or_error(self, ask, value) -> Reply:
+    def _reply(self, ask, *args) -> Reply:
         try:
-            return ask(value)
+            reply = ask(*args)
         except OracleError as error:
             raise _for_people(error) from None
+        log_request(reply)
+        return reply
 
-    def ask(self, audio_path: str | None) -> tuple[str, str]:
-        reply = self._reply_or_error(self.oracle.ask, audio_path)
-        log_request("ask", reply)
+    def ask(self, audio_path: str | None, language: str | None = None, request: gr.Request = None):
+        reply = self._reply(self.oracle.ask, audio_path, _language(language), _hint(request))
         return reply.question, reply.answer
 
-    def ask_text(self, question: str) -> str:
-        reply = self._reply_or_error(self.oracle.ask_text, question)
-        log_request("ask_text", reply)
-        return reply.answer
+    def ask_text(self, question: str, language: str | None = None, request: gr.Request = None) -> str:
+        return self._reply(self.oracle.ask_text, question, _language(language), _hint(request)).answer
 
-    def consult(self, audio_path: str | None) -> tuple[str, str, Audio]:
-        reply = self._reply_or_error(self.oracle.ask, audio_path)
-        start = time.perf_counter()
-        spoken = self.speak_whole(reply.answer)
-        log_request("consult", reply, spoken_ms=_elapsed_ms(start))
+    def consult(self, audio_path: str | None, language: str | None = None, request: gr.Request = None):
+        reply = self._reply(self.oracle.ask, audio_path, _language(language), _hint(request))
+        spoken = self.speak_whole(reply.answer, reply.language)
         return reply.question, reply.answer, spoken
 
-    # ---- the page: hear and answer (CPU), each step yielding (ball, status, reply, heard, …) ----
+    # ---- the page: hear and answer (CPU) ----
 
-    @staticmethod
-    def _failed(stage: str, error: OracleError, typed: bool):
-        """The failed look (ball, status, reply). The step then raises ``_for_people(error)``: the message
-        shows, and the speaking step (wired with ``.success``) does not run."""
-        return ball_html(stage, failed=True), status_html(stage, str(error), failed=True, typed=typed), None
+    def _failed(self, stage: str, error: OracleError, typed: bool, question: str = "") -> dict:
+        """The failed look. The step then raises ``_for_people(error)``: the message shows, and the speaking
+        step (wired with ``.success``) does not run."""
+        page = self.page
+        return {page.ball: ball_html(stage, failed=True),
+                page.status: status_html(stage, str(error), failed=True, typed=typed),
+                page.heard: heard_html(question), page.turn: None}
 
-    def consult_spoken(self, audio_path: str | None):
-        """…, and the microphone (cleared, so the next question is one press away)."""
-        start = time.perf_counter()
-        try:
-            question = self.oracle.hear(audio_path).text
-        except OracleError as error:
-            yield *self._failed("hearing", error, typed=False), "", gr.update(value=None)
-            raise _for_people(error) from None
-        hear_ms = _elapsed_ms(start)
-        yield (ball_html("consulting"), status_html("consulting"), None, heard_html(question),
-               gr.update(value=None))
-        try:
-            reply = self.oracle.reply_to(question, hear_ms)
-        except OracleError as error:
-            yield *self._failed("consulting", error, typed=False), heard_html(question), gr.skip()
-            raise _for_people(error) from None
-        log_request("page, spoken", reply)
-        yield (ball_html("consulting", reply.answer), status_html("consulting", "The answer surfaces…"), reply,
-               heard_html(question), gr.skip())
+    def _answered(self, reply: Reply, voice=None) -> dict:
+        page = self.page
+        return {page.ball: ball_html("consulting", reply.answer),
+                page.status: status_html("consulting", "The answer surfaces…", typed=reply.typed),
+                page.heard: heard_html(reply.question), page.turn: Turn(reply, voice)}
 
-    def consult_typed(self, question: str):
+    def consult_spoken(self, audio_path: str | None, language: str | None = None, request: gr.Request = None):
+        """An uploaded recording (the spoken examples)."""
         try:
-            reply = self.oracle.ask_text(question)
+            reply = self.oracle.ask(audio_path, _language(language), _hint(request))
         except OracleError as error:
-            yield *self._failed("consulting", error, typed=True), ""
+            yield self._failed("hearing", error, typed=False)
             raise _for_people(error) from None
-        log_request("page, typed", reply)
-        yield (ball_html("consulting", reply.answer), status_html("consulting", "The answer surfaces…", typed=True),
-               reply, heard_html(reply.question))
+        log_request(reply)
+        yield self._answered(reply)
+
+    def consult_typed(self, question: str, language: str | None = None, request: gr.Request = None):
+        try:
+            reply = self.oracle.ask_text(question, _language(language), _hint(request))
+        except OracleError as error:
+            yield self._failed("consulting", error, typed=True)
+            raise _for_people(error) from None
+        log_request(reply)
+        yield self._answered(reply)
 
     # ---- the page: a question heard while it is spoken (the microphone streams) ----
 
-    def hear_chunk(self, chunk: Audio | None, listening: Listening | None):
-        """One microphone chunk -> (listening, live words). A new recording starts a new ``Listening``. The
-        live words' ``data-seconds`` tell the page the server has audio: only then does it say to speak
-        (Gradio drops the microphone's chunks until the server has taken the first one)."""
-        if listening is None or listening.finished:
-            listening = Listening(self.oracle, prepare_voice=self.prepare_voice, hearing_slots=self.hearing_slots,
-                                  watch=self.abandoned.watch)
-        if chunk is not None:
-            listening.add(*chunk)
-        return listening, live_html(listening.partial, listening.seconds, listening.heard_speech,
-                                    listening.prepared_for is not None, listening.ended)
+    def hear_chunk(self, chunk_path: str | None, conversation: Conversation | None, language: str | None = None,
+                   request: gr.Request = None) -> dict:
+        """One microphone chunk (a file, decoded like any upload). A new recording opens a new
+        ``Conversation``. The live words' data attributes are the page's contract: ``data-seconds`` (the
+        server has audio: Gradio drops what the microphone sends before that), ``data-ended`` (the question
+        has ended by itself: the page stops recording in hands-free mode), ``data-failed``."""
+        page = self.page
+        if conversation is None or conversation.state != "listening":
+            conversation = self.conversations.open(_language(language), _hint(request))
+        if chunk_path is not None:
+            conversation.add_file(chunk_path)
+        return {page.conversation: conversation,
+                page.live: live_html(conversation.partial, conversation.seconds, conversation.heard_speech,
+                                     conversation.prepared, conversation.ended, conversation.state == "failed")}
 
-    def consult_streamed(self, listening: Listening | None):
-        """The question has ended (Stop, or the end of speech): (ball, status, reply, heard, prepared voice,
-        listening)."""
-        if listening is None:
-            listening = Listening(self.oracle, hearing_slots=self.hearing_slots)  # Stop before any audio: "no audio"
+    def consult_streamed(self, conversation: Conversation | None):
+        """The question has ended (Stop, or the end of speech)."""
+        page = self.page
+        if conversation is None:  # Stop before any audio reached the server
+            conversation = self.conversations.open()
         try:
-            heard = listening.finish()
+            turn = conversation.finish()
         except OracleError as error:
-            yield *self._failed("hearing", error, typed=False), "", None, None
+            yield {**self._failed("hearing", error, typed=False), page.conversation: None}
             raise _for_people(error) from None
-        reply = heard.reply
-        log_request("page, streamed", reply)
-        yield (ball_html("consulting", reply.answer), status_html("consulting", "The answer surfaces…"), reply,
-               heard_html(reply.question), heard.speech, None)
+        log_request(turn.reply)
+        yield {**self._answered(turn.reply, turn.voice), page.conversation: None}
 
     @staticmethod
-    def forget(listening: Listening | None) -> None:
-        """A visit ended: let go of what its recording prepared."""
-        if listening is not None:
-            listening.close()
+    def forget(conversation: Conversation | None) -> None:
+        """A visit ended: let go of its recording."""
+        if conversation is not None:
+            conversation.close()
 
-    # ---- the page: speak (GPU on ZeroGPU), yielding (voice, ball, status, timings, history) ----
+    # ---- the page: speak (GPU on ZeroGPU) ----
 
-    def _voice(self, reply: Reply, prepared: PreparedSpeech | None) -> Iterator[Audio]:
+    def _page_voice(self, turn: Turn) -> Iterator[Audio]:
         """The answer's voice: the one prepared while the question was spoken if it speaks this answer,
         else a fresh one."""
-        if prepared is not None and prepared.ready and prepared.text == reply.answer:
-            rate = self.oracle.sample_rate
-            for chunk in self.abandoned.watch(prepared.chunks()):
-                yield rate, chunk
-            return
+        reply = turn.reply
+        prepared = turn.voice_for(reply.answer, reply.language)
         if prepared is not None:
-            prepared.close()
-        yield from self.speak(reply.answer)
+            return self._voice(reply.answer, reply.language, prepared.chunks())
+        return self.speak(reply.answer, reply.language)
 
-    def speak_for_page(self, reply: Reply | None, history: list[dict], prepared: PreparedSpeech | None = None):
-        if reply is None:
+    def speak_for_page(self, turn: Turn | None, history: list[dict]):
+        if turn is None:
             return
-        typed = reply.hear_ms is None
+        page, reply = self.page, turn.reply
         start = time.perf_counter()
         first_audio_ms = None
         chunks: list[np.ndarray] = []
         try:
-            for rate, chunk in self._voice(reply, prepared):
+            for rate, chunk in self._page_voice(turn):
                 chunks.append(chunk)
                 if first_audio_ms is None:
-                    first_audio_ms = _elapsed_ms(start)
-                    yield ((rate, chunk), ball_html("speaking", reply.answer),
-                           status_html("speaking", typed=typed, answer=reply.answer), gr.skip(), gr.skip())
+                    first_audio_ms = elapsed_ms(start)
+                    yield {page.voice: (rate, chunk), page.ball: ball_html("speaking", reply.answer),
+                           page.status: status_html("speaking", typed=reply.typed, answer=reply.answer)}
                 else:
-                    yield (rate, chunk), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    yield {page.voice: (rate, chunk)}
         except gr.Error as error:  # speak() turns the oracle's errors into gr.Error
             log.warning("speaking failed: %s", error)
         timings = timings_line(reply, first_audio_ms, self.oracle.engine_names)
         if not chunks:  # no voice this time: the written answer stands
-            yield (gr.skip(), ball_html("done", reply.answer),
-                   status_html("done", "The oracle lost its voice, but its answer stands.", typed=typed,
-                               answer=reply.answer),
-                   timings, self.remember(history, reply, None))
+            yield {page.ball: ball_html("done", reply.answer),
+                   page.status: status_html("done", "The oracle lost its voice, but its answer stands.",
+                                            typed=reply.typed, answer=reply.answer),
+                   page.timings: timings, page.history: self.remember(history, reply, None)}
             return
         # The stream plays on in the browser; "done" comes when it ends (see finished()).
-        yield gr.skip(), gr.skip(), gr.skip(), timings, self.remember(history, reply, np.concatenate(chunks))
+        yield {page.timings: timings, page.history: self.remember(history, reply, np.concatenate(chunks))}
 
     def remember(self, history: list[dict], reply: Reply, spoken: np.ndarray | None) -> list[dict]:
         """This visit's history with ``reply`` added, its spoken answer saved as one WAV in Gradio's cache.
@@ -227,22 +259,21 @@ class OracleFlow:
         wav = None
         if spoken is not None:
             wav = save_wav_to_cache(spoken, self.oracle.sample_rate, f"oracle-answer-{number}.wav")
-        history.append({"number": number, "question": reply.question, "answer": reply.answer, "wav": wav})
+        history.append({"number": number, "question": reply.question, "answer": reply.answer,
+                        "language": reply.language, "wav": wav})
         return history
 
-    @staticmethod
-    def finished(reply: Reply | None):
-        """(ball, status) once the answer has played to its end."""
-        if reply is None:
-            return gr.skip(), gr.skip()
-        return ball_html("done", reply.answer), status_html("done", typed=reply.hear_ms is None, answer=reply.answer)
+    def finished(self, turn: Turn | None):
+        """Once the answer has played to its end."""
+        page = self.page
+        if turn is None:
+            return {}
+        reply = turn.reply
+        return {page.ball: ball_html("done", reply.answer),
+                page.status: status_html("done", typed=reply.typed, answer=reply.answer)}
 
 
-def log_request(kind: str, reply: Reply, spoken_ms: float | None = None) -> None:
+def log_request(reply: Reply) -> None:
     """One line per request, with its timings (never what was asked or answered)."""
-    parts = [f"answering {reply.answer_ms:.0f} ms"]
-    if reply.hear_ms is not None:
-        parts.insert(0, f"hearing {reply.hear_ms:.0f} ms")
-    if spoken_ms is not None:
-        parts.append(f"spoken in {spoken_ms:.0f} ms")
-    log.info("%s: %s", kind, " · ".join(parts))
+    log.info("%s question (%s): hearing %.0f ms · answering %.0f ms", reply.source, reply.language,
+             reply.hear_ms, reply.answer_ms)

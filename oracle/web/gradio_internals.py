@@ -194,17 +194,22 @@ def queue_max_size(demo: gr.Blocks) -> int | None:
 # ---- the server's defences (issue 10): the queue, visits, draining, the cache ----
 
 def guard_the_queue(demo: gr.Blocks, *, session_hash: re.Pattern, max_waiting_per_visit: int,
-                    max_waiting_per_address: int, busy_message: str, unknown_message: str) -> None:
+                    max_waiting_per_address: int, max_streams_per_address: int, busy_message: str,
+                    unknown_message: str) -> None:
     """Every request joining ``demo``'s queue is checked before Gradio keeps anything for it.
 
     Refused with 400 and ``unknown_message``: a session hash (a visit's id) not matching ``session_hash``,
     or a function index ``demo`` does not have (Gradio would make the visit's state, then fail with a 500).
     Refused as "busy" (503, what a full queue answers): one visit with ``max_waiting_per_visit`` requests
     already waiting, or one client address with ``max_waiting_per_address``, so that one client cannot
-    fill the queue shared by everyone.
+    fill the queue shared by everyone; and one client address with ``max_streams_per_address`` microphone
+    streams open (running or waiting: an open stream holds its slot until it ends), so that one client
+    cannot hold every listening slot.
     """
     queue = demo._queue
     push = queue.push
+    if getattr(push, "guarded", False):
+        return
 
     async def checked_push(body, request, username):
         # /call/<api_name> (the REST API) has no visit: Gradio gives its request an id of its own.
@@ -220,8 +225,15 @@ def guard_the_queue(demo: gr.Blocks, *, session_hash: re.Pattern, max_waiting_pe
         if by_visit >= max_waiting_per_visit or by_address >= max_waiting_per_address:
             log.info("refused a request: %d waiting for its visit, %d for its address", by_visit, by_address)
             return False, busy_message, "queue_full"
+        if demo.fns[body.fn_index].connection == "stream" if body.fn_index in demo.fns else False:
+            running = [event for events in queue.active_jobs if events for event in events]
+            streams = sum(event.streaming and _client_address(event.request) == address for event in waiting + running)
+            if streams >= max_streams_per_address:
+                log.info("refused a microphone stream: %d open for its address", streams)
+                return False, busy_message, "queue_full"
         return await push(body, request, username)
 
+    checked_push.guarded = True
     queue.push = checked_push
 
 
@@ -354,6 +366,21 @@ async def refuse_waiting_requests(demo: gr.Blocks, message: str) -> int:
     return ended
 
 
+def end_microphone_streams(demo: gr.Blocks) -> int:
+    """End every open microphone stream (a streaming-input event) as its browser's close request would; how
+    many. Gradio keeps one open until its ``time_limit`` otherwise. Must run on the server's event loop."""
+    import math
+
+    ended = 0
+    for events in list(demo._queue.active_jobs):
+        for event in events or ():
+            if event.streaming and not event.closed:
+                event.run_time, event.closed = math.inf, True
+                event.signal.set()
+                ended += 1
+    return ended
+
+
 async def end_running_streams(demo: gr.Blocks, message: str) -> int:
     """Every generator still running stops at its next step, closed (its engine stops), and its request
     ends with ``message`` as its error (Gradio then ends its HLS streams); how many.
@@ -398,6 +425,10 @@ class _EndWith:
 # ("c is not a constructor") and leaves the button stuck. The page's script holds such a press until then, by
 # watching the page's resource timings for this many of these files.
 STREAMING_RECORDER_MODULES = {"pattern": r"/assets/module-[^/]+\.js", "count": 3}
+# Its buttons, by class (their words are translated into the browser's language): Record; Stop while
+# recording, paused, or waiting for the server (each of these stops the recording when clicked).
+STREAMING_RECORDER_BUTTONS = {"record": "button.record-button",
+                              "stop": "button.stop-button, button.stop-button-paused, button.spinner-button"}
 
 
 # ---- generators that fail after yielding ----

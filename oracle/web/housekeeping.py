@@ -13,9 +13,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from oracle.limits import (CACHE_MAX_AGE_S, CACHE_SWEEP_S, DRAIN_GRACE_S, DRAIN_LINGER_S, SPEAK_TIME_LIMIT_S)
-from oracle.web.gradio_internals import (cache_dir, end_running_streams, files_kept_in_cache, forget_finished_requests,
-                                         forget_idle_visits, keep_for_good, refuse_waiting_requests, work_in_progress)
+from oracle.limits import (CACHE_MAX_AGE_S, CACHE_SWEEP_S, DRAIN_GRACE_S, DRAIN_LINGER_S, LISTEN_IDLE_S,
+                           SPEAK_TIME_LIMIT_S)
+from oracle.web.gradio_internals import (cache_dir, end_microphone_streams, end_running_streams, files_kept_in_cache,
+                                         forget_finished_requests, forget_idle_visits, keep_for_good,
+                                         refuse_waiting_requests, work_in_progress)
 from oracle.web.middleware import DRAINING_MESSAGE, Drain
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,10 @@ async def drain_when_asked(demo: gr.Blocks, drain: Drain) -> None:
     hear the end of every stream."""
     await drain.wait_started()
     waiting = await refuse_waiting_requests(demo, DRAINING_MESSAGE)
+    end_microphone_streams(demo)
+    conversations = getattr(demo, "flow", None) and demo.flow.conversations
+    if conversations:
+        conversations.close_all()
     streams = await end_running_streams(demo, DRAINING_MESSAGE)
     deadline = time.monotonic() + DRAIN_GRACE_S
     while any(work_in_progress(demo)) and time.monotonic() < deadline:
@@ -104,7 +110,15 @@ async def housekeeping(server_app, drain: Drain | None = None):
                 log.exception("housekeeping failed; it will try again")
             await asyncio.sleep(every)
 
-    tasks = [asyncio.create_task(sweep_forever())]
+    async def close_silent_recordings():
+        """Recordings whose visit went silent are let go within LISTEN_IDLE_S, whatever else happens."""
+        while True:
+            await asyncio.sleep(LISTEN_IDLE_S / 2)
+            flow = getattr(demo, "flow", None)
+            if flow is not None:
+                flow.conversations.close_idle()
+
+    tasks = [asyncio.create_task(sweep_forever()), asyncio.create_task(close_silent_recordings())]
     if drain is not None:
         tasks.append(asyncio.create_task(drain_when_asked(demo, drain)))
     try:

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import gradio as gr
 
+from oracle.languages import SUPPORTED
 from oracle.pipeline import Reply
-from oracle.web.gradio_internals import STREAMING_RECORDER_MODULES, dark_only
+from oracle.web.gradio_internals import STREAMING_RECORDER_BUTTONS, STREAMING_RECORDER_MODULES, dark_only
 
 
 def _ms(value: float | None) -> str:
@@ -25,7 +26,9 @@ def _ms(value: float | None) -> str:
 def timings_line(reply: Reply | None, first_audio_ms: float | None, engines: str) -> str:
     if reply is None:
         return ""
-    return (f"⏱ hearing {_ms(reply.hear_ms)} · answering {_ms(reply.answer_ms)} · "
+    language = SUPPORTED[reply.language].native if reply.language in SUPPORTED else reply.language
+    heard = "typed" if reply.typed else f"hearing {_ms(reply.hear_ms)}"
+    return (f"🗣 {language} · ⏱ {heard} · answering {_ms(reply.answer_ms)} · "
             f"first audio {_ms(first_audio_ms)}  \n⚙ {engines}")
 
 
@@ -154,12 +157,13 @@ def heard_html(question: str | None) -> str:
 
 
 def live_html(words: str = "", seconds: float = 0.0, speech: bool = False, prepared: bool = False,
-              ended: bool = False) -> str:
-    """The words heard so far while the person speaks. Its data attributes say how much audio the server
-    has, whether it heard speech, whether an answer is prepared (the person paused), and whether the
-    question has ended by itself: the page's script stops recording then (hands-free)."""
+              ended: bool = False, failed: bool = False) -> str:
+    """The words heard so far while the person speaks. Its data attributes are the page script's whole
+    contract with the server: how much audio the server has, whether it heard speech, whether an answer is
+    prepared (the person paused), whether the question has ended by itself (hands-free: the script stops
+    recording then), and whether the recording failed (the script stops it too, and Stop tells why)."""
     shown = f"Hearing: “{html.escape(words)}…”" if words else ""
-    flags = {"speech": speech, "prepared": prepared, "ended": ended}
+    flags = {"speech": speech, "prepared": prepared, "ended": ended, "failed": failed}
     data = " ".join(f'data-{name}="{str(value).lower()}"' for name, value in flags.items())
     return f'<p class="live-words" data-seconds="{seconds:.2f}" {data}>{shown}</p>'
 
@@ -213,7 +217,7 @@ MICROPHONE_MESSAGES = {
 PAGE_SCRIPT = (Path(__file__).with_name("page.js").read_text(encoding="utf-8")
                .replace("__MESSAGES__", json.dumps({**MICROPHONE_MESSAGES, "opening": OPENING_MICROPHONE,
                                                     "listening": STAGE_HINTS["listening"]}))
-               .replace("__RECORDER__", json.dumps(STREAMING_RECORDER_MODULES)))
+               .replace("__RECORDER__", json.dumps({**STREAMING_RECORDER_MODULES, "buttons": STREAMING_RECORDER_BUTTONS})))
 
 LOOK = {"theme": THEME, "css": CSS}
 

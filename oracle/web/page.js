@@ -3,7 +3,8 @@
   // - says "Listening" once the server has audio;
   // - a missing microphone or a refused permission: Record shows a message saying so and how to fix it
   //   (instead of nothing at all);
-  // - hands-free: presses Stop itself when the server says the question has ended (#live data-ended);
+  // - hands-free: presses Stop itself when the server says the question has ended (#live data-ended), and in
+  //   any mode when the recording failed (data-failed: Stop then tells why);
   // - barge-in (hands-free): while the answer plays the microphone listens again, and speech pauses the answer;
   // - keeps keyboard focus on the Record/Stop button as one replaces the other;
   // - "Correct it and ask again" puts what was heard in the question box, to edit and press Enter.
@@ -12,8 +13,10 @@
   const recorderPattern = new RegExp(RECORDER.pattern);
   const recorderLoaded = () => performance.getEntriesByType('resource')
     .filter((entry) => recorderPattern.test(entry.name) && entry.responseEnd > 0).length >= RECORDER.count;
-  const button = (name) => [...document.querySelectorAll('#question-audio button')]
-    .find((b) => b.textContent.trim() === name);
+  // Gradio's buttons by their role, never by their words: Gradio translates those into the browser's language.
+  const within = (role) => RECORDER.buttons[role].split(',').map((one) => `#question-audio ${one.trim()}`).join(', ');
+  const button = (role) => document.querySelector(within(role));
+  const isButton = (element, role) => element.matches(RECORDER.buttons[role]);
   const handsFree = () => document.querySelector('#hands-free input[type="checkbox"]')?.checked === true;
 
   const problem = (text) => {
@@ -54,15 +57,16 @@
   document.addEventListener('click', (event) => {
     const pressed = event.target instanceof Element && event.target.closest('#question-audio button');
     if (!pressed) return;
-    const name = pressed.textContent.trim();
-    if (name === 'Record' || name === 'Stop') keepFocus = pressed === document.activeElement || keepFocus;
+    const record = isButton(pressed, 'record');
+    const stop = isButton(pressed, 'stop');
+    if (record || stop) keepFocus = pressed === document.activeElement || keepFocus;
     // A person's own press (or any Stop) starts afresh: the last answer need not play on.
-    if (event.isTrusted || name === 'Stop') window.oracleKeepAnswer = false;
-    if (name === 'Record' && microphoneProblem) {
+    if (event.isTrusted || stop) window.oracleKeepAnswer = false;
+    if (record && microphoneProblem) {
       event.preventDefault();
       event.stopImmediatePropagation();
       problem(microphoneProblem);
-    } else if (name === 'Record' && !recorderLoaded()) {
+    } else if (record && !recorderLoaded()) {
       // Too early for Gradio's recorder: press again once it has loaded.
       event.preventDefault();
       event.stopImmediatePropagation();
@@ -88,7 +92,7 @@
   document.addEventListener('playing', (event) => {
     const audio = event.target;
     if (!(audio instanceof HTMLMediaElement) || !audio.closest('#answer-audio') || !handsFree()) return;
-    const record = button('Record');
+    const record = button('record');
     if (!record) return;  // already recording
     window.oracleKeepAnswer = true;  // read by the Record event's own handler (look.js_values_unless_answer_kept)
     record.click();
@@ -111,16 +115,16 @@
         document.documentElement.dataset.bargeIns = String(bargeIns);
       }
     }
-    const ended = live?.dataset.ended === 'true';
-    if (ended && !wasEnded && handsFree()) button('Stop')?.click();
+    const ended = (live?.dataset.ended === 'true' && handsFree()) || live?.dataset.failed === 'true';
+    if (ended && !wasEnded) button('stop')?.click();
     wasEnded = ended;
     // Focus lost because the focused button was replaced: give it to the button that replaced it.
     if (keepFocus && (document.activeElement === null || document.activeElement === document.body)) {
-      const next = button('Record') || button('Stop');
+      const next = button('record') || button('stop');
       if (next) next.focus();
     }
   };
   new MutationObserver(watch).observe(document.body,
-    { subtree: true, childList: true, attributes: true, attributeFilter: ['data-ended', 'disabled', 'class'] });
+    { subtree: true, childList: true, attributes: true, attributeFilter: ['data-ended', 'data-failed', 'disabled', 'class'] });
   document.documentElement.dataset.oracleScript = 'ready';
 }

@@ -1,0 +1,343 @@
+"""The conversation core without Gradio: real speech (Piper and espeak-ng), silences inserted with numpy, sent
+as the WAV chunks a browser's microphone uploads, to the real decoder, the real VAD and the real Whisper."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import soxr
+
+from harness.hearing import assert_heard, overlap
+from oracle.audio import SAMPLE_RATE
+from oracle.conversation import TAIL_S, Conversation, Conversations
+from oracle.endpointing import Endpointer
+from oracle.errors import BadAudio, EngineUnavailable, NoAudio, NoSound, NoSpeech, TooShort
+
+IDLE_TIMEOUT_S = 60
+CHUNK_S = 0.25
+
+
+def silence(seconds: float, rate: int) -> np.ndarray:
+    return np.zeros(int(seconds * rate), dtype=np.int16)
+
+
+def piper(oracle, text: str) -> np.ndarray:
+    """``text`` in the app's Piper voice: int16 at ``oracle.sample_rate`` (22.05 kHz)."""
+    return oracle.speak_all(text)
+
+
+class Microphone:
+    """Writes each chunk as a WAV file, as Gradio's streaming microphone uploads it."""
+
+    def __init__(self, folder: Path, subtype: str = "PCM_16"):
+        self.folder, self.subtype, self.count = folder, subtype, 0
+
+    def chunk(self, rate: int, samples: np.ndarray) -> str:
+        self.count += 1
+        path = self.folder / f"chunk-{self.count}.wav"
+        soundfile.write(path, samples, rate, subtype=self.subtype)
+        return str(path)
+
+    def feed(self, conversation: Conversation, rate: int, samples: np.ndarray, chunk_s: float = CHUNK_S,
+             wait: bool = True, on_chunk=None) -> None:
+        """``samples`` in microphone-sized chunks; ``wait``: let the conversation catch up after each, as it
+        would in real time (each test waits on the conversation's state, never on the clock)."""
+        step = max(1, int(chunk_s * rate))
+        for start in range(0, len(samples), step):
+            conversation.add_file(self.chunk(rate, samples[start:start + step]))
+            if wait:
+                assert conversation.wait_until_idle(IDLE_TIMEOUT_S)
+            if on_chunk is not None:
+                on_chunk(start + step)
+
+
+@pytest.fixture
+def microphone(tmp_path) -> Microphone:
+    return Microphone(tmp_path)
+
+
+def to_16k(samples: np.ndarray, rate: int) -> np.ndarray:
+    return soxr.resample(samples.astype(np.float32) / 32768, rate, SAMPLE_RATE).astype(np.float32)
+
+
+def test_scoring_as_the_audio_arrives_gives_the_scores_of_one_pass(oracle):
+    from faster_whisper.vad import get_vad_model
+
+    rate = oracle.sample_rate
+    audio = to_16k(np.concatenate([silence(0.3, rate), piper(oracle, "Will it rain tomorrow?"), silence(1, rate)]),
+                   rate)
+    audio = audio[: audio.size // 512 * 512]
+    whole = get_vad_model()(audio).reshape(-1)
+    endpointer = Endpointer()
+    for start in range(0, audio.size, 777):  # chunks that are not whole windows
+        endpointer.feed(audio[start:start + 777])
+    # Silero's hysteresis over the scores of one pass: speech from 0.5, and on down to 0.35 once in speech.
+    speech, in_speech = [], False
+    for score in whole:
+        in_speech = score >= 0.5 or (in_speech and score >= 0.35)
+        speech.append(in_speech)
+    speech_windows = np.nonzero(speech)[0]
+    assert speech_windows.size > 15
+    assert endpointer.heard_s == pytest.approx(audio.size / SAMPLE_RATE)
+    assert endpointer.speech_s == pytest.approx(speech_windows.size * 512 / SAMPLE_RATE)
+    assert endpointer.speech_end_sample == (speech_windows.max() + 1) * 512
+    assert endpointer.silence_after_speech_s == pytest.approx((whole.size - 1 - speech_windows.max()) * 512 / SAMPLE_RATE)
+    assert endpointer.silence_after_speech_s >= 0.9  # the second of silence at the end, less Piper's fade
+
+
+@pytest.mark.parametrize("form", ["int16 stereo 48 kHz", "float32 mono 16 kHz", "int32 mono 44.1 kHz",
+                                  "int16 antiphase stereo 48 kHz"])
+def test_a_streamed_question_is_heard_in_any_form_the_browser_sends(oracle, tmp_path, form):
+    rate = oracle.sample_rate
+    spoken = np.concatenate([silence(0.3, rate), piper(oracle, "Should I take the new job?"), silence(1.0, rate)])
+    target = 16_000 if "16 kHz" in form else 44_100 if "44.1" in form else 48_000
+    samples = soxr.resample(spoken.astype(np.float32) / 32768, rate, target)
+    if "stereo" in form:
+        samples = np.stack([samples, -samples if "antiphase" in form else samples], axis=1)
+    subtype = {"int16": "PCM_16", "float32": "FLOAT", "int32": "PCM_32"}[form.split()[0]]
+    conversation = Conversation(oracle)
+    Microphone(tmp_path, subtype).feed(conversation, target, samples)
+    assert conversation.ended
+    turn = conversation.finish()
+    assert_heard(turn.reply.question, "Should I take the new job?")
+    assert turn.reply.answer and turn.reply.language == "en" and turn.reply.source == "streamed"
+
+
+def test_the_question_ends_after_the_pause_and_not_before(oracle, microphone):
+    """Hands-free: no end while speaking; an end once ``end_of_speech_s`` of silence has passed."""
+    rate = oracle.sample_rate
+    spoken = piper(oracle, "Will I find love this year?")
+    samples = np.concatenate([silence(0.3, rate), spoken, silence(2.0, rate)])
+    speech_end = int(0.3 * rate) + spoken.size
+    ended_at = []
+    conversation = Conversation(oracle)
+    microphone.feed(conversation, rate, samples, chunk_s=0.1,
+                    on_chunk=lambda fed: conversation.ended and ended_at.append(fed))
+    assert ended_at, "the question never ended"
+    silence_before_end = (ended_at[0] - speech_end) / rate
+    # Piper's last word fades out before the file ends; the VAD may call the last ~0.2 s silence.
+    assert oracle.settings.end_of_speech_s - 0.3 <= silence_before_end <= oracle.settings.end_of_speech_s + 0.5
+
+
+@pytest.mark.parametrize("first, second", [
+    ("Should I move to the city,", "or stay in my village?"),
+    ("If I study every night,", "will I pass the exam?"),
+])
+def test_a_breath_in_the_middle_does_not_end_the_question(oracle, microphone, first, second):
+    rate = oracle.sample_rate
+    head = np.concatenate([silence(0.3, rate), piper(oracle, first), silence(0.3, rate)])
+    samples = np.concatenate([head, piper(oracle, second), silence(1.5, rate)])
+    ended_at = []
+    conversation = Conversation(oracle)
+    microphone.feed(conversation, rate, samples, chunk_s=0.1,
+                    on_chunk=lambda fed: conversation.ended and ended_at.append(fed))
+    assert ended_at and ended_at[0] > head.size + rate * 0.5, "cut off on the breath"
+    assert_heard(conversation.finish().reply.question, f"{first} {second}")
+
+
+def test_the_answer_prepared_during_the_pause_is_the_answer_and_its_voice(oracle, microphone):
+    rate = oracle.sample_rate
+    samples = np.concatenate([silence(0.3, rate), piper(oracle, "Is it a good time to buy a house?"),
+                              silence(0.8, rate)])
+    conversation = Conversation(oracle)
+    microphone.feed(conversation, rate, samples)
+    assert conversation.prepared
+    turn = conversation.finish()
+    assert turn.voice is not None, "nothing was prepared during the pause"
+    assert turn.reply.answer_ms == 0.0
+    # The same answer as a question asked afresh with these words, and all of it spoken: as many chunks as
+    # a fresh stream, about as long (Piper draws its timing at random, so no two takes are equal).
+    assert turn.reply.answer == oracle.answer(turn.reply.question)
+    voice = turn.voice_for(turn.reply.answer, turn.reply.language)
+    prepared = list(voice.chunks())
+    fresh = list(oracle.speak(turn.reply.answer))
+    assert len(prepared) == len(fresh)
+    assert sum(c.size for c in prepared) == pytest.approx(sum(c.size for c in fresh), rel=0.15)
+
+
+def test_a_guess_made_at_a_breath_is_dropped_when_the_question_goes_on(oracle, microphone):
+    rate = oracle.sample_rate
+    samples = np.concatenate([silence(0.3, rate), piper(oracle, "Should I learn the guitar,"), silence(0.4, rate),
+                              piper(oracle, "or the drums instead?"), silence(0.8, rate)])
+    conversation = Conversation(oracle)
+    prepared_while_speaking = []
+    microphone.feed(conversation, rate, samples,
+                    on_chunk=lambda fed: prepared_while_speaking.append((fed, conversation.prepared)))
+    breath_end = int((0.3 + 0.4) * rate) + piper(oracle, "Should I learn the guitar,").size
+    assert any(ready for fed, ready in prepared_while_speaking if fed <= breath_end + rate * 0.3), \
+        "no answer was prepared at the breath"
+    turn = conversation.finish()
+    assert_heard(turn.reply.question, "Should I learn the guitar, or the drums instead?")
+    assert turn.reply.answer == oracle.answer(turn.reply.question)
+
+
+def test_the_final_words_are_the_words_of_one_pass_over_the_question(oracle, microphone):
+    """Whatever was guessed, the finished question is what Whisper hears in the question's audio up to its
+    last speech and a short tail, found here by a VAD pass of the test's own over the whole recording."""
+    rate = oracle.sample_rate
+    samples = np.concatenate([silence(0.2, rate), piper(oracle, "Will my business succeed next year?"),
+                              silence(0.6, rate)])
+    conversation = Conversation(oracle)
+    microphone.feed(conversation, rate, samples)
+    turn = conversation.finish()
+    whole = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32")
+    audio = np.concatenate([whole.resample_chunk(samples[i:i + int(CHUNK_S * rate)].astype(np.float32) / 32768)
+                            for i in range(0, samples.size, int(CHUNK_S * rate))])
+    endpointer = Endpointer()
+    endpointer.feed(audio)
+    cut = min(audio.size, endpointer.speech_end_sample + int(TAIL_S * SAMPLE_RATE))
+    one_pass = oracle.transcriber.transcribe(audio[:cut]).text
+    assert turn.reply.question == one_pass.strip()
+
+
+def test_bad_recordings_get_the_oracles_friendly_errors(oracle, microphone):
+    with pytest.raises(NoAudio):
+        Conversation(oracle).finish()
+    short = Conversation(oracle)
+    short.add_file(microphone.chunk(16_000, (0.3 * np.sin(np.arange(3000) / 5) * 32767).astype(np.int16)))
+    with pytest.raises(TooShort, match="Press Record"):
+        short.finish()
+    muted = Conversation(oracle)
+    microphone.feed(muted, 48_000, silence(2.0, 48_000))
+    with pytest.raises(NoSound, match="muted"):
+        muted.finish()
+    noise = Conversation(oracle)
+    microphone.feed(noise, 16_000, (0.05 * np.random.default_rng(1).standard_normal(32_000)).astype(np.float32))
+    with pytest.raises(NoSpeech) as quiet:
+        noise.finish()
+    assert not isinstance(quiet.value, NoSound)
+
+
+def test_a_chunk_that_is_no_recording_ends_the_conversation_with_the_uploads_message(oracle, microphone, tmp_path):
+    rate = oracle.sample_rate
+    conversation = Conversation(oracle)
+    microphone.feed(conversation, rate, np.concatenate([silence(0.3, rate), piper(oracle, "Will it snow?")]))
+    playlist = tmp_path / "chunk.wav"
+    playlist.write_text(f"#EXTM3U\n#EXTINF:2,\n{tmp_path / 'chunk-1.wav'}\n")
+    conversation.add_file(str(playlist))
+    assert conversation.state == "failed"
+    with pytest.raises(BadAudio):
+        conversation.finish()
+    one_hertz = Conversation(oracle)
+    path = tmp_path / "one-hertz.wav"
+    soundfile.write(path, np.zeros(12_000, dtype=np.int16), 8_000)
+    data = bytearray(path.read_bytes())
+    data[24:28] = (1).to_bytes(4, "little")  # the fmt chunk's sample rate
+    path.write_bytes(bytes(data))
+    one_hertz.add_file(str(path))
+    with pytest.raises(BadAudio, match="not one a microphone records"):
+        one_hertz.finish()
+
+
+def test_audio_beyond_the_longest_question_is_not_kept(oracle, microphone):
+    conversation = Conversation(oracle)
+    limit = oracle.settings.max_question_s
+    microphone.feed(conversation, 8_000, (0.01 * np.ones(int((limit + 5) * 8_000))).astype(np.float32), chunk_s=1.0,
+                    wait=False)
+    assert conversation.seconds == pytest.approx(limit, abs=0.01)
+
+
+class RaisingTranscriber:
+    """The real hearing engine for its warm-up, then a crash on every call."""
+
+    name = "raising"
+
+    def __init__(self, real, hang: threading.Event | None = None):
+        self.real, self.hang, self.calls = real, hang, 0
+
+    def transcribe(self, audio, language=None, hint=None):
+        self.calls += 1
+        if self.hang is not None:
+            self.hang.wait(60)
+        raise RuntimeError("the hearing engine is broken")
+
+
+def test_a_broken_hearing_engine_fails_the_question_once_and_leaves_nothing_running(oracle, microphone, caplog):
+    from oracle.pipeline import Oracle
+
+    rate = oracle.sample_rate
+    broken = RaisingTranscriber(oracle.transcriber)
+    patient = Oracle(broken, oracle.answerer, oracle.speaker, oracle.settings)
+    conversation = Conversation(patient)
+    samples = np.concatenate([silence(0.3, rate), piper(oracle, "Should I buy a boat?"), silence(1.0, rate)])
+    microphone.feed(conversation, rate, samples)
+    calls = broken.calls
+    assert calls == 1, "a failed transcription was tried again"
+    start = time.monotonic()
+    with pytest.raises(EngineUnavailable):
+        conversation.finish()
+    assert time.monotonic() - start < IDLE_TIMEOUT_S  # a bound on a wait, not a speed target
+    assert broken.calls == calls and conversation.state == "failed"
+    assert not [t for t in threading.enumerate() if t.name.startswith("conversation")]
+
+
+def test_a_hanging_hearing_engine_is_given_up_on_at_the_deadline(oracle, microphone):
+    from oracle.pipeline import Oracle
+
+    rate = oracle.sample_rate
+    release = threading.Event()
+    hanging = Oracle(RaisingTranscriber(oracle.transcriber, hang=release), oracle.answerer, oracle.speaker,
+                     oracle.settings)
+    conversation = Conversation(hanging)
+    samples = np.concatenate([silence(0.3, rate), piper(oracle, "Should I buy a boat?"), silence(0.1, rate)])
+    microphone.feed(conversation, rate, samples, wait=False)
+    try:
+        with pytest.raises(EngineUnavailable, match="in time"):
+            conversation.finish(deadline_s=1.0)
+        assert conversation.state == "failed"
+    finally:
+        release.set()
+    assert conversation.wait_until_idle(IDLE_TIMEOUT_S)
+
+
+def test_a_recording_whose_visit_went_silent_is_let_go(oracle, microphone):
+    conversations = Conversations(oracle, prepare_voice=False, hearing_slots=threading.BoundedSemaphore(1),
+                                  idle_s=0.5)
+    rate = oracle.sample_rate
+    left = conversations.open()
+    microphone.feed(left, rate, np.concatenate([silence(0.3, rate), piper(oracle, "Will I win?")]))
+    assert len(conversations) == 1
+    deadline = time.monotonic() + IDLE_TIMEOUT_S
+    while conversations.close_idle() == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert left.state == "closed" and len(conversations) == 0
+    with pytest.raises(NoAudio):
+        left.finish()
+
+
+def test_two_visits_streaming_at_once_never_mix_their_audio(oracle, speech, tmp_path):
+    rate = oracle.sample_rate
+    piper_question = np.concatenate([silence(0.3, rate), piper(oracle, "Will tomorrow be a lucky day?"),
+                                     silence(0.8, rate)])
+    espeak, espeak_rate = soundfile.read(speech.say("Should I travel to Japan?"), dtype="int16")
+    espeak_question = np.concatenate([silence(0.3, espeak_rate), espeak, silence(0.8, espeak_rate)])
+    visits = {"lucky": Conversation(oracle), "japan": Conversation(oracle)}
+    errors = []
+
+    def stream(name, rate, samples):
+        folder = tmp_path / name
+        folder.mkdir()
+        try:
+            Microphone(folder).feed(visits[name], rate, samples)
+        except Exception as error:  # reported below, with the thread's name
+            errors.append((name, error))
+
+    threads = [threading.Thread(target=stream, args=("lucky", rate, piper_question)),
+               threading.Thread(target=stream, args=("japan", espeak_rate, espeak_question))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+        assert not thread.is_alive()
+    assert errors == []
+    assert visits["lucky"].seconds == pytest.approx(piper_question.size / rate, abs=0.05)
+    assert visits["japan"].seconds == pytest.approx(espeak_question.size / espeak_rate, abs=0.05)
+    lucky, japan = (visits[name].finish().reply.question for name in ("lucky", "japan"))
+    assert_heard(lucky, "Will tomorrow be a lucky day?")
+    assert_heard(japan, "Should I travel to Japan?")
+    assert overlap("lucky", japan) == 0 and overlap("japan", lucky) == 0
