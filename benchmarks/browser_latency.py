@@ -147,12 +147,12 @@ GAPS = [
 
 def speech_end_s(path: Path) -> float:
     """Where the speech in a recording ends (seconds from its start), by the app's own VAD."""
+    from oracle.audio import SAMPLE_RATE, mix_to_mono, read_channels
     from oracle.endpointing import Endpointer
-    from oracle.listening import as_float_mono
 
-    samples, rate = soundfile.read(path, dtype="float32")
+    channels, rate = read_channels(path)
     endpointer = Endpointer()
-    endpointer.feed(soxr.resample(as_float_mono(samples), rate, 16_000).astype(np.float32))
+    endpointer.feed(mix_to_mono(soxr.resample(channels, rate, SAMPLE_RATE)).astype(np.float32))
     if endpointer.speech_end_sample is None:
         raise SystemExit(f"no speech found in {path}")
     return endpointer.speech_end_sample / 16_000

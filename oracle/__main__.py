@@ -2,7 +2,8 @@
 
     python -m oracle ask QUESTION.wav -o answer.wav
     python -m oracle ask --text "Should I ...?" -o answer.wav
-    python -m oracle ask QUESTION.wav --json        # question, answer, engines and timings, for scripts
+    python -m oracle ask QUESTION.wav --json        # question, answer, language, engines and timings, for scripts
+    python -m oracle ask --text "¿Debería…?" --language es
 
 A typed question loads no hearing engine; a missing or unreadable file is told before any engine
 loads. Errors are one line on stderr (and ``{"error": …}`` with --json) and exit status 2.
@@ -30,6 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ask.add_argument("-o", "--output", type=Path, help="write the spoken answer to this WAV file")
     ask.add_argument("--json", action="store_true",
                      help="print one JSON object (question, answer, engines, timings in ms, output)")
+    ask.add_argument("--language", default="auto",
+                     help="the question's language: auto (the default: heard, or read from the text) or one of "
+                          "en, es, fr, de, it, pt, ja")
     ask.add_argument("-v", "--verbose", action="store_true", help="log what the engines do")
     return parser.parse_args(argv)
 
@@ -53,7 +57,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from oracle.config import Settings
     from oracle.errors import OracleError
+    from oracle.languages import parse_language
 
+    try:
+        language = parse_language(args.language)
+    except OracleError as error:
+        return fail(str(error), args.json)
     settings = Settings.from_env()
     typed = args.text is not None
     recording = None
@@ -69,25 +78,24 @@ def main(argv: list[str] | None = None) -> int:
           file=sys.stderr, flush=True)
     start = time.perf_counter()
     from oracle.audio import wav_bytes
-    from oracle.pipeline import Oracle
+    from oracle.pipeline import SPOKEN, Oracle
 
     oracle = Oracle.from_settings(settings, hearing=not typed)
     timings = {"load_ms": round((time.perf_counter() - start) * 1000)}
     try:
         if typed:
-            reply = oracle.ask_text(args.text)
+            reply = oracle.ask_text(args.text, language)
         else:
             start = time.perf_counter()
-            question = oracle.hear_audio(recording).text
-            reply = oracle.reply_to(question, hear_ms=(time.perf_counter() - start) * 1000)
-        timings.update(hear_ms=None if reply.hear_ms is None else round(reply.hear_ms),
-                       answer_ms=round(reply.answer_ms))
+            heard = oracle.hear_audio(recording, language)
+            reply = oracle.reply_to(heard.text, heard.language, SPOKEN, hear_ms=(time.perf_counter() - start) * 1000)
+        timings.update(hear_ms=None if reply.typed else round(reply.hear_ms), answer_ms=round(reply.answer_ms))
         if not args.json:
             print(f"You asked: {reply.question}")
             print(f"The oracle says: {reply.answer}", flush=True)
         if args.output:
             start = time.perf_counter()
-            args.output.write_bytes(wav_bytes(oracle.speak_all(reply.answer), oracle.sample_rate))
+            args.output.write_bytes(wav_bytes(oracle.speak_all(reply.answer, reply.language), oracle.sample_rate))
             timings["speak_ms"] = round((time.perf_counter() - start) * 1000)
             if not args.json:
                 print(f"Spoken answer: {args.output}")
@@ -96,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         engines = {"hearing": oracle.transcriber.name if oracle.transcriber else None,
                    "answering": oracle.answerer.name, "voice": oracle.speaker.name}
-        print(json.dumps({"question": reply.question, "answer": reply.answer, "engines": engines,
+        print(json.dumps({"question": reply.question, "answer": reply.answer, "language": reply.language,
+                          "engines": engines,
                           "timings": timings, "output": str(args.output) if args.output else None},
                          ensure_ascii=False))
     return 0

@@ -83,7 +83,7 @@ def test_book_finds_proverbs_that_fit_the_question(oracle, question, tag):
 
 def test_book_answers_one_question_always_alike_and_others_vary(oracle):
     """The draw among the best matches is seeded by the question's words: an answer prepared while a question
-    is still being spoken is the answer the finished question gets (oracle.listening)."""
+    is still being spoken is the answer the finished question gets (oracle.conversation)."""
     assert len({oracle.answerer.answer("Should I buy a boat?") for _ in range(10)}) == 1
     questions = ["Should I buy a boat?", "Should I buy a sailing boat?", "Should I buy a small boat?",
                  "Should I buy a boat this year?", "Shall I buy a boat?", "Is buying a boat wise?"]

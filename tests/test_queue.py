@@ -52,7 +52,7 @@ def test_events_queue_in_their_groups_with_their_limits(served_demo):
               if event.queued and event.runs_python and event.name not in light_ui}
     # Typed questions are answered in their own group ("answer"), never behind recordings being heard; the
     # streamed microphone's chunks are taken in "listen": each is a VAD pass, and hearing runs on each
-    # visit's own thread (oracle.listening), at most THINKING_CONCURRENCY transcriptions at once.
+    # recording's own threads (oracle.conversation), at most THINKING_CONCURRENCY transcriptions at once.
     assert groups == set(GROUP_LIMITS.items()), groups
     assert queue_max_size(served_demo) == app.QUEUE_MAX_SIZE
     assert served_demo.max_file_size == 10 * 1024 * 1024
