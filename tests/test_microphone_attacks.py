@@ -1,0 +1,260 @@
+"""The streamed microphone against hostile and broken use, over raw HTTP as a browser's page streams
+(``harness.microphone``: 127.0.0.1 only, every loop bounded), each measured on the server process itself
+(``/proc``: memory, threads, CPU time) and its log.
+
+Each test gathers every figure it measures and fails once, naming them all.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from harness.hearing import CLEAR_QUESTION, overlap
+from harness.microphone import (BROWSER_RATE, AppProcess, Microphone, Refused, address, quiet_noise, speech_chunks,
+                                wav_chunk)
+from oracle.web.defences import SOMETHING_WENT_WRONG_MESSAGE
+
+ROOT = Path(__file__).resolve().parents[1]
+QUESTION_WAV = ROOT / "docs" / "question.wav"
+QUESTION = "Should I learn to play the piano?"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """The app in a child process, after one ordinary spoken question (so that every lazy part of the
+    server has run before anything is measured)."""
+    app = AppProcess(tmp_path_factory.mktemp("microphone-attacks")).start()
+    try:
+        mic = Microphone(app.url, address(1))
+        try:
+            mic.stream(speech_chunks(QUESTION_WAV))
+            stop = mic.stop()
+            assert mic.wait_completed(stop, 30) and stop.error is None, f"the warm-up question failed: {stop.error}"
+        finally:
+            mic.close()
+        yield app
+    finally:
+        app.stop()
+
+
+def hang_up(mic: Microphone) -> None:
+    """Close the visit's stream if it is still open, then the visit."""
+    try:
+        if mic.stream_event is not None and mic.events[mic.stream_event].completed is None:
+            mic.http.post(f"gradio_api/stream/{mic.stream_event}/close", json={})
+    except httpx.HTTPError:
+        pass
+    mic.close()
+
+
+def plain(html: str | None) -> str:
+    return re.sub(r"<[^>]+>", " ", html or "")
+
+
+def tracebacks(app: AppProcess, since: int) -> str:
+    """The log's tracebacks since ``since`` (empty if none), for a failure message."""
+    text = app.log(since)
+    at = text.find("Traceback")
+    return "" if at < 0 else text[at:at + 2000]
+
+
+def clear_refusal(mic: Microphone, event, refused: Refused | None) -> str | None:
+    """Why the visit was not told clearly that its audio was refused (None if it was): a 4xx with a
+    message, or the stream ending with one of the oracle's own messages."""
+    if refused is not None:
+        return None if 400 <= refused.status < 500 and refused.detail else f"refused with {refused}"
+    if event.completed is None:
+        return "the stream was neither refused nor ended"
+    if event.error is None:
+        return "the stream ended as if all was well"
+    if not event.error.strip() or event.error == SOMETHING_WENT_WRONG_MESSAGE:
+        return f"the refusal says nothing clear: {event.error!r}"
+    return None
+
+
+def send_first_chunk(mic: Microphone, chunk: bytes, timeout_s: float = 30):
+    """(event or None, Refused or None): ``chunk`` starts the stream, and the server's answer is waited for."""
+    try:
+        event = mic.start(chunk)
+    except Refused as refused:
+        return None, refused
+    mic.wait_first_update(event, timeout_s)
+    if event.completed is None:  # taken: give a refusal after the first update a moment to come
+        mic.wait_completed(event, 1.0)
+    return event, None
+
+
+def test_a_chunk_whose_header_claims_1_hz_is_refused_cheaply(served):
+    app = served
+    log_at, rss_before, cpu_before = app.log_size(), app.rss_mb(), app.cpu_s()
+    app.reset_peak()
+    samples = (np.random.default_rng(1).standard_normal(12_000) * 0.1).astype(np.float32)
+    chunk = wav_chunk(samples, BROWSER_RATE, claimed_rate=1)  # 24 kB of samples, "at 1 Hz": 3.3 hours
+    assert 24_000 <= len(chunk) < 24_100
+    mic = Microphone(app.url, address(11))
+    try:
+        event, refused = send_first_chunk(mic, chunk)
+        time.sleep(0.5)  # let a late log line land
+        peak_mb, cpu_s = app.peak_mb() - rss_before, app.cpu_s() - cpu_before
+        problems = [p for p in [
+            f"peak memory grew by {peak_mb:.0f} MB (at most 200)" if peak_mb >= 200 else None,
+            f"it cost {cpu_s:.2f} s of server CPU (at most 2)" if cpu_s >= 2 else None,
+            clear_refusal(mic, event, refused),
+            f"the log has a traceback:\n{tracebacks(app, log_at)}" if tracebacks(app, log_at) else None] if p]
+        assert not problems, "\n".join(problems)
+    finally:
+        hang_up(mic)
+
+
+def test_a_chunk_that_is_a_playlist_naming_a_local_file_is_never_heard(served, speech):
+    app = served
+    mp3 = speech.convert(speech.say(*CLEAR_QUESTION), ".mp3", "-ar", "44100")
+    playlist = (f"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n#EXT-X-MEDIA-SEQUENCE:0\n"
+                f"#EXTINF:10.0,\n{mp3.resolve()}\n#EXT-X-ENDLIST\n").encode()
+    silence = wav_chunk(np.zeros(int(0.25 * BROWSER_RATE), np.float32), BROWSER_RATE)
+    mic = Microphone(app.url, address(12))
+    try:
+        event, refused = send_first_chunk(mic, playlist)
+        if event is not None and event.completed is None:
+            for _ in range(4):  # a moment of a microphone's silence after it, then Stop
+                mic.send(silence)
+            stop = mic.stop()
+            mic.wait_completed(stop, 30)
+        else:
+            stop = None
+        said = " ".join(re.findall(r"[a-z]+", plain(mic.all_text().replace("\\u201c", " ")).lower()))
+        heard = overlap(CLEAR_QUESTION.text, said) >= 0.5 and "driving" in said
+        problems = [p for p in [
+            f"the server heard the file the playlist names ({CLEAR_QUESTION.text!r})" if heard else None,
+            f"Stop was answered: {plain(stop.data[3])!r}" if stop is not None and stop.error is None else None,
+        ] if p]
+        assert not problems, "\n".join(problems)
+    finally:
+        hang_up(mic)
+
+
+def test_antiphase_stereo_speech_is_heard(served):
+    """Two channels that cancel out when averaged (one wired upside down) still carry the question."""
+    app = served
+    mic = Microphone(app.url, address(13))
+    try:
+        mic.stream(speech_chunks(QUESTION_WAV, stereo="antiphase"))
+        stop = mic.stop()
+        assert mic.wait_completed(stop, 30), "Stop was not answered within 30 s"
+        assert stop.error is None, f"the question was not heard: {stop.error!r}"
+        heard = plain(stop.data[3])
+        assert overlap(QUESTION, heard) >= 0.7, f"said {QUESTION!r}, heard {heard!r}"
+    finally:
+        hang_up(mic)
+
+
+def test_eight_idle_streams_from_one_address_hardly_delay_another_visitor(served):
+    app = served
+    idle_chunk = wav_chunk(quiet_noise(0.25, seed=2), BROWSER_RATE)
+    hogs = [Microphone(app.url, address(14)) for _ in range(8)]
+    visitor = Microphone(app.url, address(15))
+    try:
+        opened = 0
+        for hog in hogs:  # each opens its stream with one chunk, and sends nothing more
+            try:
+                event = hog.start(idle_chunk)
+            except Refused:
+                continue
+            opened += hog.wait_first_update(event, 15)
+        event = visitor.start(idle_chunk)
+        visitor.wait_first_update(event, 40)  # bounded: long enough to say how long it was
+        delay = None if event.first_update_at is None else event.first_update_at - event.joined_at
+        assert delay is not None and delay <= 3, (
+            f"one address holding {opened} idle microphone streams delayed another visitor's microphone by "
+            f"{'more than 40' if delay is None else f'{delay:.1f}'} s (at most 3)")
+    finally:
+        for mic in [visitor, *hogs]:
+            hang_up(mic)
+
+
+def test_a_hundred_visits_that_send_thirty_seconds_and_vanish_leave_nothing_behind(served):
+    app = served
+    visits, visits_within_s, settle_s = 100, 25.0, 60.0
+    chunk = wav_chunk(quiet_noise(30.0, seed=3), BROWSER_RATE)  # 2.9 MB: the longest question, no speech in it
+    rss_before, threads_before = app.rss_mb(), app.threads()
+    deadline = time.monotonic() + visits_within_s
+
+    def visit(n: int) -> bool:
+        """True if the server took the chunk before the visit vanished."""
+        if time.monotonic() > deadline:
+            return False
+        mic = Microphone(app.url, address(1000 + n))
+        try:
+            event = mic.start(chunk)
+            return mic.wait_first_update(event, max(0.1, deadline - time.monotonic())) and event.completed is None
+        except (Refused, httpx.HTTPError):
+            return False
+        finally:
+            mic.vanish()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        taken = sum(pool.map(visit, range(visits)))
+    settle_until = time.monotonic() + settle_s
+    while True:
+        grown, extra_threads = app.rss_mb() - rss_before, app.threads() - threads_before
+        if (grown < 150 and extra_threads <= 0) or time.monotonic() > settle_until:
+            break
+        time.sleep(1)
+    problems = [p for p in [
+        f"only {taken} of {visits} visits' chunks were taken within {visits_within_s:.0f} s"
+        if taken < visits else None,
+        f"memory grew by {grown:.0f} MB (at most 150) {settle_s:.0f} s after" if grown >= 150 else None,
+        f"{extra_threads} more threads than before, {settle_s:.0f} s after" if extra_threads > 0 else None] if p]
+    assert not problems, "\n".join(problems)
+
+
+def test_a_0_hz_chunk_and_the_events_of_an_unknown_visit_log_no_traceback(served):
+    app = served
+    log_at = app.log_size()
+    mic = Microphone(app.url, address(16))
+    try:
+        send_first_chunk(mic, wav_chunk(quiet_noise(0.25, seed=4), BROWSER_RATE, claimed_rate=0))
+    finally:
+        hang_up(mic)
+    status, broken = None, None
+    with httpx.Client(timeout=10) as http:
+        try:
+            with http.stream("GET", f"{app.url}gradio_api/queue/data",
+                             params={"session_hash": "nosuchvisit1"}) as events:
+                status = events.status_code
+                end = time.monotonic() + 5
+                for _ in events.iter_lines():  # an SSE reply: read what it says, for at most 5 s
+                    if time.monotonic() > end:
+                        break
+        except httpx.HTTPError as error:
+            broken = f"{type(error).__name__}: {error}"
+    time.sleep(1)  # let a late log line land
+    problems = [p for p in [
+        f"an unknown visit's events got {status}" if status is not None and status >= 500 else None,
+        f"the server broke off an unknown visit's event stream ({broken})" if broken else None,
+        f"the log has a traceback:\n{tracebacks(app, log_at)}" if tracebacks(app, log_at) else None] if p]
+    assert not problems, "\n".join(problems)
+
+
+def test_sigterm_with_open_microphone_streams_exits_0_within_10_s(tmp_path):
+    app = AppProcess(tmp_path).start()
+    mics = [Microphone(app.url, address(20 + i)) for i in range(3)]
+    try:
+        chunks = speech_chunks(QUESTION_WAV)[:6]
+        for mic in mics:  # three people half-way through a question
+            mic.stream(chunks)
+        code, took = app.terminate(20)  # bounded: long enough to say how long it took
+        assert code == 0 and took <= 10, (
+            f"SIGTERM with {len(mics)} open microphone streams: exit code {code} after {took:.1f} s "
+            f"(0 within 10 s)\n{app.log()[-1500:]}")
+    finally:
+        for mic in mics:
+            mic.close()
+        app.stop()
