@@ -45,10 +45,13 @@ def write_microphone(path: Path, *parts: np.ndarray) -> Path:
 
 
 @contextmanager
-def chromium(playwright, executable: str, microphone: Path | None):
-    """A headless Chromium whose microphone plays ``microphone`` (None: a machine with no microphone)."""
+def chromium(playwright, executable: str, microphone: Path | None, locale: str | None = None):
+    """A headless Chromium whose microphone plays ``microphone`` (None: a machine with no microphone), in the
+    language of ``locale`` ("fr-FR"; pass it to ``open_page`` too, for the page's Accept-Language)."""
     args = browser_flags(microphone) if microphone is not None else QUIET_FLAGS + [
         "--autoplay-policy=no-user-gesture-required"]
+    if locale is not None:
+        args = args + [f"--lang={locale}"]
     browser = playwright.chromium.launch(executable_path=executable, headless=True, args=args, timeout=WAIT_MS)
     try:
         yield browser
@@ -76,6 +79,15 @@ def wait_for_stage(page, stage: str, timeout_ms: int = WAIT_MS) -> None:
 
 def microphone_button(page, name: str):
     return page.locator("#question-audio").get_by_role("button", name=name, exact=True)
+
+
+def recorder_button(page, role: str):
+    """Gradio's Record ("record") or Stop ("stop") button found as the page's script finds it: by class, in any
+    language."""
+    from oracle.web.gradio_internals import STREAMING_RECORDER_BUTTONS
+
+    return page.locator(", ".join(f"#question-audio {one.strip()}"
+                                  for one in STREAMING_RECORDER_BUTTONS[role].split(",")))
 
 
 def wait_for_live_speech(page, timeout_ms: int = WAIT_MS) -> None:

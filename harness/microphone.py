@@ -167,7 +167,7 @@ class Microphone:
     def start(self, first_chunk: bytes, name: str = "audio.wav") -> Event:
         """Record: the first chunk joins the microphone's stream event. Raises ``Refused``."""
         fn_index, trigger = self._config["stream"]
-        event = self._join(fn_index, [self.upload(first_chunk, name), None], trigger)
+        event = self._join(fn_index, [self.upload(first_chunk, name), *self._config["stream_rest"]], trigger)
         self.stream_event = event.event_id
         self._last_sent = time.monotonic()
         return event
@@ -180,7 +180,7 @@ class Microphone:
         time.sleep(max(0.0, self._last_sent + self.pace_s - time.monotonic()))
         fn_index, trigger = self._config["stream"]
         response = self.http.post(f"gradio_api/stream/{self.stream_event}", json={
-            "data": [self.upload(chunk, name), None], "fn_index": fn_index, "event_data": None,
+            "data": [self.upload(chunk, name), *self._config["stream_rest"]], "fn_index": fn_index, "event_data": None,
             "session_hash": self.session_hash})
         self._last_sent = time.monotonic()
         if wait and response.status_code == 200 and event.completed is None:
@@ -314,7 +314,9 @@ class Microphone:
 
 def server_config(url: str, http: httpx.Client | None = None) -> dict:
     """The fn indexes the page uses for the microphone: {"stream": (fn, trigger), "stop": (fn, trigger)}
-    (``stop``: the ``stop_recording`` event that hears the question, not the one that only runs in the page)."""
+    (``stop``: the ``stop_recording`` event that hears the question, not the one that only runs in the page),
+    and ``stream_rest``: what the page sends with each chunk for the stream's other inputs (the visit's
+    ``gr.State`` lives on the server, so None; any other input, its value on a fresh page)."""
     config = (http or httpx).get(f"{url}config", timeout=TIMEOUT_S).json()
     microphone = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "question-audio")
     found = {}
@@ -324,9 +326,11 @@ def server_config(url: str, http: httpx.Client | None = None) -> dict:
             continue
         if (microphone, "stream") in targets:
             found["stream"] = (dependency["id"], microphone)
+            values = {c["id"]: c.get("props", {}).get("value") for c in config["components"]}
+            found["stream_rest"] = [values.get(input_id) for input_id in dependency["inputs"][1:]]
         elif (microphone, "stop_recording") in targets:
             found["stop"] = (dependency["id"], microphone)
-    assert set(found) == {"stream", "stop"}, f"the microphone's events were not found: {found}"
+    assert {"stream", "stop"} <= set(found), f"the microphone's events were not found: {found}"
     return found
 
 

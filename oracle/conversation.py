@@ -125,7 +125,6 @@ class Conversation:
         self._size = 0
         self._format: tuple[int, int] | None = None  # (rate, channels) of the chunks
         self._resampler: soxr.ResampleStream | None = None
-        self._last_chunk: str | None = None
         self._endpointer = Endpointer()
         self._lock = threading.Lock()
         self._state = LISTENING
@@ -172,9 +171,8 @@ class Conversation:
     def add_file(self, path: str) -> None:
         """One microphone chunk as the browser uploaded it: decoded and checked like any recording
         (``oracle.audio``). A chunk that is no recording ends the conversation as failed."""
-        if self._state != LISTENING or path == self._last_chunk:  # Gradio's close sends the last chunk again
+        if self._state != LISTENING:
             return
-        self._last_chunk = path
         try:
             channels, rate = read_channels(path, self.settings.max_question_s)
         except OracleError as error:

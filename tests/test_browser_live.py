@@ -10,8 +10,8 @@ import re
 import pytest
 
 from harness.browser_tools import find_chromium
-from harness.live_browser import (as_microphone, chromium, drive, microphone_button, open_page, silence,
-                                  wait_for_stage, wait_until_playing, write_microphone)
+from harness.live_browser import (as_microphone, chromium, drive, microphone_button, open_page, recorder_button,
+                                  silence, wait_for_stage, wait_until_playing, write_microphone)
 
 QUESTION = "Should I learn to play the piano?"
 FIRST_HALF, SECOND_HALF = "Should I move to the city,", "or stay in my village?"
@@ -114,6 +114,27 @@ def test_hands_free_answers_after_the_pause_without_stop(chromium_path, micropho
             microphone_button(page, "Record").click()
             wait_for_stage(page, "listening")
             # Nobody presses Stop: the page does, once the server says the question has ended.
+            page.wait_for_selector("#heard .heard-line", timeout=60_000)
+            assert_heard(QUESTION, heard_text(page))
+            wait_for_stage(page, "speaking")
+            wait_until_playing(page)
+            assert not page.errors, page.errors
+
+    drive(scenario)
+
+
+@pytest.mark.parametrize("locale, record_label", [("fr-FR", "Enregistrer"), ("ja-JP", "録音"), ("de-DE", "Aufnehmen")])
+def test_hands_free_works_in_a_browser_in_another_language(chromium_path, microphones, server_url, locale,
+                                                           record_label):
+    """Gradio translates its own buttons into the browser's language: the page's script must not care."""
+    def scenario(playwright):
+        with chromium(playwright, chromium_path, microphones["question"], locale=locale) as browser:
+            page = open_page(browser, server_url, locale=locale)
+            record = recorder_button(page, "record")
+            assert record.inner_text().strip() == record_label, "Gradio did not translate its button"
+            page.locator("#hands-free input[type=checkbox]").check()
+            record.click()
+            wait_for_stage(page, "listening")
             page.wait_for_selector("#heard .heard-line", timeout=60_000)
             assert_heard(QUESTION, heard_text(page))
             wait_for_stage(page, "speaking")

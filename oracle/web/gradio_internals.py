@@ -381,6 +381,24 @@ def end_microphone_streams(demo: gr.Blocks) -> int:
     return ended
 
 
+STREAM_ROUTE = re.compile(r"/gradio_api/stream/([0-9a-f]{1,64})(/close)?")
+
+
+def is_open_microphone_stream(demo: gr.Blocks, event_id: str) -> bool:
+    """``event_id`` names a microphone stream this server is running (Gradio's ``/stream/{event_id}`` routes
+    answer any other id with a 500 and a traceback)."""
+    event = demo._queue.event_ids_to_events.get(event_id)
+    return event is not None and event.streaming
+
+
+def forget_the_last_chunk(demo: gr.Blocks, event_id: str) -> None:
+    """Before Gradio 6.17 closes a microphone stream, clear the chunk it holds: closing wakes the stream's
+    function once more with the last chunk again, which would be heard twice (a word said twice at Stop)."""
+    event = demo._queue.event_ids_to_events.get(event_id)
+    if event is not None and event.data is not None and event.data.data:
+        event.data.data[0] = None
+
+
 async def end_running_streams(demo: gr.Blocks, message: str) -> int:
     """Every generator still running stops at its next step, closed (its engine stops), and its request
     ends with ``message`` as its error (Gradio then ends its HLS streams); how many.

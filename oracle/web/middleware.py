@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, unquote
 from python_multipart.exceptions import MultipartParseError
 
 from oracle.limits import MAX_JSON_BODY_BYTES, MAX_SESSION_HASH_CHARS, MULTIPART_OVERHEAD_BYTES
+from oracle.web.gradio_internals import STREAM_ROUTE, forget_the_last_chunk, is_open_microphone_stream
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,14 @@ class FrontDoor:
         if any(not SESSION_HASH.fullmatch(h) for h in _session_hashes(scope)):
             await _reply(send, 400, "Unknown visit: please reload the page.")
             return
+        stream = STREAM_ROUTE.fullmatch(path) if method == "POST" else None
+        if stream is not None:
+            demo = scope["app"].get_blocks()
+            if not is_open_microphone_stream(demo, stream.group(1)):
+                await _reply(send, 404, "That recording has ended: press Record to ask again.")
+                return
+            if stream.group(2):
+                forget_the_last_chunk(demo, stream.group(1))
         if method in ("GET", "HEAD") and _is_file_route(path):
             target = unquote(path.split("/file=", 1)[-1]) if "/file=" in path else ""
             if re.match(r"[a-z][a-z0-9+.-]*:", target, re.I):
