@@ -61,7 +61,7 @@ ENGINES: dict[str, dict[str, str]] = {
         "remote": "oracle.asr.remote:RemoteWhisper",
     },
     "answerer": {
-        "book": "oracle.answer.book:ProverbBook",
+        "book": "oracle.answer.world_book:WorldBook",
         "remote": "oracle.answer.remote:RemoteLLM",
         "smollm": "oracle.answer.smollm:SmolLMAnswerer",
     },

@@ -22,6 +22,9 @@ from oracle.config import Settings
 from oracle.languages import ENGLISH
 
 PROVERBS_PATH = Path(__file__).with_name("proverbs.json")
+# Every other language's own proverbs: books/{code}.json, in the same format (the gloss in that language,
+# the tags in English).
+BOOKS_DIR = Path(__file__).with_name("books")
 # How many of the best matches a reply is drawn from, so one question does not always get one answer.
 TOP_CHOICES = 3
 # A question whose best match scores below this shares no meaning with any proverb.
@@ -48,6 +51,16 @@ def load_proverbs(path: Path = PROVERBS_PATH) -> tuple[Proverb, ...]:
     """The book's proverbs, read once per process: the book and the guard both read them here."""
     entries = json.loads(path.read_text(encoding="utf-8"))
     return tuple(Proverb(e["text"], e["gloss"], tuple(e["tags"])) for e in entries)
+
+
+def book_path(language: str = ENGLISH) -> Path:
+    return PROVERBS_PATH if language == ENGLISH else BOOKS_DIR / f"{language}.json"
+
+
+def load_book(language: str = ENGLISH) -> tuple[Proverb, ...]:
+    """The proverbs of ``language``'s own book (English: proverbs.json); () when it has none."""
+    path = book_path(language)
+    return load_proverbs(path) if path.is_file() else ()
 
 
 class ProverbBook:

@@ -4,6 +4,11 @@ The model comes from ``ORACLE_LLM_MODEL``: a Hub id or the URL of an OpenAI-comp
 client appends ``/v1/chat/completions``), which is also how tests point it at a local fake server.
 The reply is returned raw: the pipeline's guard cleans it, caps it, and refuses it if it echoes
 ``system_prompt`` or is no proverb.
+
+The prompt names the asker's language (``prompt.system_prompt``); a typed question that came without
+one (``auto``) is in the language its own words are identified as. A reply that ``oracle.language_id``
+is sure is in another supported language was not an answer to this asker: it raises
+``WrongLanguageReply``, so the failover's backup (the book) answers in the asker's language instead.
 """
 
 from __future__ import annotations
@@ -13,14 +18,19 @@ import random
 
 from oracle.answer.prompt import SYSTEM_PROMPT, build_messages
 from oracle.config import Settings
-from oracle.languages import ENGLISH
+from oracle.languages import ENGLISH, SUPPORTED
 from oracle.inference_api import call_inference_api, public_name
+from oracle.language_id import is_other_language, language_of
 
 log = logging.getLogger(__name__)
 
 SERVICE = "answering service"
 MAX_TOKENS = 64
 SEED_RANGE = (1, 2**31 - 1)
+
+
+class WrongLanguageReply(ValueError):
+    """The model answered in another language than the one asked in."""
 
 
 class RemoteLLM:
@@ -39,8 +49,10 @@ class RemoteLLM:
     def __repr__(self) -> str:
         return f"RemoteLLM(model={public_name(self.model)!r})"
 
-    def answer(self, question: str, language: str = ENGLISH) -> str:
-        messages = build_messages(question)
+    def answer(self, question: str, language: str | None = ENGLISH) -> str:
+        if language is None:
+            language = language_of(question)
+        messages = build_messages(question, language)
         # A fresh seed for every question, so asking again may bring another proverb.
         seed = self._random.randint(*SEED_RANGE)
 
@@ -54,4 +66,9 @@ class RemoteLLM:
                 raise ValueError("the reply held no text")
             return content.strip()
 
-        return call_inference_api(call, service=SERVICE, model=self.model, timeout_s=self.timeout_s)
+        reply = call_inference_api(call, service=SERVICE, model=self.model, timeout_s=self.timeout_s)
+        if is_other_language(reply, language):
+            log.warning("the answering model replied in another language than %s; refused",
+                        SUPPORTED.get(language, SUPPORTED[ENGLISH]).name)
+            raise WrongLanguageReply(f"the reply was not in {language!r}")
+        return reply

@@ -12,6 +12,9 @@ sentence end). It is returned raw for the pipeline's guard to clean, unless the 
 the book's own answer is returned instead. Nonsense gets the book's "foolish" reply without asking
 the model, and a model that fails hands over to the book too.
 
+SmolLM2-135M writes English only. A question in any other language is answered by the book in that
+language (its own traditional proverbs, ``oracle.answer.world_book``) without asking the model.
+
 ``benchmarks/smollm.py`` times it and counts the attacks that steer it.
 """
 
@@ -176,9 +179,9 @@ class SmolLMAnswerer:
     @property
     def book(self):
         if self._book is None:
-            from oracle.answer.book import ProverbBook
+            from oracle.answer.world_book import WorldBook
 
-            self._book = ProverbBook(self.settings)
+            self._book = WorldBook(self.settings)
         return self._book
 
     def _load(self) -> None:
@@ -257,8 +260,15 @@ class SmolLMAnswerer:
             text = self._tokenizer.decode(output[0, ids.shape[1]:], skip_special_tokens=True)
         return first_sentence(text)
 
-    def answer(self, question: str, language: str = ENGLISH) -> str:
-        """The model's sentence, raw; the book's answer if the guard would refuse it or the model fails."""
+    def answer(self, question: str, language: str | None = ENGLISH) -> str:
+        """The model's sentence, raw; the book's answer if the guard would refuse it or the model fails.
+        Not English (or, for a typed question without a language, not identified as English): the book's."""
+        if language is None:
+            from oracle.language_id import language_of
+
+            language = language_of(question)
+        if language != ENGLISH:
+            return self.book.answer(question, language)
         with torch_threads(GENERATE_THREADS):  # the book's MiniLM too: same small-batch reasoning
             fallback = self.book.answer(question)
             if fallback == FOOLISH_ANSWER:  # nonsense, or nothing the book's proverbs speak of
