@@ -3,7 +3,9 @@
 Weights come from ``settings.parler_model``: a Hub repo id (default ``ylacombe/parler-tts-mini-jenny-30H``,
 as on the original Space) or a local directory saved with ``save_pretrained``. The Jenny repo ships no
 tokenizer; like the original Space it uses the one of ``parler-tts/parler_tts_mini_v0.1``. A local
-directory brings its own.
+directory brings its own. fp16 on CUDA (the decoder then runs SDPA attention, which transformers picks by
+default; the T5 encoder has no SDPA in transformers 4.46, so it cannot be requested for the whole model),
+fp32 on CPU.
 
 Multilingual (``ParlerSpeaker(settings, model_id=settings.parler_multilingual_model, descriptions=...)``,
 default ``parler-tts/parler-tts-mini-multilingual-v1.1``: en fr es pt pl de nl it): the description still goes
@@ -11,9 +13,7 @@ through the text encoder (flan-t5-large), but the prompt through the repo's own,
 description needs the text encoder's tokenizer, loaded from where the model's config says the encoder came
 from (``config.text_encoder._name_or_path``), as the model card does. A local directory of such a model keeps
 that tokenizer in a ``description_tokenizer/`` subfolder. ``descriptions`` maps a language code to the voice
-that speaks it (the model reads the language from the text itself; the description picks the speaker). fp16 on CUDA (the decoder then runs SDPA attention, which transformers picks by
-default; the T5 encoder has no SDPA in transformers 4.46, so it cannot be requested for the whole model),
-fp32 on CPU.
+that speaks it (the model reads the language from the text itself; the description picks the speaker).
 
 ``stream(text)`` runs generation in a thread through ``streamer.ParlerStreamer`` and yields mono int16
 chunks at ``sample_rate``; closing the iterator (a browser tab closed) cancels generation. On CUDA it
@@ -99,7 +99,8 @@ def _from_pretrained(settings: Settings, dtype, model_id: str | None = None):
         tokenizer = AutoTokenizer.from_pretrained(model_id)
         description_dir = os.path.join(model_id, DESCRIPTION_TOKENIZER_DIR)
         if os.path.isdir(description_dir):
-            return model, tokenizer, _checked_description_tokenizer(model, AutoTokenizer.from_pretrained(description_dir))
+            description_tokenizer = AutoTokenizer.from_pretrained(description_dir)
+            return model, tokenizer, _checked_description_tokenizer(model, description_tokenizer)
         return model, tokenizer, _checked_description_tokenizer(model, tokenizer)
 
     def cached_or_fetched(load, repo_id: str):
