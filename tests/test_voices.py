@@ -1,9 +1,12 @@
 """Every supported language is spoken in its own voice, and multilingual Whisper reads each one back.
 
 Whisper base (multilingual, int8) hears each answer with its language given; what it heard is judged by the
-character error rate, never by exact words (its int8 kernels differ between CPUs). Measured on this machine
-(benchmarks/voices.py): en 6.5 %, es 3.0 %, fr 3.2 %, de 0 %, it 0 %, pt 5.7 %, ja 15 % (Whisper writes
-味方 as its homophone 見方); the bound leaves room for other kernels and still fails a voice that mumbles.
+character error rate (spaces and punctuation aside), never by exact words (its int8 kernels differ between
+CPUs). Measured (benchmarks/voices.py; the same under CTranslate2's GENERIC, AVX and AVX2 kernels): en 3-7 %
+("Fate" heard "Fat" or "Faith"), es 3.0 %, fr 3.2 %, de 0 %, it 0 %, pt 5.7 %, ja 15 % (Whisper writes 味方 as
+its homophone 見方 and 焦らず in kana). The bounds leave twice that, and still fail a voice that speaks another
+language's sounds: Portuguese read by the Spanish Pico voice is heard with 14 % errors, French by the Italian
+one with 32 %, German by espeak-ng's Portuguese with 50 %.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from oracle.failover import FailoverSpeaker
 from oracle.languages import SUPPORTED, UnsupportedLanguage
 from oracle.speech.languages import PARLER_DESCRIPTIONS, LanguageVoices
 
-MAX_CHARACTER_ERROR = 0.25
+MAX_CHARACTER_ERROR = {"en": 0.12, "es": 0.12, "fr": 0.12, "de": 0.12, "it": 0.12, "pt": 0.12, "ja": 0.25}
 TINY_ENCODER_VOCAB = 64
 # Two sentences each: an answer as the oracle gives one.
 ANSWERS = {
@@ -109,7 +112,7 @@ def test_each_language_is_spoken_in_its_voice_and_heard_back(voices, whisper_bas
     assert 0.02 < np.sqrt(np.mean((audio / 32768.0) ** 2)) < 0.3  # about as loud as Piper
     heard = hear(whisper_base, audio, voices.sample_rate, language)
     error = character_error_rate(text, heard)
-    assert error <= MAX_CHARACTER_ERROR, f"{language}: said {text!r}, heard {heard!r} ({error:.0%})"
+    assert error <= MAX_CHARACTER_ERROR[language], f"{language}: said {text!r}, heard {heard!r} ({error:.0%})"
 
 
 def test_the_voices_are_the_embedded_ones_at_the_english_rate(voices, piper):
@@ -140,8 +143,8 @@ def test_japanese_is_cut_at_its_own_punctuation():
 
     assert split_japanese("運命は味方です。待ちなさい！") == ["運命は味方です。", "待ちなさい！"]
     clauses = ["急がば回れという言葉があるように、", "遠回りに見える道こそが、", "あなたを目的地へ導くでしょう。"]
-    assert split_japanese("".join(clauses)) == clauses  # a long sentence, cut after each 、
-    assert split_japanese("短い文、そのまま。") == ["短い文、そのまま。"]
+    assert split_japanese("".join(clauses)) == clauses
+    assert split_japanese("はい、 そうです") == ["はい、", "そうです"]
     assert split_japanese("「……」。") == []
 
 
@@ -352,3 +355,23 @@ def test_the_multilingual_model_setting_reads_its_environment_variable(monkeypat
     assert Settings.from_env().parler_multilingual_model == "/models/parler-multi"
     assert json.dumps(PARLER_DESCRIPTIONS)  # plain text, one per Parler language
     assert set(PARLER_DESCRIPTIONS) == {"fr", "es", "pt", "de", "it"}
+
+
+def test_warm_up_warms_the_shared_parler_model_once_and_a_failure_rests_all_its_languages(
+        piper, tiny_multilingual_dir, monkeypatch, caplog):
+    voices = LanguageVoices(piper, Settings(parler_multilingual_model=str(tiny_multilingual_dir)), gpu=True)
+    parler = voices.voice("fr").primary
+    calls = []
+
+    def failing_warm_up():
+        calls.append(1)
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(parler, "warm_up", failing_warm_up)
+    with caplog.at_level(logging.WARNING, logger="oracle.failover"):
+        voices.warm_up(["fr", "de", "it"])
+    assert calls == [1]
+    for language, voice in (("fr", "pico (fr-FR)"), ("de", "pico (de-DE)"), ("it", "pico (it-IT)")):
+        assert voices.voice_name(language) == f"{voice} (backup for parler multilingual)"
+        assert voices.robotic(language)
+    assert voices.voice_name("es") == "parler multilingual"  # not built yet: it will try Parler

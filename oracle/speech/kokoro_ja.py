@@ -35,23 +35,15 @@ VOICE_GAIN = 0.8
 # Silence kept around each piece after trimming (the model pads its output with some).
 TRIM_THRESHOLD = 0.01
 TRIM_PAD_SECONDS = 0.03
-# A sentence longer than this is spoken clause by clause (at 、), so the first sound comes sooner.
-LONG_SENTENCE_CHARS = 30
-
-_SENTENCE_END = re.compile(r"(?<=[。！？!?])")
-_CLAUSE_END = re.compile(r"(?<=[、，,])")
+# Pieces end after these: sentence ends and clause commas. Kokoro's time grows with a piece's length and a
+# CPU needs seconds for a sentence, so clause by clause the first sound comes sooner; 、 is a pause anyway.
+_PIECE_END = re.compile(r"(?<=[。！？!?、，,\n])")
 _SPOKEN = re.compile(r"\w")
 
 
 def split_japanese(text: str) -> list[str]:
-    """Sentences (ending in 。！？), and long sentences cut after 、, so each piece is one natural chunk."""
-    pieces: list[str] = []
-    for sentence in _SENTENCE_END.split(text.strip()):
-        sentence = sentence.strip()
-        if len(sentence) > LONG_SENTENCE_CHARS:
-            pieces.extend(clause.strip() for clause in _CLAUSE_END.split(sentence))
-        elif sentence:
-            pieces.append(sentence)
+    """Sentences and clauses: ``text`` cut after each 。！？ and 、, so each piece is one natural chunk."""
+    pieces = (piece.strip() for piece in _PIECE_END.split(text.strip()))
     return [piece for piece in pieces if _SPOKEN.search(piece)]
 
 

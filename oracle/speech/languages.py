@@ -52,6 +52,7 @@ PARLER_DESCRIPTIONS = {
     "de": f"Nicole {_MANNER}",
     "it": f"Julia {_MANNER}",
 }
+PARLER_DEFAULT_DESCRIPTION = f"A female speaker {_MANNER}"  # for its warm-up phrase (in English)
 PARLER_MULTILINGUAL_NAME = "parler multilingual"
 
 
@@ -71,6 +72,12 @@ def embedded_voice(language: str, settings: Settings | None = None) -> Speaker:
 
         return KokoroJapaneseSpeaker(settings)
     raise ValueError(f"no embedded voice for {language!r}")
+
+
+def _warm(engine) -> None:
+    warm_up = getattr(engine, "warm_up", None)
+    if warm_up is not None:
+        warm_up()
 
 
 def _planned_name(language: str) -> str:
@@ -185,11 +192,20 @@ class LanguageVoices:
 
         On a ZeroGPU Space, call it in the main process at start-up: a voice first built inside a GPU call
         would be built in that short-lived worker, again for every call."""
+        warmed: dict[int, bool] = {}  # id(engine) -> whether it warmed up fine
         for language in languages:
             voice = self.voice(language)
-            warm_up = getattr(voice, "warm_up", None)
-            if warm_up is not None:
-                warm_up()
+            if isinstance(voice, FailoverSpeaker) and id(voice.primary) in warmed:
+                # The shared Parler model: warmed once for all its languages (its graphs cover every speaker).
+                if not warmed[id(voice.primary)]:
+                    voice.health.failed()
+                _warm(voice.backup)
+                continue
+            if id(voice) not in warmed:
+                _warm(voice)
+                warmed[id(voice)] = True
+                if isinstance(voice, FailoverSpeaker):
+                    warmed[id(voice.primary)] = voice.health.usable
 
     # ------------------------------------------------------------------ building
 
@@ -221,4 +237,5 @@ class LanguageVoices:
         from oracle.speech.parler import ParlerSpeaker
 
         return ParlerSpeaker(self.settings, model_id=self.settings.parler_multilingual_model,
-                             name=PARLER_MULTILINGUAL_NAME, descriptions=PARLER_DESCRIPTIONS)
+                             name=PARLER_MULTILINGUAL_NAME, description=PARLER_DEFAULT_DESCRIPTION,
+                             descriptions=PARLER_DESCRIPTIONS)
