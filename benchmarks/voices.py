@@ -12,7 +12,6 @@ an upper bound on the voice's. Prints a table; nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import statistics
 import tempfile

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import soxr
@@ -34,7 +34,6 @@ import soxr
 from oracle.audio import to_int16
 from oracle.config import Settings
 from oracle.engines import Speaker
-from oracle.errors import EngineUnavailable
 from oracle.failover import FailoverSpeaker
 from oracle.languages import ENGLISH, SUPPORTED, UnsupportedLanguage
 
@@ -113,7 +112,7 @@ class LanguageVoices:
         self.gpu = gpu
         self.sample_rate: int = english.sample_rate
         self._voices: dict[str, Speaker] = {ENGLISH: english, **(voices or {})}
-        self._building = threading.Lock()  # guards the two dicts below, never held while a voice loads
+        self._building = threading.Lock()  # guards _voices and _language_locks; never held while a voice loads
         self._language_locks: dict[str, threading.Lock] = {}
         self._parler = None  # the shared multilingual model, or the error it failed with
         self._parler_lock = threading.Lock()

@@ -40,7 +40,7 @@ class PicoSpeaker:
         self.voice = PICO_VOICES[language]
         self.name = f"pico ({self.voice})"
         # Each speak() call sets up its own Pico system in its own memory: nothing global, so no lock.
-        # The native call holds the GIL while it runs (about 0.1 s for a sentence).
+        # The native call holds the GIL while it runs: 20-40 ms for a sentence.
         self._engine = NanoTTS()
         fade = int(FADE_SECONDS * self.sample_rate)
         self._fade_in = np.linspace(0.0, 1.0, fade, dtype=np.float32)
