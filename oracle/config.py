@@ -38,6 +38,8 @@ class Settings:
     asr_model: str = "openai/whisper-large-v3-turbo"
     llm_model: str = "Qwen/Qwen2.5-72B-Instruct"
     parler_model: str = "ylacombe/parler-tts-mini-jenny-30H"
+    # The voice of the other languages on a GPU (oracle.speech.languages): a Hub repo id or a local directory.
+    parler_multilingual_model: str = "parler-tts/parler-tts-mini-multilingual-v1.1"
     # repr=False keeps the token out of logs and tracebacks that print the settings.
     hf_token: str | None = field(default=None, repr=False)
     request_timeout_s: float = 15.0
@@ -61,6 +63,8 @@ class Settings:
             asr_model=os.environ.get("ORACLE_ASR_MODEL") or defaults.asr_model,
             llm_model=os.environ.get("ORACLE_LLM_MODEL") or defaults.llm_model,
             parler_model=os.environ.get("ORACLE_PARLER_MODEL") or defaults.parler_model,
+            parler_multilingual_model=(os.environ.get("ORACLE_PARLER_MULTILINGUAL_MODEL")
+                                       or defaults.parler_multilingual_model),
             hf_token=os.environ.get("HF_TOKEN") or None,
             request_timeout_s=_float("ORACLE_REQUEST_TIMEOUT", defaults.request_timeout_s),
             max_question_s=_float("ORACLE_MAX_QUESTION_SECONDS", defaults.max_question_s),

@@ -7,6 +7,14 @@ directory brings its own. fp16 on CUDA (the decoder then runs SDPA attention, wh
 default; the T5 encoder has no SDPA in transformers 4.46, so it cannot be requested for the whole model),
 fp32 on CPU.
 
+Multilingual (``ParlerSpeaker(settings, model_id=settings.parler_multilingual_model, descriptions=...)``,
+default ``parler-tts/parler-tts-mini-multilingual-v1.1``: en fr es pt pl de nl it): the description still goes
+through the text encoder (flan-t5-large), but the prompt through the repo's own, larger tokenizer, so the
+description needs the text encoder's tokenizer, loaded from where the model's config says the encoder came
+from (``config.text_encoder._name_or_path``), as the model card does. A local directory of such a model keeps
+that tokenizer in a ``description_tokenizer/`` subfolder. ``descriptions`` maps a language code to the voice
+that speaks it (the model reads the language from the text itself; the description picks the speaker).
+
 ``stream(text)`` runs generation in a thread through ``streamer.ParlerStreamer`` and yields mono int16
 chunks at ``sample_rate``; closing the iterator (a browser tab closed) cancels generation. On CUDA it
 generates through ``oracle.speech.parler_fast`` (static KV cache, the decoder step replayed as a CUDA graph);
@@ -33,8 +41,13 @@ from oracle.languages import ENGLISH
 log = logging.getLogger(__name__)
 
 JENNY_REPO = "ylacombe/parler-tts-mini-jenny-30H"
+MULTILINGUAL_REPO = "parler-tts/parler-tts-mini-multilingual-v1.1"
 # Hub repos that ship no tokenizer of their own -> where theirs comes from.
 TOKENIZER_REPOS = {JENNY_REPO: "parler-tts/parler_tts_mini_v0.1"}
+# Hub repos whose prompt tokenizer is not the text encoder's: the description needs the encoder's own.
+SEPARATE_DESCRIPTION_TOKENIZER = {MULTILINGUAL_REPO, "parler-tts/parler-tts-mini-multilingual"}
+# A local save_pretrained directory of such a model keeps the description tokenizer here.
+DESCRIPTION_TOKENIZER_DIR = "description_tokenizer"
 JENNY_DESCRIPTION = (
     "Jenny speaks at an average pace with an animated delivery in a very confined sounding environment "
     "with clear audio quality."
@@ -67,8 +80,9 @@ def _reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {first_line[:300]}"
 
 
-def _from_pretrained(settings: Settings, dtype):
-    """Load model and tokenizer from a local directory, else from the local Hub cache, else from the Hub.
+def _from_pretrained(settings: Settings, dtype, model_id: str | None = None):
+    """Load model, prompt tokenizer and description tokenizer (often the same one) from a local directory,
+    else from the local Hub cache, else from the Hub.
 
     Reaching an unreachable Hub through ``from_pretrained`` takes about a minute (huggingface_hub retries
     each file five times with backoff), so before downloading from a repo one ``model_info`` call with
@@ -77,12 +91,17 @@ def _from_pretrained(settings: Settings, dtype):
     from parler_tts import ParlerTTSForConditionalGeneration
     from transformers import AutoTokenizer
 
-    model_id = settings.parler_model
+    model_id = model_id or settings.parler_model
     if os.path.isdir(model_id):
         if not os.path.isfile(os.path.join(model_id, "config.json")):
             raise FileNotFoundError(f"no config.json in {model_id} (not a save_pretrained directory)")
         model = ParlerTTSForConditionalGeneration.from_pretrained(model_id, torch_dtype=dtype)
-        return model, AutoTokenizer.from_pretrained(model_id)
+        tokenizer = AutoTokenizer.from_pretrained(model_id)
+        description_dir = os.path.join(model_id, DESCRIPTION_TOKENIZER_DIR)
+        if os.path.isdir(description_dir):
+            description_tokenizer = AutoTokenizer.from_pretrained(description_dir)
+            return model, tokenizer, _checked_description_tokenizer(model, description_tokenizer)
+        return model, tokenizer, _checked_description_tokenizer(model, tokenizer)
 
     def cached_or_fetched(load, repo_id: str):
         try:  # already downloaded (a restarted Space, a preloaded cache): no network at all
@@ -99,11 +118,32 @@ def _from_pretrained(settings: Settings, dtype):
         model_id,
     )
     tokenizer = cached_or_fetched(AutoTokenizer.from_pretrained, TOKENIZER_REPOS.get(model_id, model_id))
-    return model, tokenizer
+    if model_id not in SEPARATE_DESCRIPTION_TOKENIZER:
+        return model, tokenizer, _checked_description_tokenizer(model, tokenizer)
+    encoder_source = model.config.text_encoder._name_or_path
+    if not encoder_source:
+        raise ValueError(f"{model_id}: its config does not say where its text encoder (and tokenizer) came from")
+    return model, tokenizer, _checked_description_tokenizer(
+        model, cached_or_fetched(AutoTokenizer.from_pretrained, encoder_source))
+
+
+def _checked_description_tokenizer(model, tokenizer):
+    """``tokenizer``, if its ids fit the text encoder's embedding (a prompt tokenizer used for descriptions by
+    mistake would index past it, or worse, silently mean other words)."""
+    encoder_vocab = int(model.config.text_encoder.vocab_size)
+    if len(tokenizer) > encoder_vocab:
+        raise ValueError(f"the description tokenizer has {len(tokenizer)} tokens, more than the text encoder's "
+                         f"{encoder_vocab}: this model needs its text encoder's own tokenizer "
+                         f"(a local directory keeps it in {DESCRIPTION_TOKENIZER_DIR}/)")
+    return tokenizer
 
 
 class ParlerSpeaker:
-    """Speaker protocol: ``name``, ``sample_rate``, ``stream(text) -> Iterator[int16 chunk]``."""
+    """Speaker protocol: ``name``, ``sample_rate``, ``stream(text, language) -> Iterator[int16 chunk]``.
+
+    ``model_id``: the weights (default ``settings.parler_model``). ``description``: the voice for any language
+    ``descriptions`` (language code -> description) does not name.
+    """
 
     name = "parler"
 
@@ -111,7 +151,10 @@ class ParlerSpeaker:
         self,
         settings: Settings,
         *,
+        model_id: str | None = None,
+        name: str | None = None,
         description: str = JENNY_DESCRIPTION,
+        descriptions: dict[str, str] | None = None,
         first_chunk_s: float = 0.5,
         chunk_s: float = 1.5,
         chunk_timeout_s: float = 30.0,
@@ -120,17 +163,23 @@ class ParlerSpeaker:
         fast: bool | None = None,
         fast_slots: int = 2,
     ):
-        self.model_id = settings.parler_model
+        self.model_id = model_id or settings.parler_model
+        if name is not None:
+            self.name = name
         self.description = description
+        self.descriptions = dict(descriptions or {})
         self.first_chunk_s = first_chunk_s
         self.chunk_s = chunk_s
         self.chunk_timeout_s = chunk_timeout_s
         self.max_seconds = max_seconds
-        self.model, self.tokenizer, self.device = self._load(settings, device)
+        self.model, self.tokenizer, self.description_tokenizer, self.device = self._load(settings, self.model_id,
+                                                                                        device)
         config = self.model.audio_encoder.config
         self.sample_rate = int(config.sampling_rate)
         self.num_codebooks = int(self.model.decoder.num_codebooks)
-        self._description_inputs = self.tokenizer(description, return_tensors="pt").to(self.device)
+        self._description_inputs = self._tokenized_description(description)
+        self._description_inputs_by_language = {
+            language: self._tokenized_description(text) for language, text in self.descriptions.items()}
         # A static cache (and its graphs) serves one answer at a time: one generator per speaking slot (the app
         # speaks at most two answers at once); an answer that finds none free uses parler's generate().
         self.fast: list = self._fast_generators(fast, fast_slots)
@@ -157,9 +206,14 @@ class ParlerSpeaker:
                  "decoder step replayed as a CUDA graph" if generators[0].use_graphs else "eager steps")
         return generators
 
+    def _tokenized_description(self, description: str):
+        return self.description_tokenizer(description, return_tensors="pt").to(self.device)
+
+    def _description_for(self, language: str):
+        return self._description_inputs_by_language.get(language, self._description_inputs)
+
     @staticmethod
-    def _load(settings: Settings, device: str | None):
-        model_id = settings.parler_model
+    def _load(settings: Settings, model_id: str, device: str | None):
         parler_logger = logging.getLogger("parler_tts.modeling_parler_tts")
         notice_filter = _DropSharedConfigNotice()
         parler_logger.addFilter(notice_filter)
@@ -168,7 +222,7 @@ class ParlerSpeaker:
 
             device = device or ("cuda" if torch.cuda.is_available() else "cpu")
             dtype = torch.float16 if device.startswith("cuda") else torch.float32
-            model, tokenizer = _from_pretrained(settings, dtype)
+            model, tokenizer, description_tokenizer = _from_pretrained(settings, dtype, model_id)
             model = model.to(device).eval()
         except Exception as error:
             log.error("Parler-TTS unavailable: cannot load %r (%s)", model_id, _reason(error))
@@ -180,7 +234,7 @@ class ParlerSpeaker:
             model_id, device, str(dtype).replace("torch.", ""),
             model.decoder.config._attn_implementation, model.audio_encoder.config.sampling_rate,
         )
-        return model, tokenizer, device
+        return model, tokenizer, description_tokenizer, device
 
     def _sampling_kwargs(self) -> dict:
         config = self.model.generation_config
@@ -195,11 +249,12 @@ class ParlerSpeaker:
             kwargs["max_new_tokens"] = int(self.max_seconds * frame_rate) + self.num_codebooks
         return kwargs
 
-    def _generate_kwargs(self, text: str) -> dict:
+    def _generate_kwargs(self, text: str, language: str = ENGLISH) -> dict:
         prompt = self.tokenizer(text, return_tensors="pt").to(self.device)
+        description = self._description_for(language)
         return dict(
-            input_ids=self._description_inputs.input_ids,
-            attention_mask=self._description_inputs.attention_mask,
+            input_ids=description.input_ids,
+            attention_mask=description.attention_mask,
             prompt_input_ids=prompt.input_ids,
             prompt_attention_mask=prompt.attention_mask,
             **self._sampling_kwargs(),
@@ -214,11 +269,14 @@ class ParlerSpeaker:
         )
 
     def _warm(self, generator) -> bool:
-        """Capture ``generator``'s graphs in this process; on failure, turn the fast path off (eager from now)."""
-        description = self._description_inputs
+        """Capture ``generator``'s graphs in this process (one set per description length, so per voice); on
+        failure, turn the fast path off (eager from now)."""
+        by_length = {inputs.input_ids.shape[1]: inputs
+                     for inputs in (self._description_inputs, *self._description_inputs_by_language.values())}
         try:
-            generator.warm_up(description.input_ids, description.attention_mask,
-                              prompt_lengths=WARM_UP_PROMPT_TOKENS, **self._sampling_kwargs())
+            for description in by_length.values():
+                generator.warm_up(description.input_ids, description.attention_mask,
+                                  prompt_lengths=WARM_UP_PROMPT_TOKENS, **self._sampling_kwargs())
             # and the codec, whose first decode in a process pays for its own lazy initialisation
             self.streamer().decode(np.zeros((self.num_codebooks, WARM_UP_CODEC_FRAMES), dtype=np.int64))
         except Exception as error:
@@ -260,7 +318,7 @@ class ParlerSpeaker:
         streamer = self.streamer(self._fast_generate if self.fast else None)
         chunks = 0
         try:
-            for chunk in streamer.stream(**self._generate_kwargs(text)):
+            for chunk in streamer.stream(**self._generate_kwargs(text, language)):
                 chunks += 1
                 yield chunk
         except StreamError as error:
