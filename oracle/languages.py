@@ -68,10 +68,3 @@ def browser_language(accept_language: str | None) -> str | None:
         if code is not None:
             return code
     return None
-
-
-def language_of(text: str | None) -> str | None:
-    """The supported language ``text`` is written in, when the language identifier is sure of it; else None."""
-    from oracle.language_id import identify
-
-    return identify(text or "")[0]

@@ -17,7 +17,8 @@ from oracle.audio import checked_question, load_question
 from oracle.config import Settings
 from oracle.engines import Transcription
 from oracle.errors import EmptyQuestion, EngineUnavailable, NoSpeech, OracleError
-from oracle.languages import ENGLISH, language_of
+from oracle.language_id import language_of
+from oracle.languages import ENGLISH
 from oracle.limits import MAX_QUESTION_CHARS, MAX_SPEAK_CHARS, SPEAK_TIME_LIMIT_S
 from oracle.vad import has_speech
 
@@ -105,11 +106,12 @@ class Oracle:
     def from_settings(cls, settings: Settings, hearing: bool = True) -> "Oracle":
         """The engines ``settings`` choose; ``hearing=False`` builds no hearing engine (typed questions only)."""
         from oracle.selection import choose
+        from oracle.speech.languages import LanguageVoices
 
         oracle = cls(
             choose("asr", settings.asr, settings) if hearing else None,
             choose("answerer", settings.answerer, settings),
-            choose("tts", settings.tts, settings),
+            LanguageVoices(choose("tts", settings.tts, settings), settings),
             settings,
         )
         log.info("engines: %s", oracle.engine_names)
@@ -185,7 +187,7 @@ class Oracle:
         """A typed question -> its reply; with no ``language``, the text's own (or ``hint``'s, or English)."""
         question = clean_question(question)
         if language is None:
-            language = language_of(question) or hint or ENGLISH
+            language = language_of(question, default=hint or ENGLISH)
         return self.reply_to(question, language, TYPED, hear_ms=0.0)
 
     def reply_to(self, question: str, language: str, source: str, hear_ms: float) -> Reply:

@@ -20,7 +20,8 @@ import spaces
 
 from oracle.conversation import Conversation, Conversations, Turn
 from oracle.errors import OracleError
-from oracle.languages import browser_language, language_of, parse_language
+from oracle.language_id import language_of
+from oracle.languages import browser_language, parse_language
 from oracle.limits import HISTORY_LIMIT, SPEAK_GPU_SECONDS, THINKING_CONCURRENCY
 from oracle.pipeline import Oracle, Reply, elapsed_ms
 from oracle.web.abandoned_streams import AbandonedStreams
@@ -95,7 +96,7 @@ class OracleFlow:
         the text's ("auto" or absent: the text's own)."""
         if not any(character.isalnum() for character in text or ""):  # empty, or only punctuation
             raise gr.Error("There is nothing to speak: ask a question first.", print_exception=False)
-        language = _language(language) or language_of(text) or "en"
+        language = _language(language) or language_of(text)
         yield from self._voice(text, language, self.oracle.speak(text, language))
 
     def _voice(self, text: str, language: str, chunks: Iterator[np.ndarray]) -> Iterator[Audio]:
