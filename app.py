@@ -36,8 +36,8 @@ from oracle.web.gradio_internals import (BlocksWithLook, check_gradio_version, e
                                          forget_failed_generators, refuse_urls_as_audio)
 from oracle.web.housekeeping import cache_sweep_settings
 from oracle.web.middleware import Drain
-from oracle.web.look import (HEADER_HTML, LOOK, OPENING_MICROPHONE, PAGE_SCRIPT, ball_html, history_entry_html,
-                             js_values, js_values_unless_answer_kept, live_html, status_html)
+from oracle.web.look import (LOOK, PAGE_SCRIPT, ball_html, header_html, history_entry_html, history_title_html, js_values,
+                             js_values_unless_answer_kept, live_html, say, status_html, words)
 from oracle.web.speech_stream import SpeechStream
 
 TITLE = "Magic 8 Ball 🎱"
@@ -60,7 +60,7 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
     flow = OracleFlow(oracle, prepare_voice=not gpu_available())
 
     with BlocksWithLook(LOOK, title=TITLE, delete_cache=cache_sweep_settings()) as demo:
-        gr.HTML(HEADER_HTML, elem_id="title")
+        title = gr.HTML(header_html(), elem_id="title")
         # The answer (oracle.conversation.Turn: the reply and the voice prepared while it was spoken), handed
         # from the thinking step to the speaking step; the question being recorded (a Conversation).
         turn_state = gr.State(None)
@@ -72,61 +72,62 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
                 ball = gr.HTML(ball_html("ready"), elem_id="ball", js_on_load=None)
                 heard = gr.HTML("", elem_id="heard")
                 live = gr.HTML(live_html(), elem_id="live")
-                voice = SpeechStream(label="The oracle's voice", autoplay=True, elem_id="answer-audio")
+                voice = SpeechStream(label=say("voice_label"), autoplay=True, elem_id="answer-audio")
                 timings = gr.Markdown(elem_id="timings")
             with gr.Column(scale=5, min_width=300, elem_id="ask-column"):
                 # type="filepath", format=None: each chunk reaches the app as the browser uploaded it, and is
                 # decoded by oracle.audio like any upload (never by Gradio's pydub reader).
                 microphone = gr.Audio(sources=["microphone"], type="filepath", format=None, streaming=True,
-                                      label="Ask aloud: press Record, ask, then Stop", elem_id="question-audio")
+                                      label=say("microphone_label"), elem_id="question-audio")
                 gr.HTML("", elem_id="microphone-problem")
-                gr.Checkbox(False, label="Hands-free", elem_id="hands-free",
-                            info="Press Record once and ask: the oracle answers when you pause.")
-                language = gr.Dropdown([("Auto", AUTO)] + [(lang.native, code) for code, lang in SUPPORTED.items()],
-                                       value=AUTO, label="Language", elem_id="language",
-                                       info="Auto hears which language you speak.")
+                gr.Checkbox(False, label=say("hands_free"), elem_id="hands-free", info=say("hands_free_info"))
+                language = gr.Dropdown([(say("auto"), AUTO)] + [(lang.native, code) for code, lang in SUPPORTED.items()],
+                                       value=AUTO, label=say("language"), elem_id="language", info=say("language_info"))
                 # The spoken examples are recordings: they are asked through the upload path.
                 example_audio = gr.Audio(sources=["upload"], type="filepath", visible=False,
                                          elem_id="example-audio")
-                typed = gr.Textbox(label="…or type your question and press Enter", placeholder="Should I…?",
+                typed = gr.Textbox(label=say("typed_label"), placeholder=say("typed_placeholder"),
                                    lines=1, max_lines=3, elem_id="question-text")
-                ask_button = gr.Button("Ask the oracle", variant="primary", elem_id="ask-button")
+                ask_button = gr.Button(say("ask_button"), variant="primary", elem_id="ask-button")
                 spoken_examples_ui = gr.Examples(
-                    examples_audio, inputs=[example_audio], label="Spoken examples: click one to ask it",
+                    examples_audio, inputs=[example_audio], label=say("spoken_examples"),
                     example_labels=[f"🔊 {q}" for q in EXAMPLE_QUESTIONS], elem_id="spoken-examples")
                 # Labelled, like the spoken ones: Gradio 6.17 draws unlabelled examples by loading the input's
                 # Example component asynchronously, which can read the Dataset's props before they are set
                 # ("Cannot read properties of undefined (reading '0')" in the page); labels are plain text.
                 typed_examples_ui = gr.Examples(
-                    [[q] for q in EXAMPLE_QUESTIONS], inputs=[typed], label="Typed examples: click one to ask it",
+                    [[q] for q in EXAMPLE_QUESTIONS], inputs=[typed], label=say("typed_examples"),
                     example_labels=list(EXAMPLE_QUESTIONS), elem_id="typed-examples")
-                gr.HTML('<h2>This visit</h2><p>Only you see these, and they are gone when you close the page.</p>',
-                        elem_id="history-title")
+                history_title = gr.HTML(history_title_html(), elem_id="history-title")
 
                 @gr.render(inputs=[history_state])
                 def show_history(history: list[dict]):
                     if not history:
-                        gr.Markdown("No questions yet.", elem_classes="history-empty")
+                        gr.Markdown(say("history_empty"), elem_classes="history-empty")
                         return
                     for item in reversed(history):
                         with gr.Row(elem_classes="history-item", equal_height=True):
                             gr.HTML(history_entry_html(item["number"], item), scale=1, min_width=220)
                             if item["wav"]:
-                                gr.DownloadButton(f"⬇ Download answer {item['number']}", value=item["wav"],
+                                download = words(item.get("language"))["download_answer"]  # the row's language
+                                gr.DownloadButton(f"⬇ {download} {item['number']}", value=item["wav"],
                                                   size="sm", scale=0, min_width=170,
                                                   elem_classes="history-download")
 
         flow.page = page = Page(ball=ball, status=status, heard=heard, live=live, timings=timings, voice=voice,
                                 history=history_state, turn=turn_state, conversation=conversation_state)
         ui = dict(api_visibility="private", show_progress="hidden")
-        # The page's own script (oracle/web/page.js): microphone problems, hands-free Stop, keyboard focus.
+        # The page's own script (oracle/web/page.js): microphone problems, hands-free Stop, keyboard focus; and
+        # the page's own words in the visitor's language (Gradio translates the components' labels itself).
         demo.load(None, None, None, js=PAGE_SCRIPT, **ui)
+        demo.load(flow.page_words, None, [title, history_title, ball, status], **ui)
 
         def chain(trigger, consult_fn, question_input, typed_flow: bool):
             first = "consulting" if typed_flow else "hearing"
             # At once, in the browser: show the first stage, silence the last answer (a fresh player).
-            trigger(None, None, [ball, status, heard, timings, voice], js=js_values(
-                ball_html(first), status_html(first, typed=typed_flow), "", "", None), **ui)
+            trigger(None, None, [ball, status, heard, timings, voice], js=js_values(lambda language: (
+                ball_html(first, language=language), status_html(first, typed=typed_flow, language=language),
+                "", "", None)), **ui)
             group = dict(concurrency_id="answer", concurrency_limit=ANSWERING_CONCURRENCY) if typed_flow else \
                 dict(concurrency_id="think", concurrency_limit=THINKING_CONCURRENCY)
             thinking = trigger(consult_fn, inputs=[question_input, language], outputs=page.thinking_outputs,
@@ -140,8 +141,9 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
                              concurrency_id="speak", concurrency_limit=SPEAKING_CONCURRENCY, **ui)
 
         microphone.start_recording(
-            None, None, [ball, status, heard, timings, voice, live], js=js_values_unless_answer_kept(
-                ball_html("listening"), status_html("listening", OPENING_MICROPHONE), "", "", None, live_html()),
+            None, None, [ball, status, heard, timings, voice, live], js=js_values_unless_answer_kept(lambda language: (
+                ball_html("listening", language=language),
+                status_html("listening", "opening_microphone", language=language), "", "", None, live_html())),
             **ui)
         microphone.stream(flow.hear_chunk, inputs=[microphone, conversation_state, language],
                           outputs=[conversation_state, live],
@@ -149,7 +151,8 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
                           concurrency_id="listen", concurrency_limit=LISTENING_CONCURRENCY, **ui)
         # Stop (pressed, or pressed by the page at the end of speech): "Hearing" at once, in the browser.
         microphone.stop_recording(None, None, [ball, status, heard, timings, voice, live], js=js_values(
-            ball_html("hearing"), status_html("hearing"), "", "", None, live_html()), **ui)
+            lambda language: (ball_html("hearing", language=language), status_html("hearing", language=language),
+                              "", "", None, live_html())), **ui)
         speak(microphone.stop_recording(
             flow.consult_streamed, inputs=[conversation_state], outputs=page.thinking_outputs + [conversation_state],
             concurrency_id="think", concurrency_limit=THINKING_CONCURRENCY, trigger_mode="once", **ui))

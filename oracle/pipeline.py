@@ -122,6 +122,16 @@ class Oracle:
         hearing = self.transcriber.name if self.transcriber else "none"
         return f"hearing: {hearing} · answering: {self.answerer.name} · voice: {self.speaker.name}"
 
+    def engines_for(self, language: str) -> str:
+        """The engines that hear, answer and speak ``language`` (a voice people would call robotic says so)."""
+        hearing = self.transcriber.name if self.transcriber else "none"
+        voice_name = getattr(self.speaker, "voice_name", None)
+        voice = voice_name(language) if voice_name else self.speaker.name
+        robotic = getattr(self.speaker, "robotic", None)
+        if robotic is not None and robotic(language):
+            voice += " (robotic voice)"
+        return f"hearing: {hearing} · answering: {self.answerer.name} · voice: {voice}"
+
     @property
     def sample_rate(self) -> int:
         return self.speaker.sample_rate

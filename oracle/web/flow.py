@@ -26,7 +26,8 @@ from oracle.limits import HISTORY_LIMIT, SPEAK_GPU_SECONDS, THINKING_CONCURRENCY
 from oracle.pipeline import Oracle, Reply, elapsed_ms
 from oracle.web.abandoned_streams import AbandonedStreams
 from oracle.web.gradio_internals import save_wav_to_cache
-from oracle.web.look import ball_html, heard_html, live_html, status_html, timings_line
+from oracle.web.look import (ball_html, header_html, heard_html, history_title_html, live_html, status_html,
+                             timings_line)
 
 log = logging.getLogger(__name__)
 
@@ -144,38 +145,45 @@ class OracleFlow:
 
     # ---- the page: hear and answer (CPU) ----
 
-    def _failed(self, stage: str, error: OracleError, typed: bool, question: str = "") -> dict:
+    @staticmethod
+    def page_words(request: gr.Request = None) -> tuple[str, str, str, str]:
+        """The page's own words (title, history, the ball and the steps at rest) in the visitor's language."""
+        words = _hint(request)
+        return header_html(words), history_title_html(words), ball_html("ready", language=words), \
+            status_html("ready", language=words)
+
+    def _failed(self, stage: str, error: OracleError, typed: bool, request: gr.Request | None) -> dict:
         """The failed look. The step then raises ``_for_people(error)``: the message shows, and the speaking
         step (wired with ``.success``) does not run."""
-        page = self.page
-        return {page.ball: ball_html(stage, failed=True),
-                page.status: status_html(stage, str(error), failed=True, typed=typed),
-                page.heard: heard_html(question), page.turn: None}
+        page, words = self.page, _hint(request)
+        return {page.ball: ball_html(stage, failed=True, language=words),
+                page.status: status_html(stage, str(error), failed=True, typed=typed, language=words),
+                page.heard: "", page.turn: None}
 
-    def _answered(self, reply: Reply, voice=None) -> dict:
-        page = self.page
-        return {page.ball: ball_html("consulting", reply.answer),
-                page.status: status_html("consulting", "The answer surfaces…", typed=reply.typed),
-                page.heard: heard_html(reply.question), page.turn: Turn(reply, voice)}
+    def _answered(self, reply: Reply, request: gr.Request | None, voice=None) -> dict:
+        page, words = self.page, _hint(request)
+        return {page.ball: ball_html("consulting", reply.answer, language=words),
+                page.status: status_html("consulting", "answer_surfaces", typed=reply.typed, language=words),
+                page.heard: heard_html(reply.question, words), page.turn: Turn(reply, voice)}
 
     def consult_spoken(self, audio_path: str | None, language: str | None = None, request: gr.Request = None):
         """An uploaded recording (the spoken examples)."""
         try:
             reply = self.oracle.ask(audio_path, _language(language), _hint(request))
         except OracleError as error:
-            yield self._failed("hearing", error, typed=False)
+            yield self._failed("hearing", error, typed=False, request=request)
             raise _for_people(error) from None
         log_request(reply)
-        yield self._answered(reply)
+        yield self._answered(reply, request)
 
     def consult_typed(self, question: str, language: str | None = None, request: gr.Request = None):
         try:
             reply = self.oracle.ask_text(question, _language(language), _hint(request))
         except OracleError as error:
-            yield self._failed("consulting", error, typed=True)
+            yield self._failed("consulting", error, typed=True, request=request)
             raise _for_people(error) from None
         log_request(reply)
-        yield self._answered(reply)
+        yield self._answered(reply, request)
 
     # ---- the page: a question heard while it is spoken (the microphone streams) ----
 
@@ -192,9 +200,10 @@ class OracleFlow:
             conversation.add_file(chunk_path)
         return {page.conversation: conversation,
                 page.live: live_html(conversation.partial, conversation.seconds, conversation.heard_speech,
-                                     conversation.prepared, conversation.ended, conversation.state == "failed")}
+                                     conversation.prepared, conversation.ended, conversation.state == "failed",
+                                     language=_hint(request))}
 
-    def consult_streamed(self, conversation: Conversation | None):
+    def consult_streamed(self, conversation: Conversation | None, request: gr.Request = None):
         """The question has ended (Stop, or the end of speech)."""
         page = self.page
         if conversation is None:  # Stop before any audio reached the server
@@ -202,10 +211,10 @@ class OracleFlow:
         try:
             turn = conversation.finish()
         except OracleError as error:
-            yield {**self._failed("hearing", error, typed=False), page.conversation: None}
+            yield {**self._failed("hearing", error, typed=False, request=request), page.conversation: None}
             raise _for_people(error) from None
         log_request(turn.reply)
-        yield {**self._answered(turn.reply, turn.voice), page.conversation: None}
+        yield {**self._answered(turn.reply, request, turn.voice), page.conversation: None}
 
     @staticmethod
     def forget(conversation: Conversation | None) -> None:
@@ -224,10 +233,10 @@ class OracleFlow:
             return self._voice(reply.answer, reply.language, prepared.chunks())
         return self.speak(reply.answer, reply.language)
 
-    def speak_for_page(self, turn: Turn | None, history: list[dict]):
+    def speak_for_page(self, turn: Turn | None, history: list[dict], request: gr.Request = None):
         if turn is None:
             return
-        page, reply = self.page, turn.reply
+        page, reply, words = self.page, turn.reply, _hint(request)
         start = time.perf_counter()
         first_audio_ms = None
         chunks: list[np.ndarray] = []
@@ -236,17 +245,18 @@ class OracleFlow:
                 chunks.append(chunk)
                 if first_audio_ms is None:
                     first_audio_ms = elapsed_ms(start)
-                    yield {page.voice: (rate, chunk), page.ball: ball_html("speaking", reply.answer),
-                           page.status: status_html("speaking", typed=reply.typed, answer=reply.answer)}
+                    yield {page.voice: (rate, chunk), page.ball: ball_html("speaking", reply.answer, language=words),
+                           page.status: status_html("speaking", typed=reply.typed, answer=reply.answer,
+                                                    language=words)}
                 else:
                     yield {page.voice: (rate, chunk)}
         except gr.Error as error:  # speak() turns the oracle's errors into gr.Error
             log.warning("speaking failed: %s", error)
-        timings = timings_line(reply, first_audio_ms, self.oracle.engine_names)
+        timings = timings_line(reply, first_audio_ms, self.oracle.engines_for(reply.language))
         if not chunks:  # no voice this time: the written answer stands
-            yield {page.ball: ball_html("done", reply.answer),
-                   page.status: status_html("done", "The oracle lost its voice, but its answer stands.",
-                                            typed=reply.typed, answer=reply.answer),
+            yield {page.ball: ball_html("done", reply.answer, language=words),
+                   page.status: status_html("done", "lost_voice", typed=reply.typed, answer=reply.answer,
+                                            language=words),
                    page.timings: timings, page.history: self.remember(history, reply, None)}
             return
         # The stream plays on in the browser; "done" comes when it ends (see finished()).
@@ -264,14 +274,14 @@ class OracleFlow:
                         "language": reply.language, "wav": wav})
         return history
 
-    def finished(self, turn: Turn | None):
+    def finished(self, turn: Turn | None, request: gr.Request = None):
         """Once the answer has played to its end."""
         page = self.page
         if turn is None:
             return {}
-        reply = turn.reply
-        return {page.ball: ball_html("done", reply.answer),
-                page.status: status_html("done", typed=reply.typed, answer=reply.answer)}
+        reply, words = turn.reply, _hint(request)
+        return {page.ball: ball_html("done", reply.answer, language=words),
+                page.status: status_html("done", typed=reply.typed, answer=reply.answer, language=words)}
 
 
 def log_request(reply: Reply) -> None:

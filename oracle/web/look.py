@@ -32,31 +32,33 @@ def timings_line(reply: Reply | None, first_audio_ms: float | None, engines: str
             f"first audio {_ms(first_audio_ms)}  \n⚙ {engines}")
 
 
+# ---- The page's own words, in every supported language (oracle/web/words/<code>.json) ----
+
+WORDS_DIR = Path(__file__).with_name("words")
+ENGLISH_WORDS: dict[str, str] = json.loads((WORDS_DIR / "en.json").read_text(encoding="utf-8"))
+WORDS: dict[str, dict[str, str]] = {
+    code: {**ENGLISH_WORDS, **json.loads(path.read_text(encoding="utf-8"))}
+    for code in SUPPORTED if (path := WORDS_DIR / f"{code}.json").is_file()}
+
+
+def words(language: str | None) -> dict[str, str]:
+    """The page's words in ``language`` (a visitor's browser language), English where there are none."""
+    return WORDS.get(language or "en", ENGLISH_WORDS)
+
+
+# Component labels are translated by Gradio in the browser (``launch(i18n=...)``); ``say("key")`` names one.
+I18N = gr.I18n(**WORDS)
+
+
+def say(key: str):
+    return I18N(key)
+
+
 # ---- The look: stages, the ball, the steps ----
 
 STAGES = ("ready", "listening", "hearing", "consulting", "speaking", "done")
-STAGE_LABELS = {
-    "ready": "Ready", "listening": "Listening", "hearing": "Hearing",
-    "consulting": "Consulting", "speaking": "Speaking", "done": "Done",
-}
-STAGE_HINTS = {
-    "ready": "Press Record and ask a yes-or-no question out loud, or type one.",
-    "listening": "Listening… ask your question, then press Stop (hands-free: just pause).",
-    "hearing": "Hearing your question…",
-    "consulting": "The oracle consults the mists…",
-    "speaking": "The oracle speaks… (press ▶ below if you hear nothing)",
-    "done": "The oracle has spoken. Ask another question.",
-}
-# Between Record and the server taking the first chunk of audio: what is said then is not heard.
-OPENING_MICROPHONE = "Opening the microphone… (wait for “Listening”)"
-# What the triangle in the ball's window says while there is no answer to show.
-DIE_WORDS = {
-    "ready": "Ask me",
-    "listening": "I'm listening",
-    "hearing": "Hearing…",
-    "consulting": "Consulting…",
-}
-HAZY = "Reply hazy, try again"
+# What the triangle in the ball's window says while there is no answer to show (words' "die_<stage>").
+DIE_STAGES = ("ready", "listening", "hearing", "consulting")
 
 
 # The triangle, in units of the ball's width (cqi): 80 % of a window 64 % wide, and 0.866 as tall.
@@ -99,17 +101,19 @@ def _die_text_style(text: str) -> tuple[str, bool]:
     return f"font-size:{size:.1f}cqi;padding-top:{max(top, 1.5):.1f}cqi", capitals
 
 
-def ball_html(stage: str, answer: str | None = None, failed: bool = False) -> str:
-    """The Magic 8 Ball; its triangle shows the answer, a stage word, or "Reply hazy" after a failure."""
+def ball_html(stage: str, answer: str | None = None, failed: bool = False, language: str | None = None) -> str:
+    """The Magic 8 Ball; its triangle shows the answer, a stage word, or "Reply hazy" after a failure.
+    ``language``: the visitor's (the page's words)."""
+    said = words(language)
     if failed:
-        text = HAZY
+        text = said["hazy"]
     elif answer and stage in ("consulting", "speaking", "done"):
         text = answer
     else:
-        text = DIE_WORDS.get(stage, DIE_WORDS["ready"])
+        text = said[f"die_{stage if stage in DIE_STAGES else 'ready'}"]
     style, capitals = _die_text_style(text)
     classes = f"oracle-ball stage-{stage}" + (" failed" if failed else "") + (" answered" if answer else "")
-    label = f"The Magic 8 Ball says: {text}" if answer or failed else "The Magic 8 Ball"
+    label = f"{said['ball_says']} {text}" if answer or failed else said["the_ball"]
     return (
         f'<div class="{classes}" data-stage="{stage}">'
         f'<div class="ball" role="img" aria-label="{html.escape(label)}">'
@@ -121,9 +125,11 @@ def ball_html(stage: str, answer: str | None = None, failed: bool = False) -> st
 
 
 def status_html(stage: str, message: str | None = None, failed: bool = False, typed: bool = False,
-                answer: str | None = None) -> str:
+                answer: str | None = None, language: str | None = None) -> str:
     """The six stages as steps, the current one lit. The sentence under them is what screen readers
-    announce: the stage, what to do, and the answer once there is one."""
+    announce: the stage, what to do, and the answer once there is one. ``message``: a key of the page's
+    words, or the oracle's own sentence."""
+    said = words(language)
     now = STAGES.index(stage)
     steps = []
     for index, name in enumerate(STAGES):
@@ -134,35 +140,36 @@ def status_html(stage: str, message: str | None = None, failed: bool = False, ty
         else:
             state = "past" if index < now else "todo"
         steps.append(f'<li class="step {state}"><span class="dot"></span>'
-                     f'<span class="step-label">{STAGE_LABELS[name]}</span></li>')
-    hint = message or STAGE_HINTS[stage]
-    said = f"The ball says: {answer} " if answer else ""
+                     f'<span class="step-label">{said[f"stage_{name}"]}</span></li>')
+    hint = said.get(message, message) if message else said[f"hint_{stage}"]
+    spoken = f"{said['ball_says']} {answer} " if answer else ""
     return (
         f'<div class="oracle-status stage-{stage}{" failed" if failed else ""}" data-stage="{stage}">'
         f'<ol class="steps" aria-hidden="true">{"".join(steps)}</ol>'
         f'<p class="hint" role="status" aria-live="polite">'
-        f'<span class="sr-only">{STAGE_LABELS[stage]}. {html.escape(said)}</span>{html.escape(hint)}</p></div>'
+        f'<span class="sr-only">{said[f"stage_{stage}"]}. {html.escape(spoken)}</span>{html.escape(hint)}</p></div>'
     )
 
 
-def heard_html(question: str | None) -> str:
+def heard_html(question: str | None, language: str | None = None) -> str:
     """What was heard. The question is a button: it puts the words in the question box, to correct and ask
     again (the page's script does that)."""
     if not question:
         return ""
+    said = {key: html.escape(value, quote=True) for key, value in words(language).items()}
     quoted = html.escape(question, quote=True)
-    return (f'<p class="heard-line"><span class="heard-label">You asked:</span> '
-            f'<button type="button" class="heard-edit" data-question="{quoted}" title="Correct it and ask again" '
-            f'aria-label="You asked: {quoted}. Correct it and ask again">“{quoted}”</button></p>')
+    return (f'<p class="heard-line"><span class="heard-label">{said["you_asked"]}</span> '
+            f'<button type="button" class="heard-edit" data-question="{quoted}" title="{said["correct_it"]}" '
+            f'aria-label="{said["you_asked"]} {quoted}. {said["correct_it"]}">“{quoted}”</button></p>')
 
 
-def live_html(words: str = "", seconds: float = 0.0, speech: bool = False, prepared: bool = False,
-              ended: bool = False, failed: bool = False) -> str:
+def live_html(heard: str = "", seconds: float = 0.0, speech: bool = False, prepared: bool = False,
+              ended: bool = False, failed: bool = False, language: str | None = None) -> str:
     """The words heard so far while the person speaks. Its data attributes are the page script's whole
     contract with the server: how much audio the server has, whether it heard speech, whether an answer is
     prepared (the person paused), whether the question has ended by itself (hands-free: the script stops
     recording then), and whether the recording failed (the script stops it too, and Stop tells why)."""
-    shown = f"Hearing: “{html.escape(words)}…”" if words else ""
+    shown = f"{html.escape(words(language)['hearing_so_far'])} “{html.escape(heard)}…”" if heard else ""
     flags = {"speech": speech, "prepared": prepared, "ended": ended, "failed": failed}
     data = " ".join(f'data-{name}="{str(value).lower()}"' for name, value in flags.items())
     return f'<p class="live-words" data-seconds="{seconds:.2f}" {data}>{shown}</p>'
@@ -173,12 +180,15 @@ def history_entry_html(number: int, item: dict) -> str:
             f'{html.escape(item["question"])}</p><p class="history-a">🎱 {html.escape(item["answer"])}</p></div>')
 
 
-HEADER_HTML = (
-    '<header class="masthead"><div class="mini-ball" aria-hidden="true"><span>8</span></div>'
-    '<div><h1>Magic 8 Ball</h1>'
-    '<p>Ask a yes-or-no question out loud, or type it. The ball answers with an old proverb, and says it.</p>'
-    '</div></header>'
-)
+def history_title_html(language: str | None = None) -> str:
+    said = words(language)
+    return f'<h2>{html.escape(said["history_title"])}</h2><p>{html.escape(said["history_note"])}</p>'
+
+
+def header_html(language: str | None = None) -> str:
+    said = words(language)
+    return ('<header class="masthead"><div class="mini-ball" aria-hidden="true"><span>8</span></div>'
+            f'<div><h1>{html.escape(said["title"])}</h1><p>{html.escape(said["tagline"])}</p></div></header>')
 
 
 # Only the dark values are set: ``dark_only`` then uses them in light mode too. It must run last, because
@@ -206,30 +216,35 @@ CSS = (Path(__file__).with_name("oracle.css")).read_text(encoding="utf-8")
 
 # What every launch() of the app brings (see gradio_internals.BlocksWithLook).
 # What the page says when it cannot record (oracle/web/page.js shows it under the microphone).
-MICROPHONE_MESSAGES = {
-    "refused": "The microphone is blocked for this page. Allow it (the microphone or lock icon in the address "
-               "bar), then press Record again. Or type your question.",
-    "missing": "No microphone was found. Plug one in (or pick one in your system's sound settings), then press "
-               "Record again. Or type your question.",
-    "unsupported": "This browser cannot record here (recording needs a secure https:// page and a recent "
-                   "browser). Type your question instead.",
-}
+# The browser's language as the page's words know it (the language Gradio translates its own buttons into).
+BROWSER_LANGUAGE_JS = "(WORDS[(navigator.language || 'en').slice(0, 2).toLowerCase()] || WORDS.en)"
+
+
+def _by_language(make) -> str:
+    """A JS object of ``make(language)`` for each language the page's words exist in."""
+    return json.dumps({code: make(code) for code in WORDS}, ensure_ascii=False)
+
+
 PAGE_SCRIPT = (Path(__file__).with_name("page.js").read_text(encoding="utf-8")
-               .replace("__MESSAGES__", json.dumps({**MICROPHONE_MESSAGES, "opening": OPENING_MICROPHONE,
-                                                    "listening": STAGE_HINTS["listening"]}))
+               .replace("__MESSAGES__", "((WORDS) => " + BROWSER_LANGUAGE_JS + ")(" + _by_language(lambda code: {
+                   "refused": words(code)["microphone_refused"], "missing": words(code)["microphone_missing"],
+                   "unsupported": words(code)["microphone_unsupported"], "opening": words(code)["opening_microphone"],
+                   "listening": words(code)["hint_listening"]}) + ")")
                .replace("__RECORDER__", json.dumps({**STREAMING_RECORDER_MODULES, "buttons": STREAMING_RECORDER_BUTTONS})))
 
-LOOK = {"theme": THEME, "css": CSS}
+LOOK = {"theme": THEME, "css": CSS, "i18n": I18N}
 
 
-def js_values_unless_answer_kept(*values) -> str:
+def js_values_unless_answer_kept(make) -> str:
     """Like ``js_values``, except when the page's script re-arms the microphone while the answer plays
     (hands-free barge-in): then nothing changes, and the answer plays on until the person speaks."""
-    keep = [{"__type__": "update"}] * len(values)
+    keep = [{"__type__": "update"}] * len(make("en"))
     # The flag is left for the page's script to clear: Gradio 6.17 fires start_recording twice per press.
-    return (f"() => window.oracleKeepAnswer === true ? {json.dumps(keep)} : {json.dumps(list(values))}")
+    return (f"() => window.oracleKeepAnswer === true ? {json.dumps(keep)} : "
+            f"((WORDS) => {BROWSER_LANGUAGE_JS})({_by_language(lambda code: list(make(code)))})")
 
 
-def js_values(*values) -> str:
-    """A browser-only event handler that sets its outputs to ``values`` at once, with no server round trip."""
-    return f"() => {json.dumps(list(values))}"
+def js_values(make) -> str:
+    """A browser-only event handler that sets its outputs to ``make(language)`` at once, in the browser's
+    language, with no server round trip."""
+    return f"() => ((WORDS) => {BROWSER_LANGUAGE_JS})({_by_language(lambda code: list(make(code)))})"
