@@ -47,7 +47,8 @@ class SpokenQuestion(NamedTuple):
 # "Should I learn to play Mapiano?".
 CLEAR_QUESTION = SpokenQuestion("Will I pass my driving test?", "en-us", 150)
 
-# Several voices and speeds of espeak-ng; the Piper voice's recordings are made by the tests.
+# Several voices and speeds of espeak-ng; the Piper voice's recordings are made by the tests, and differ on
+# each run (one run's "Will I find love this year?" was heard "Well, I find love this year.").
 HEARING_SET = (
     SpokenQuestion("Will I be happy in my new city?", "en-us", 150),
     SpokenQuestion("Will I be happy in my new city?", "en-gb", 120),
@@ -157,7 +158,10 @@ def _recordings(directory) -> dict[str, "object"]:
     piper = PiperSpeaker()
     for text in PIPER_HEARING_SET:
         path = Path(directory) / f"piper-{len(found)}.wav"
-        path.write_bytes(wav_bytes(np.concatenate(list(piper.stream(text))), piper.sample_rate))
+        # Made once, by the first kernel's process: Piper speaks differently each time (its VITS model samples
+        # noise), and every kernel must hear the same recording.
+        if not path.exists():
+            path.write_bytes(wav_bytes(np.concatenate(list(piper.stream(text))), piper.sample_rate))
         found[f"{text} (piper)"] = path
     clear = speech.say(*CLEAR_QUESTION)
     for label, args in CONVERSIONS.items():
