@@ -5,12 +5,22 @@ borderline phrase is heard "Is it a good idea to buy a house this year?", on ano
 here to buy a house this year." So the tests use only recordings heard with margin, and judge them by
 word overlap or by the word error rate over a set, never by the exact words of one phrase.
 
-"With margin" was checked, not assumed: every recording below is heard word for word under each of
-CTranslate2's CPU kernels (``CT2_FORCE_CPU_ISA`` = GENERIC, AVX, AVX2, AVX512; the AVX kernel hears the
-house question exactly as the failing AVX-512 machine did), and its phrase is also heard in other
-voices or speeds. ``python -m harness.hearing`` repeats that
-check (one process per kernel, about a minute), prints what each kernel misheard and fails if two
-kernels hear a recording differently; run it before adding a recording or a phrase.
+"With margin" was checked, not assumed: every recording below (but one, see ``CLEAR_QUESTION``) is heard word
+for word on a 2-core AMD EPYC (AVX2, no AVX-512) under each of CTranslate2's CPU kernels
+(``CT2_FORCE_CPU_ISA`` = GENERIC, AVX, AVX2; AVX512 is refused there: "The CPU does not support AVX512"),
+under oneDNN held to SSE4.1, AVX or AVX2 (``ONEDNN_MAX_CPU_ISA``) and with 1 to 16 threads; its phrase is also
+heard in other voices or speeds.
+``python -m harness.hearing`` repeats the kernel check (one process per kernel, about a minute), prints
+what each kernel misheard and fails if two kernels hear a recording differently; run it before adding a
+recording or a phrase.
+
+That check cannot reach what an AVX-512 machine runs: ``CT2_FORCE_CPU_ISA`` picks CTranslate2's own
+kernels, while the int8 matrix products go through oneDNN on AMD (Intel MKL on Intel), which picks its
+own instructions from the CPU and can only be held below what the CPU has. An AVX-512 AMD EPYC heard the
+hour-long 16 kb/s MP3 of ``CLEAR_QUESTION`` as "We like pass, high driving, test." where every kernel
+above hears "We like pass my driving test.". So a recording a test changes (re-encoded, resampled, cut,
+padded, NaN-sprinkled) is judged by its key words only (``assert_heard_gist``), and the clear recordings
+by the share of their words heard (``assert_heard``).
 """
 
 from __future__ import annotations
@@ -29,14 +39,16 @@ class SpokenQuestion(NamedTuple):
     speed: int = 150
 
 
-# The question most tests ask aloud: heard word for word on every kernel, and through every
-# conversion the fault tests apply (8 kHz stereo, 48 kHz int32, MP3, WebM/Opus, NaN and Inf samples),
-# except the 16 kb/s MP3 that squeezes an hour into 7 MB: "We like past my driving test." on every
-# kernel. "Should I learn to play the piano?" is not clear enough: at 8 kHz it is heard "So now I
-# learned to play in the piano.", with NaN samples "Should I learn to play Mapiano?".
+# The question most tests ask aloud: heard word for word on every kernel here, and through every conversion
+# the fault tests apply (8 kHz stereo, 48 kHz int32, MP3, WebM/Opus, NaN and Inf samples), except at
+# 16 kb/s: "We like past my driving test." on every kernel here ("We like pass my driving test." once padded to
+# an hour; "We like pass, high driving, test." on an AVX-512 machine). "Should I learn to play the piano?"
+# is not clear enough: at 8 kHz it is heard "So now I learned to play in the piano.", with NaN samples
+# "Should I learn to play Mapiano?".
 CLEAR_QUESTION = SpokenQuestion("Will I pass my driving test?", "en-us", 150)
 
-# Several voices and speeds of espeak-ng; the Piper voice's recordings are made by the tests.
+# Several voices and speeds of espeak-ng; the Piper voice's recordings are made by the tests, and differ on
+# each run (one run's "Will I find love this year?" was heard "Well, I find love this year.").
 HEARING_SET = (
     SpokenQuestion("Will I be happy in my new city?", "en-us", 150),
     SpokenQuestion("Will I be happy in my new city?", "en-gb", 120),
@@ -105,6 +117,31 @@ def assert_heard(heard: str, said: str, at_least: float = 0.7) -> None:
     assert overlap(said, heard) >= at_least, f"said {said!r}, heard {heard!r}"
 
 
+# Words nearly every question holds: hearing them tells nothing of which question was asked.
+FUNCTION_WORDS = frozenset(
+    "a an and are am be can could did do does for he her his i i'm in is it it's me my no not of on or our she "
+    "should so that the their them they this to was we were what when where which who why will with would you "
+    "your".split())
+
+
+def key_words(text: str) -> set[str]:
+    """The words of ``text`` that tell one question from another."""
+    return set(words(text)) - FUNCTION_WORDS
+
+
+def assert_heard_gist(heard: str, said: str, at_least: float = 0.6) -> None:
+    """``heard`` holds most of the key words of ``said``, whatever became of the small words around them.
+
+    For every recording a test changes (re-encoded, resampled, cut, squeezed, NaN-sprinkled): there the
+    small words go differently on different CPU kernels. The hour-long 16 kb/s MP3 of ``CLEAR_QUESTION`` is
+    heard "We like pass my driving test." here and "We like pass, high driving, test." on an AVX-512
+    machine: both hold the gist, and a recording of another question (even "Will I pass my exam?") does not."""
+    said_keys = key_words(said)
+    assert said_keys, f"{said!r} has no key words to judge by"
+    share = len(said_keys & key_words(heard)) / len(said_keys)
+    assert share >= at_least, f"said {said!r}, heard {heard!r} ({share:.0%} of {sorted(said_keys)})"
+
+
 def _recordings(directory) -> dict[str, "object"]:
     """label -> recording path: the hearing set, the Piper set, and the clear question converted."""
     from pathlib import Path
@@ -121,7 +158,10 @@ def _recordings(directory) -> dict[str, "object"]:
     piper = PiperSpeaker()
     for text in PIPER_HEARING_SET:
         path = Path(directory) / f"piper-{len(found)}.wav"
-        path.write_bytes(wav_bytes(np.concatenate(list(piper.stream(text))), piper.sample_rate))
+        # Made once, by the first kernel's process: Piper speaks differently each time (its VITS model samples
+        # noise), and every kernel must hear the same recording.
+        if not path.exists():
+            path.write_bytes(wav_bytes(np.concatenate(list(piper.stream(text))), piper.sample_rate))
         found[f"{text} (piper)"] = path
     clear = speech.say(*CLEAR_QUESTION)
     for label, args in CONVERSIONS.items():

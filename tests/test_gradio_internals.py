@@ -104,7 +104,30 @@ def test_the_server_defences_find_what_they_reach_into(served_demo):
     assert "iterator" in inspect.signature(gradio.utils.SyncToAsyncIterator).parameters
     assert callable(gradio.queueing.error_payload)
     assert gradio_internals.work_in_progress(served_demo) == (0, 0)
-    assert gradio_internals.visits_in_memory(served_demo) >= 0
+
+
+def test_each_visit_is_counted_while_gradio_keeps_its_state():
+    """``visits_in_memory`` counts the visits whose state Gradio keeps: none before the first request, then
+    one per visit (a ``gradio_client.Client`` is one visit), however many requests each made."""
+    from gradio_client import Client
+
+    from harness.server import free_port
+
+    with gr.Blocks() as demo:
+        box, reply = gr.Textbox(), gr.Textbox()
+        gr.Button().click(lambda text: text.upper(), inputs=[box], outputs=[reply], api_name="shout")
+    _app, url, _share = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
+                                    quiet=True)
+    try:
+        assert gradio_internals.visits_in_memory(demo) == 0
+        visits = [Client(url, verbose=False, download_files=False) for _ in range(2)]
+        for visit in visits:
+            assert visit.predict("hi", api_name="/shout") == "HI"
+        assert visits[0].predict("again", api_name="/shout") == "AGAIN"
+        assert gradio_internals.visits_in_memory(demo) == 2
+        assert {visit.session_hash for visit in visits} <= set(demo.state_holder.session_data)
+    finally:
+        demo.close()
 
 
 def test_a_generator_that_fails_after_yielding_leaves_no_record_for_the_next_to_inherit():

@@ -1,8 +1,9 @@
 """Parler-TTS generation at GPU speed: a static KV cache, and the whole decoder step replayed as a CUDA graph.
 
 Why: on a GPU, Parler's ``generate()`` is launch-bound. A Jenny-sized step is ~45 ms through ``generate()``
-(hundreds of small kernels, each launched from Python, and host syncs every step), while the same decoder
-step replayed as a CUDA graph costs ~2 ms (see DESIGN.md, "Measured since"). Real time needs 11.6 ms.
+(hundreds of small kernels, each launched from Python, and host syncs every step; README, "The fast path
+(CUDA)"), and real time needs 11.6 ms. Replayed as a CUDA graph, the same step is one launch;
+``benchmarks/parler_gpu.py`` times both paths on a GPU.
 
 How ``StaticParlerGenerator.generate()`` runs one answer:
 
@@ -26,7 +27,9 @@ How ``StaticParlerGenerator.generate()`` runs one answer:
   cross-attention, a padded description, ...) raises ``FastPathUnsupported``, and the caller uses parler's
   eager ``generate()`` instead.
 
-Batch size 1. Not thread-safe: one generation at a time per generator (``ParlerSpeaker`` holds a lock).
+Batch size 1. Not thread-safe: one generation at a time per generator. ``ParlerSpeaker`` keeps a pool of them,
+one per speaking slot, and lends each answer a free one for the length of its generation; an answer that finds
+none free uses parler's eager ``generate()``.
 """
 
 from __future__ import annotations
