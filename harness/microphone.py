@@ -126,6 +126,11 @@ class Event:
         return output.get("error") or ""
 
     @property
+    def heard(self) -> str:
+        """The "You asked" line this event drew (its HTML), or "" (whichever output it is)."""
+        return next((value for value in self.data or () if isinstance(value, str) and "heard-line" in value), "")
+
+    @property
     def data(self) -> list | None:
         """The final outputs of a successful event."""
         if self.completed is None or not self.completed.get("success"):

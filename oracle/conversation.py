@@ -144,6 +144,10 @@ class Conversation:
         return self._state
 
     @property
+    def failure(self) -> OracleError | None:
+        return self._failure
+
+    @property
     def seconds(self) -> float:
         return self._size / SAMPLE_RATE
 

@@ -13,12 +13,13 @@ MAX_QUESTION_CHARS = 300
 # (oracle/conversation.py), at most THINKING_CONCURRENCY transcriptions at once across all visits.
 MICROPHONE_CHUNK_S = 0.25
 LISTEN_TIME_MARGIN_S = 2.0
-LISTENING_CONCURRENCY = 8
+LISTENING_CONCURRENCY = 32
 # Open microphone streams one client address may hold, running or waiting: one client cannot take every
 # listening slot from everyone else.
 MAX_STREAMS_PER_ADDRESS = 2
-# A recording no chunk has reached for this long was left (tab closed, network gone): it is let go.
-LISTEN_IDLE_S = 10.0
+# A recording no chunk has reached for this long was left (tab closed, network gone; a browser sends one every
+# MICROPHONE_CHUNK_S): its stream ends and its recording is let go.
+LISTEN_IDLE_S = 4.0
 # The longest the oracle waits for a question's words after it ended (an engine that hangs, a CPU that is
 # swamped); then the person is told, kindly, to ask again.
 HEARING_DEADLINE_S = 10.0

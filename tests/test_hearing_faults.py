@@ -118,8 +118,8 @@ def test_a_slow_hearing_engine_still_answers(tmp_path):
                             f"({'nothing' if took is None else f'{took:.1f} s'})")
         elif stop.error is not None:
             problems.append(f"not answered: {stop.error!r}")
-        elif overlap(QUESTION, plain(stop.data[3])) < 0.7:
-            problems.append(f"said {QUESTION!r}, heard {plain(stop.data[3])!r}")
+        elif overlap(QUESTION, plain(stop.heard)) < 0.7:
+            problems.append(f"said {QUESTION!r}, heard {plain(stop.heard)!r}")
         problems += aftermath(app, "slow", log_at)
         assert not problems, "\n".join(problems)
     finally:

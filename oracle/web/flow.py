@@ -198,6 +198,8 @@ class OracleFlow:
             conversation = self.conversations.open(_language(language), _hint(request))
         if chunk_path is not None:
             conversation.add_file(chunk_path)
+        if conversation.failure is not None:  # a chunk refused: the stream ends with why
+            raise _for_people(conversation.failure)
         return {page.conversation: conversation,
                 page.live: live_html(conversation.partial, conversation.seconds, conversation.heard_speech,
                                      conversation.prepared, conversation.ended, conversation.state == "failed",

@@ -366,6 +366,36 @@ async def refuse_waiting_requests(demo: gr.Blocks, message: str) -> int:
     return ended
 
 
+class SilentStreams:
+    """Ends microphone streams whose browser went silent: no chunk for ``idle_s`` (the tab closed, the network
+    dropped). Gradio 6.17 keeps such a stream, and its slot in the queue, until its ``time_limit``: a crowd
+    that leaves would hold every slot for that long. Each stream's last chunk is known by the identity of the
+    body Gradio keeps for it (every chunk replaces it). ``end(demo)`` must run on the server's event loop."""
+
+    def __init__(self, idle_s: float):
+        self.idle_s = idle_s
+        self._seen: dict[str, tuple[int, float]] = {}  # event id -> (id of its last body, when first seen)
+
+    def end(self, demo: gr.Blocks) -> int:
+        import math
+
+        now, ended, running = time.monotonic(), 0, set()
+        for events in list(demo._queue.active_jobs):
+            for event in events or ():
+                if not event.streaming or event.closed:
+                    continue
+                running.add(event._id)
+                body, since = self._seen.get(event._id, (None, now))
+                if body != id(event.data) or event.signal.is_set():
+                    self._seen[event._id] = (id(event.data), now)
+                elif now - since > self.idle_s:
+                    event.run_time, event.closed = math.inf, True
+                    event.signal.set()
+                    ended += 1
+        self._seen = {event_id: seen for event_id, seen in self._seen.items() if event_id in running}
+        return ended
+
+
 def end_microphone_streams(demo: gr.Blocks) -> int:
     """End every open microphone stream (a streaming-input event) as its browser's close request would; how
     many. Gradio keeps one open until its ``time_limit`` otherwise. Must run on the server's event loop."""
@@ -389,6 +419,12 @@ def is_open_microphone_stream(demo: gr.Blocks, event_id: str) -> bool:
     answer any other id with a 500 and a traceback)."""
     event = demo._queue.event_ids_to_events.get(event_id)
     return event is not None and event.streaming
+
+
+def has_messages_for(demo: gr.Blocks, session_hash: str) -> bool:
+    """The queue has (or will have) messages for this visit: Gradio 6.17's ``/queue/data`` for any other
+    visit starts its event stream, then fails inside it (a broken reply and a traceback in the log)."""
+    return session_hash in demo._queue.pending_messages_per_session
 
 
 def forget_the_last_chunk(demo: gr.Blocks, event_id: str) -> None:

@@ -27,7 +27,8 @@ from urllib.parse import parse_qs, unquote
 from python_multipart.exceptions import MultipartParseError
 
 from oracle.limits import MAX_JSON_BODY_BYTES, MAX_SESSION_HASH_CHARS, MULTIPART_OVERHEAD_BYTES
-from oracle.web.gradio_internals import STREAM_ROUTE, forget_the_last_chunk, is_open_microphone_stream
+from oracle.web.gradio_internals import (STREAM_ROUTE, forget_the_last_chunk, has_messages_for,
+                                         is_open_microphone_stream)
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,11 @@ class FrontDoor:
         if any(not SESSION_HASH.fullmatch(h) for h in _session_hashes(scope)):
             await _reply(send, 400, "Unknown visit: please reload the page.")
             return
+        if method == "GET" and path == "/gradio_api/queue/data":
+            visit = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("session_hash", [""])[0]
+            if not has_messages_for(scope["app"].get_blocks(), visit):
+                await _reply(send, 404, "Unknown visit: please reload the page.")
+                return
         stream = STREAM_ROUTE.fullmatch(path) if method == "POST" else None
         if stream is not None:
             demo = scope["app"].get_blocks()
