@@ -23,7 +23,6 @@ import gradio as gr
 
 from oracle import logs
 from oracle.config import Settings
-from oracle.errors import AudioByLink
 from oracle.examples import EXAMPLE_QUESTIONS, spoken_examples
 from oracle.languages import AUTO, SUPPORTED
 from oracle.limits import (ANSWERING_CONCURRENCY, DRAIN_EXIT_S, LISTENING_CONCURRENCY, MAX_FILE_SIZE, MICROPHONE_CHUNK_S,
@@ -32,8 +31,7 @@ from oracle.pipeline import Oracle
 from oracle.selection import gpu_available
 from oracle.web.flow import OracleFlow, Page
 from oracle.web.defences import protect, server_settings
-from oracle.web.gradio_internals import (BlocksWithLook, check_gradio_version, examples_loaded,
-                                         forget_failed_generators, refuse_urls_as_audio)
+from oracle.web.gradio_internals import BlocksWithLook, check_gradio_version, examples_loaded
 from oracle.web.housekeeping import cache_sweep_settings
 from oracle.web.middleware import Drain
 from oracle.web.look import (LOOK, PAGE_SCRIPT, ball_html, header_html, history_entry_html, history_title_html, js_values,
@@ -184,8 +182,6 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
 
     # api_open=False: the queue is the only way in (gradio_client uses it); no direct POST to /run/.
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=1, api_open=False)
-    refuse_urls_as_audio(demo, str(AudioByLink()))
-    forget_failed_generators(demo)
     protect(demo)
     demo.flow = flow  # for tests and benchmarks that watch the voice
     return demo

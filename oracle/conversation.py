@@ -129,6 +129,7 @@ class Conversation:
         self._lock = threading.Lock()
         self._state = LISTENING
         self._failure: OracleError | None = None
+        self._failure_told = False
         self._hearings: dict[int, _Hearing] = {}  # cut -> the question as it would end there
         self._partial_at = 0
         self._worker: threading.Thread | None = None
@@ -143,9 +144,13 @@ class Conversation:
     def state(self) -> str:
         return self._state
 
-    @property
-    def failure(self) -> OracleError | None:
-        return self._failure
+    def failure_to_tell(self) -> OracleError | None:
+        """Why this recording failed, the first time it is asked (then None): the stream tells it once."""
+        with self._lock:
+            if self._failure is None or self._failure_told:
+                return None
+            self._failure_told = True
+            return self._failure
 
     @property
     def seconds(self) -> float:
@@ -350,6 +355,7 @@ class Conversation:
     def _final_words(self, cut: int, deadline: float) -> Transcription:
         """The words of the question as it ended: known already when the last pause heard this very cut,
         else heard now (by the worker if it is on it, else by a thread of its own), within ``deadline``."""
+        start_of_wait = time.perf_counter()
         with self._lock:
             hearing = self._hearings.get(cut)
             mine = hearing is None
@@ -359,7 +365,8 @@ class Conversation:
             threading.Thread(target=self._hear, args=(cut, hearing, max(0.0, deadline - time.perf_counter())),
                              name="conversation-final", daemon=True).start()
         if not hearing.done.wait(max(0.0, deadline - time.perf_counter())):
-            log.warning("hearing missed its %.0f s deadline", HEARING_DEADLINE_S)
+            log.warning("hearing engine %s missed its %.0f s deadline", self.oracle.transcriber.name,
+                        deadline - start_of_wait)
             raise EngineUnavailable(HEARING_TOO_SLOW)
         if hearing.error is not None:
             raise hearing.error

@@ -22,7 +22,7 @@ MAX_STREAMS_PER_ADDRESS = 2
 LISTEN_IDLE_S = 4.0
 # The longest the oracle waits for a question's words after it ended (an engine that hangs, a CPU that is
 # swamped); then the person is told, kindly, to ask again.
-HEARING_DEADLINE_S = 10.0
+HEARING_DEADLINE_S = 8.0
 
 
 def listen_time_limit_s(max_question_s: float) -> float:

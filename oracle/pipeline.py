@@ -165,8 +165,8 @@ class Oracle:
             heard = self.transcriber.transcribe(audio, language, hint)
         except OracleError:
             raise
-        except Exception as error:
-            log.exception("hearing engine %s failed", self.transcriber.name)
+        except Exception as error:  # one line: a broken engine must not flood the log with tracebacks
+            log.error("hearing engine %s failed: %s: %s", self.transcriber.name, type(error).__name__, error)
             raise EngineUnavailable("The oracle could not hear you just now. Please try again.") from error
         question = clean_question(heard.text)
         if not re.search(r"\w", question):

@@ -23,7 +23,8 @@ from gradio_client.exceptions import AppError
 from oracle.pipeline import Oracle
 from oracle.web import defences, housekeeping, middleware
 from oracle import limits
-from oracle.web.gradio_internals import visits_in_memory, work_in_progress
+from harness.gradio_probes import visits_in_memory
+from oracle.web.gradio_internals import work_in_progress
 from harness.audio_tools import follow_stream
 from harness.server import free_port, serve
 from harness.gradio_api import api_fn_index

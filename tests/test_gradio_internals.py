@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from oracle.audio import wav_bytes
+from harness import gradio_probes
 from oracle.web import gradio_internals
 
 
@@ -37,7 +38,7 @@ def test_the_queue_and_stream_records_it_sweeps_are_where_it_looks(served_demo):
     assert isinstance(served_demo.pending_streams, dict)
     assert isinstance(served_demo.upload_file_set, set)
     assert gradio_internals.forget_finished_requests(served_demo, {}, 10_000, 60) == 0
-    assert {event.api_name for event in gradio_internals.event_limits(served_demo)} >= {
+    assert {event.api_name for event in gradio_probes.event_limits(served_demo)} >= {
         "ask", "ask_text", "speak", "consult"}
 
 
@@ -119,12 +120,12 @@ def test_each_visit_is_counted_while_gradio_keeps_its_state():
     _app, url, _share = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
                                     quiet=True)
     try:
-        assert gradio_internals.visits_in_memory(demo) == 0
+        assert gradio_probes.visits_in_memory(demo) == 0
         visits = [Client(url, verbose=False, download_files=False) for _ in range(2)]
         for visit in visits:
             assert visit.predict("hi", api_name="/shout") == "HI"
         assert visits[0].predict("again", api_name="/shout") == "AGAIN"
-        assert gradio_internals.visits_in_memory(demo) == 2
+        assert gradio_probes.visits_in_memory(demo) == 2
         assert {visit.session_hash for visit in visits} <= set(demo.state_holder.session_data)
     finally:
         demo.close()
@@ -155,6 +156,21 @@ def test_a_generator_that_fails_after_yielding_leaves_no_record_for_the_next_to_
             messages = [line for line in events.iter_lines() if line.startswith("data:")]
         assert any('"process_generating"' in m for m in messages), "the generator never yielded"
         assert any('"success": false' in m or '"success":false' in m for m in messages), messages
-        assert gradio_internals.diff_records(demo, session) == 0, "Gradio kept the failed generator's outputs"
+        assert gradio_probes.diff_records(demo, session) == 0, "Gradio kept the failed generator's outputs"
     finally:
         demo.close()
+
+
+def test_installing_the_defences_twice_changes_nothing():
+    """Every patch is installed once: a second ``protect`` (a test, a reload) must not wrap Gradio twice."""
+    from oracle.web.defences import protect
+
+    with gr.Blocks() as demo:
+        gr.Audio(sources=["upload"], type="filepath")
+    demo.queue()
+    protect(demo)
+    audio = next(block for block in demo.blocks.values() if isinstance(block, gr.Audio))
+    installed = (demo.process_api, demo.preprocess_data, demo._queue.push, audio.async_move_resource_to_block_cache)
+    protect(demo)
+    again = (demo.process_api, demo.preprocess_data, demo._queue.push, audio.async_move_resource_to_block_cache)
+    assert again == installed

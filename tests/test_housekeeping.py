@@ -13,7 +13,7 @@ import pytest
 from gradio_client import Client, handle_file
 
 from oracle.limits import CACHE_MAX_AGE_S, CACHE_SWEEP_S
-from oracle.web.gradio_internals import requests_in_memory, streams_in_memory, uploaded_files
+from harness.gradio_probes import requests_in_memory, streams_in_memory, uploaded_files
 from oracle.web.housekeeping import cache_sweep_settings
 from harness.audio_tools import follow_stream
 from harness.server import serve

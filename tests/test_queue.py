@@ -14,7 +14,7 @@ from gradio_client.utils import QueueError
 
 import app
 from oracle.pipeline import Oracle
-from oracle.web.gradio_internals import event_limits, queue_max_size
+from harness.gradio_probes import event_limits, queue_max_size
 from oracle.answer.guard import FOOLISH_ANSWER
 from harness.audio_tools import StreamHung, follow_stream
 from harness.server import serve

@@ -194,12 +194,16 @@ class OracleFlow:
         server has audio: Gradio drops what the microphone sends before that), ``data-ended`` (the question
         has ended by itself: the page stops recording in hands-free mode), ``data-failed``."""
         page = self.page
+        failure = conversation.failure_to_tell() if conversation is not None else None
+        if failure is not None:  # it failed since the last chunk (its engine): the stream ends with why
+            raise _for_people(failure)
         if conversation is None or conversation.state != "listening":
             conversation = self.conversations.open(_language(language), _hint(request))
         if chunk_path is not None:
             conversation.add_file(chunk_path)
-        if conversation.failure is not None:  # a chunk refused: the stream ends with why
-            raise _for_people(conversation.failure)
+        failure = conversation.failure_to_tell()
+        if failure is not None:  # this chunk was refused: the stream ends with why
+            raise _for_people(failure)
         return {page.conversation: conversation,
                 page.live: live_html(conversation.partial, conversation.seconds, conversation.heard_speech,
                                      conversation.prepared, conversation.ended, conversation.state == "failed",

@@ -105,12 +105,15 @@ def refuse_urls_as_audio(demo: gr.Blocks, message: str) -> None:
         if not isinstance(block, gr.Audio):
             continue
         move = block.async_move_resource_to_block_cache
+        if getattr(move, "uploads_only", False):
+            continue
 
         async def uploads_only(url_or_file_path, _move=move):
             if url_or_file_path is not None and is_http_url_like(str(url_or_file_path)):
                 raise gr.Error(message, print_exception=False)
             return await _move(url_or_file_path)
 
+        uploads_only.uploads_only = True
         block.async_move_resource_to_block_cache = uploads_only
 
 
@@ -151,44 +154,7 @@ def forget_finished_requests(demo: gr.Blocks, first_seen: dict, max_age: float, 
     return dropped
 
 
-def streams_in_memory(demo: gr.Blocks) -> int:
-    """How many streamed answers Gradio holds in memory now."""
-    return sum(len(runs) for runs in demo.pending_streams.values())
-
-
-def requests_in_memory(demo: gr.Blocks) -> int:
-    """How many requests the queue still keeps a record of."""
-    return len(demo._queue.event_analytics) + len(demo._queue.event_ids_to_events)
-
-
-def uploaded_files(demo: gr.Blocks) -> set[Path]:
-    """Every file uploaded to this server so far (as Gradio tracks them)."""
-    return {Path(path) for path in demo.upload_file_set}
-
-
 # ---- what the queue enforces ----
-
-@dataclass(frozen=True)
-class EventLimits:
-    """One event of a ``gr.Blocks``, as its queue runs it."""
-
-    name: str  # the Python function's name
-    api_name: str | None
-    concurrency_id: str | None
-    concurrency_limit: int | None
-    queued: bool
-    runs_python: bool
-
-
-def event_limits(demo: gr.Blocks) -> list[EventLimits]:
-    return [EventLimits(fn.name, fn.api_name or None, fn.concurrency_id, fn.concurrency_limit, bool(fn.queue),
-                        fn.fn is not None)
-            for fn in demo.fns.values()]
-
-
-def queue_max_size(demo: gr.Blocks) -> int | None:
-    """How many requests may wait in the queue, as it enforces it."""
-    return demo._queue.max_size
 
 
 # ---- the server's defences (issue 10): the queue, visits, draining, the cache ----
@@ -257,6 +223,8 @@ def refuse_unreadable_inputs(demo: gr.Blocks, message: str) -> None:
     values) fails with ``message`` as a ``gr.Error``, and no traceback in the log; Gradio would send
     ``{"error": null}`` and print one."""
     preprocess = demo.preprocess_data
+    if getattr(preprocess, "readable_inputs_only", False):
+        return
 
     async def readable_inputs_only(block_fn, inputs, state, explicit_call=False):
         try:
@@ -267,6 +235,7 @@ def refuse_unreadable_inputs(demo: gr.Blocks, message: str) -> None:
             log.warning("refused unreadable inputs for %s: %s", block_fn.name, type(error).__name__)
             raise gr.Error(message, print_exception=False) from None
 
+    readable_inputs_only.readable_inputs_only = True
     demo.preprocess_data = readable_inputs_only
 
 
@@ -308,10 +277,6 @@ def forget_idle_visits(demo: gr.Blocks, max_idle_s: float) -> int:
                 holder.time_last_used.pop(session_hash, None)
                 forgotten += 1
     return forgotten
-
-
-def visits_in_memory(demo: gr.Blocks) -> int:
-    return len(demo.state_holder.session_data)
 
 
 def files_kept_in_cache(demo: gr.Blocks) -> set[Path]:
@@ -498,6 +463,8 @@ def forget_failed_generators(demo: gr.Blocks) -> None:
     hears its answer). The record goes as soon as its generator fails.
     """
     process_api = demo.process_api
+    if getattr(process_api, "forgets_failures", False):
+        return
 
     async def process_api_forgetting_failures(*args, **kwargs):
         try:
@@ -508,9 +475,5 @@ def forget_failed_generators(demo: gr.Blocks) -> None:
                 demo.pending_diff_streams[session_hash].pop(id(iterator), None)
             raise
 
+    process_api_forgetting_failures.forgets_failures = True
     demo.process_api = process_api_forgetting_failures
-
-
-def diff_records(demo: gr.Blocks, session_hash: str) -> int:
-    """How many generators' last outputs Gradio keeps for one visit."""
-    return len(demo.pending_diff_streams.get(session_hash, {}))
