@@ -1,8 +1,10 @@
 """Hearing through the Hugging Face Inference API (``automatic_speech_recognition``).
 
 The model comes from ``ORACLE_ASR_MODEL``: a Hub id (default ``openai/whisper-large-v3-turbo``) or the
-URL of a deployed endpoint, which is also how tests point it at a local fake server. No language is
-forced, so Whisper hears questions in any language it knows.
+URL of a deployed endpoint, which is also how tests point it at a local fake server. A known language
+is passed on as Whisper's ``generate_kwargs`` (the audio then travels base64 in a JSON body, as the
+Inference API takes parameters); with none, the raw WAV goes alone and Whisper hears any language it
+knows, but the reply does not say which, so the result's language is None.
 """
 
 from __future__ import annotations
@@ -40,13 +42,16 @@ class RemoteWhisper:
         start = time.perf_counter()
         payload = wav_bytes(to_int16(np.asarray(audio, dtype=np.float32)), SAMPLE_RATE)
 
+        # Hugging Face's Whisper endpoints run the transformers pipeline, which takes generate_kwargs.
+        extra_body = {"generate_kwargs": {"language": language}} if language is not None else None
+
         def call() -> str:
-            output = self._client.automatic_speech_recognition(payload)
+            output = self._client.automatic_speech_recognition(payload, extra_body=extra_body)
             text = getattr(output, "text", None)
             if not isinstance(text, str):
                 raise ValueError("the reply held no text")
             return text.strip()
 
         text = call_inference_api(call, service=SERVICE, model=self.model, timeout_s=self.timeout_s)
-        # The Inference API's reply does not say which language it heard.
-        return Transcription(text, None, audio.size / SAMPLE_RATE, (time.perf_counter() - start) * 1000)
+        # The Inference API's reply does not say which language it heard: only a given one is known.
+        return Transcription(text, language, audio.size / SAMPLE_RATE, (time.perf_counter() - start) * 1000)
