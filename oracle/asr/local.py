@@ -51,9 +51,9 @@ class LocalWhisper:
                     log.info("multilingual hearing loaded in %.1f s", time.perf_counter() - started)
         return self._multilingual
 
-    def warm_up(self, languages: Iterable[str | None] = (ENGLISH,)) -> None:
+    def warm_up(self, languages: Iterable[str | None] = (ENGLISH, None)) -> None:
         """Load and run once the models that ``languages`` need: tiny.en always (cheap); the multilingual
-        model too when any language other than English, or None (auto), is listed."""
+        model too when any language other than English, or None (auto, the page's default), is listed."""
         self._transcribe_english(np.zeros(SAMPLE_RATE, dtype=np.float32))
         if any(language != ENGLISH for language in languages):
             self.multilingual.warm_up()
