@@ -79,7 +79,8 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
                                       label=say("microphone_label"), elem_id="question-audio")
                 gr.HTML("", elem_id="microphone-problem")
                 gr.Checkbox(False, label=say("hands_free"), elem_id="hands-free", info=say("hands_free_info"))
-                language = gr.Dropdown([(say("auto"), AUTO)] + [(lang.native, code) for code, lang in SUPPORTED.items()],
+                # Choice labels stay plain text: Gradio 6.17 sends a translated choice's label as its value.
+                language = gr.Dropdown([("Auto", AUTO)] + [(lang.native, code) for code, lang in SUPPORTED.items()],
                                        value=AUTO, label=say("language"), elem_id="language", info=say("language_info"))
                 # The spoken examples are recordings: they are asked through the upload path.
                 example_audio = gr.Audio(sources=["upload"], type="filepath", visible=False,

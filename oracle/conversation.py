@@ -118,6 +118,10 @@ class Conversation:
         self.oracle = oracle
         self.settings = oracle.settings
         self.language, self.hint = language, hint
+        # Auto: the language first heard (by the first caption, while the person still speaks, or the first
+        # pause), kept for the rest of the recording: a question does not change language halfway, and
+        # telling it again would cost the multilingual model's encoder after every pause.
+        self._heard_language: str | None = None
         self.prepare_voice = prepare_voice
         self._slots = hearing_slots or threading.BoundedSemaphore(1)
         self._limit = int(self.settings.max_question_s * SAMPLE_RATE)
@@ -306,16 +310,18 @@ class Conversation:
                 self._fail(EngineUnavailable(), f"its worker raised {type(error).__name__}")
 
     def _caption(self, cut: int) -> None:
-        """The words so far, for the page: skipped when every hearing slot is busy (it is only a caption)."""
+        """The words so far, for the page (and, in auto, the question's language): skipped when every hearing
+        slot is busy, as it is only a caption."""
         if not self._slots.acquire(timeout=0):
             return
         try:
-            heard = self._transcribe(self._audio[:cut].copy())
+            heard = self._transcribe(self._audio[:cut].copy(), self.language or self._heard_language)
         except OracleError:
             return  # _transcribe has failed the conversation if the engine broke
         finally:
             self._slots.release()
         if heard is not None:
+            self._heard_language = self._heard_language or heard.language
             self.partial = heard.text
 
     def _hear(self, cut: int, hearing: _Hearing, slot_wait_s: float) -> None:
@@ -325,9 +331,11 @@ class Conversation:
                 raise EngineUnavailable(HEARING_TOO_SLOW)
             try:
                 audio = self._audio[:cut].copy()
-                hearing.heard = self.oracle.hear_audio(audio, self.language, self.hint) if audio.size else None
+                language = self.language or self._heard_language
+                hearing.heard = self.oracle.hear_audio(audio, language, self.hint) if audio.size else None
                 if hearing.heard is None:
                     raise NoSpeech()
+                self._heard_language = self._heard_language or hearing.heard.language
                 self.partial = hearing.heard.text
             finally:
                 self._slots.release()
@@ -343,9 +351,9 @@ class Conversation:
         finally:
             hearing.done.set()
 
-    def _transcribe(self, audio: np.ndarray) -> Transcription | None:
+    def _transcribe(self, audio: np.ndarray, language: str | None) -> Transcription | None:
         try:
-            return self.oracle.hear_audio(audio, self.language, self.hint)
+            return self.oracle.hear_audio(audio, language, self.hint)
         except NoSpeech:
             return None
         except OracleError as error:
