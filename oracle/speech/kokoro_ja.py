@@ -21,10 +21,9 @@ from typing import Iterator
 
 import numpy as np
 
-from oracle.audio import to_int16
 from oracle.config import Settings
 from oracle.errors import EngineUnavailable
-from oracle.speech.piper import FADE_SECONDS, PAUSE_AFTER_SENTENCE_SECONDS
+from oracle.speech.shaping import ChunkShaper
 
 KOKORO_SAMPLE_RATE = 24_000
 VOICE = "jf_alpha"  # a clear adult female voice (the package's default)
@@ -90,9 +89,7 @@ class KokoroJapaneseSpeaker:
         self.name = f"kokoro ({voice})"
         # One piece at a time: the session already uses every core, and the phonemizer's tagger is shared.
         self._lock = threading.Lock()
-        fade = int(FADE_SECONDS * self.sample_rate)
-        self._fade_in = np.linspace(0.0, 1.0, fade, dtype=np.float32)
-        self._pause = np.zeros(int(PAUSE_AFTER_SENTENCE_SECONDS * self.sample_rate), dtype=np.int16)
+        self._shape = ChunkShaper(self.sample_rate)
 
     def warm_up(self) -> None:
         for _chunk in self.stream("はい。"):
@@ -110,9 +107,7 @@ class KokoroJapaneseSpeaker:
                 audio = self._synthesize(piece)
             if not audio.size:
                 continue
-            samples = to_int16(self._faded(audio * VOICE_GAIN))
-            if piece[-1] in "。！？!?":
-                samples = np.concatenate([samples, self._pause])
+            samples = self._shape(audio * VOICE_GAIN, piece)
             yield samples
 
     def _synthesize(self, piece: str) -> np.ndarray:
@@ -131,13 +126,6 @@ class KokoroJapaneseSpeaker:
             raise EngineUnavailable("The Japanese voice failed while speaking.") from error
         return _trimmed(np.asarray(audio, dtype=np.float32).ravel())
 
-    def _faded(self, audio: np.ndarray) -> np.ndarray:
-        audio = audio.astype(np.float32, copy=True)
-        n = min(len(self._fade_in), len(audio) // 2)
-        if n:
-            audio[:n] *= self._fade_in[:n]
-            audio[-n:] *= self._fade_in[:n][::-1]
-        return audio
 
 
 def _trimmed(audio: np.ndarray) -> np.ndarray:

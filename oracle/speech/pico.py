@@ -10,10 +10,10 @@ from typing import Iterator
 
 import numpy as np
 
-from oracle.audio import to_int16
 from oracle.config import Settings
 from oracle.errors import EngineUnavailable
-from oracle.speech.piper import FADE_SECONDS, PAUSE_AFTER_SENTENCE_SECONDS, split_for_speech
+from oracle.speech.piper import split_for_speech
+from oracle.speech.shaping import ChunkShaper
 
 # ISO 639-1 code -> Pico's voice name.
 PICO_VOICES = {"de": "de-DE", "es": "es-ES", "fr": "fr-FR", "it": "it-IT"}
@@ -42,9 +42,7 @@ class PicoSpeaker:
         # Each speak() call sets up its own Pico system in its own memory: nothing global, so no lock.
         # The native call holds the GIL while it runs: 20-40 ms for a sentence.
         self._engine = NanoTTS()
-        fade = int(FADE_SECONDS * self.sample_rate)
-        self._fade_in = np.linspace(0.0, 1.0, fade, dtype=np.float32)
-        self._pause = np.zeros(int(PAUSE_AFTER_SENTENCE_SECONDS * self.sample_rate), dtype=np.int16)
+        self._shape = ChunkShaper(self.sample_rate)
 
     def warm_up(self) -> None:
         for _chunk in self.stream("Ok.", self.language):
@@ -61,14 +59,6 @@ class PicoSpeaker:
             audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
             if not audio.size:
                 continue
-            samples = to_int16(self._faded(audio))
-            if piece[-1] in ".!?;":
-                samples = np.concatenate([samples, self._pause])
+            samples = self._shape(audio, piece)
             yield samples
 
-    def _faded(self, audio: np.ndarray) -> np.ndarray:
-        n = min(len(self._fade_in), len(audio) // 2)
-        if n:
-            audio[:n] *= self._fade_in[:n]
-            audio[-n:] *= self._fade_in[:n][::-1]
-        return audio

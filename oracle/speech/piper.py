@@ -8,15 +8,13 @@ from typing import Iterator
 
 import numpy as np
 
-from oracle.audio import to_int16
 from oracle.config import Settings
 from oracle.languages import ENGLISH
+from oracle.speech.shaping import ChunkShaper
 
 # One gain for every chunk of every answer: Piper's own normalisation scales each sentence to its
 # peak, which makes loudness jump between chunks.
 VOICE_GAIN = 1.4
-FADE_SECONDS = 0.004
-PAUSE_AFTER_SENTENCE_SECONDS = 0.12
 # Sentences longer than this are spoken clause by clause so the first sound comes sooner.
 LONG_SENTENCE_CHARS = 70
 
@@ -47,9 +45,7 @@ class PiperSpeaker:
         self.sample_rate: int = self._voice.config.sample_rate
         # espeak-ng's phonemizer keeps global state; one synthesis at a time (each takes ~0.2 s).
         self._lock = threading.Lock()
-        fade = int(FADE_SECONDS * self.sample_rate)
-        self._fade_in = np.linspace(0.0, 1.0, fade, dtype=np.float32)
-        self._pause = np.zeros(int(PAUSE_AFTER_SENTENCE_SECONDS * self.sample_rate), dtype=np.int16)
+        self._shape = ChunkShaper(self.sample_rate)
 
     def warm_up(self) -> None:
         for _chunk in self.stream("Ready."):
@@ -60,16 +56,6 @@ class PiperSpeaker:
             with self._lock:
                 chunks = [chunk.audio_float_array for chunk in self._voice.synthesize(piece, self._config)]
             for audio in chunks:
-                samples = to_int16(self._faded(audio))
-                if piece[-1] in ".!?;":
-                    samples = np.concatenate([samples, self._pause])
+                samples = self._shape(audio, piece)
                 yield samples
 
-    def _faded(self, audio: np.ndarray) -> np.ndarray:
-        """Fade the edges so the joins between chunks never click."""
-        audio = audio.astype(np.float32, copy=True)
-        n = min(len(self._fade_in), len(audio) // 2)
-        if n:
-            audio[:n] *= self._fade_in[:n]
-            audio[-n:] *= self._fade_in[:n][::-1]
-        return audio

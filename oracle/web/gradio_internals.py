@@ -13,7 +13,6 @@ import datetime
 import logging
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
