@@ -119,7 +119,7 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
         # The page's own script (oracle/web/page.js): microphone problems, hands-free Stop, keyboard focus; and
         # the page's own words in the visitor's language (Gradio translates the components' labels itself).
         demo.load(None, None, None, js=PAGE_SCRIPT, **ui)
-        demo.load(flow.page_words, None, [title, history_title, ball, status], **ui)
+        demo.load(flow.page_words, None, [title, history_title, ball, status], concurrency_limit=None, **ui)
 
         def chain(trigger, consult_fn, question_input, typed_flow: bool):
             first = "consulting" if typed_flow else "hearing"

@@ -45,9 +45,9 @@ def test_events_queue_in_their_groups_with_their_limits(served_demo):
     for api_name, group in API_CONCURRENCY.items():
         assert limits[api_name] == (group, GROUP_LIMITS[group])
     # Everything that goes through the queue and runs Python is in one of the groups, except the
-    # page's light UI updates, which use no engine: redrawing the history (gr.render's "apply") and
-    # showing "done" when the player stops. Loading an example does not queue at all.
-    light_ui = {"apply", "finished"}
+    # page's light UI updates, which use no engine: redrawing the history (gr.render's "apply"), showing
+    # "done" when the player stops, and the page's words in the visitor's language on load. Loading an example does not queue at all.
+    light_ui = {"apply", "finished", "page_words"}
     groups = {(event.concurrency_id, event.concurrency_limit) for event in events
               if event.queued and event.runs_python and event.name not in light_ui}
     # Typed questions are answered in their own group ("answer"), never behind recordings being heard; the

@@ -220,12 +220,16 @@ def _client_address(request) -> str | None:
 def refuse_unreadable_inputs(demo: gr.Blocks, message: str) -> None:
     """A request whose inputs Gradio cannot read (a number for a recording, a file outside the app, too few
     values) fails with ``message`` as a ``gr.Error``, and no traceback in the log; Gradio would send
-    ``{"error": null}`` and print one."""
+    ``{"error": null}`` and print one. A request that leaves out inputs that have a default (the optional
+    ``language``, added after scripts were written) gets those defaults, as ``gradio_client`` sends them."""
     preprocess = demo.preprocess_data
     if getattr(preprocess, "readable_inputs_only", False):
         return
 
     async def readable_inputs_only(block_fn, inputs, state, explicit_call=False):
+        missing = block_fn.inputs[len(inputs):] if isinstance(inputs, list) else []
+        if missing and all(getattr(block, "value", None) is not None for block in missing):
+            inputs = [*inputs, *(block.value for block in missing)]  # optional last inputs (a language)
         try:
             return await preprocess(block_fn, inputs, state, explicit_call)
         except gr.Error:
