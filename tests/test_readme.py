@@ -10,6 +10,7 @@ import pytest
 
 from harness.audio_tools import decode
 from harness.hearing import assert_heard
+from oracle.answer.book import load_book
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -54,7 +55,8 @@ def test_the_readme_client_examples_run_against_the_app(server_url, oracle, tmp_
         question, answer = printed[0].split(" -> ")
         assert_heard(question, "Should I learn to play the piano?")
         assert answer in proverbs and printed[1] in proverbs | {"Foolish questions get foolish answers."}
-        wav = Path(printed[2].removeprefix("the whole spoken answer: "))
+        assert printed[2] in {p.text for p in load_book("es")}, "the Spanish question got no Spanish proverb"
+        wav = Path(printed[3].removeprefix("the whole spoken answer: "))
         assert wav.suffix == ".wav" and wav.stat().st_size > 20_000
     else:
         audio, rate = decode((tmp_path / "answer.aac").read_bytes())
