@@ -44,9 +44,6 @@ from oracle.pipeline import STREAMED, Oracle, Reply, clean_question, elapsed_ms
 
 # Heard after the last speech, so that a word's fading end is not cut off.
 TAIL_S = 0.2
-# Auto with a browser language: this much speech, and a pause heard, before its language is told (the
-# question so far: usually most of it).
-TELL_LANGUAGE_AFTER_SPEECH_S = 1.0
 
 LISTENING, ENDED, ANSWERED, FAILED, CLOSED = "listening", "ended", "answered", "failed", "closed"
 HEARING_TOO_SLOW = "The oracle could not hear you in time just now. Please ask again."
@@ -121,12 +118,6 @@ class Conversation:
         self.oracle = oracle
         self.settings = oracle.settings
         self.language, self.hint = language, hint
-        # Auto. With a browser language (``hint``) the question is heard in it, and its language is told once,
-        # after its first pause was heard (``_detection``: telling costs the multilingual model's encoder,
-        # ~1-2 s on two cores); if the speech is told to be in another language, it is heard again in auto, so
-        # the whole question decides. With no browser language every hearing is in auto.
-        self._heard_language: str | None = None
-        self._detection: _Hearing | None = None
         self.prepare_voice = prepare_voice
         self._slots = hearing_slots or threading.BoundedSemaphore(1)
         self._limit = int(self.settings.max_question_s * SAMPLE_RATE)
@@ -271,27 +262,21 @@ class Conversation:
         return None if end is None else min(self._size, end + int(TAIL_S * SAMPLE_RATE))
 
     def _hearing_language(self) -> str | None:
-        """The language to hear in: the one asked for; else the browser's, unless the speech was told to be in
-        another; else None (auto: each hearing tells the language from the whole question so far)."""
-        if self.language is not None:
-            return self.language
-        if self.hint is None or (self._heard_language is not None and self._heard_language != self.hint):
-            return None
-        return self.hint
+        """The language to hear in: the one asked for, else the browser's; None (auto: each hearing tells the
+        language from the whole question so far) for a browser in no supported language. Telling it costs
+        the multilingual model's encoder (1-2 s on two cores): after every pause, it would leave the answer
+        unready at Stop."""
+        return self.language or self.hint
 
     def _next_job(self) -> tuple[str, int] | None:
         """What the worker hears next (called with the lock held): the question as it would end at a
-        pause; then, in auto with a browser language, the language told once (after a pause was heard, so it
-        never holds one up); else the words so far while the person speaks; nothing once the question has
-        ended."""
+        pause, else the words so far while the person speaks; nothing once the question has ended."""
         if self._state != LISTENING or not self._endpointer.has_speech:
             return None
         cut = self._cut()
         silence = self._endpointer.silence_after_speech_s
         if silence >= max(self.settings.pause_s, TAIL_S) and (cut, self._hearing_language()) not in self._hearings:
             return "pause", cut
-        if self._telling_due():
-            return "language", self._size
         if silence < self.settings.pause_s and self._size - self._partial_at >= self.settings.partial_every_s * SAMPLE_RATE:
             return "partial", self._size
         return None
@@ -315,16 +300,12 @@ class Conversation:
                 if kind == "partial":
                     self._partial_at = cut
                     hearing = None
-                elif kind == "language":
-                    hearing = self._detection = _Hearing()
                 else:
                     language = self._hearing_language()
                     hearing = self._hearings[(cut, language)] = _Hearing()
             try:
                 if kind == "partial":
                     self._caption(cut)
-                elif kind == "language":
-                    self._tell_language(cut, hearing)
                 else:
                     self._hear(cut, hearing, HEARING_DEADLINE_S, language)
                     if hearing.heard is not None:
@@ -347,21 +328,6 @@ class Conversation:
             self._slots.release()
         if heard is not None:
             self.partial = heard.text
-
-    def _telling_due(self) -> bool:
-        """Whether to tell the language now (lock held): auto, a browser language heard meanwhile, not told
-        yet, and enough speech to tell it by."""
-        return (self.language is None and self.hint is not None and self._heard_language is None
-                and self._detection is None and self._endpointer.speech_s >= TELL_LANGUAGE_AFTER_SPEECH_S
-                and any(hearing.done.is_set() for hearing in self._hearings.values()))
-
-    def _tell_language(self, cut: int, telling: _Hearing) -> None:
-        """Hear the recording so far in auto, for its language: from now on it is heard in that language."""
-        self._hear_into(telling, self._audio[:cut].copy(), None, HEARING_DEADLINE_S)
-        if telling.heard is not None:
-            self._heard_language = telling.heard.language
-            if telling.heard.language != self.hint:
-                log.info("a question in %s from a browser in %s", telling.heard.language, self.hint)
 
     def _hear(self, cut: int, hearing: _Hearing, slot_wait_s: float, language: str | None) -> None:
         """The question as it would end at ``cut``, in ``language`` (None: auto)."""
@@ -404,8 +370,7 @@ class Conversation:
     def _final_words(self, cut: int, deadline: float) -> Transcription:
         """The words of the question as it ended: known already when the last pause heard this very cut in
         the right language, else heard now (by the worker if it is on it, else by a thread of its own),
-        within ``deadline``. In auto, a language told before the question ended decides; one still being told
-        is not waited for (the browser's language stands), so telling never holds up the answer."""
+        within ``deadline``."""
         start_of_wait = time.perf_counter()
         language = self._hearing_language()
         return self._wait_for(self._hearing_of(cut, language, deadline), start_of_wait, deadline)
