@@ -32,6 +32,7 @@ count and the load average; --verbose also prints each run's marks and its reque
 from __future__ import annotations
 
 import argparse
+import json
 import itertools
 import os
 import re
@@ -41,7 +42,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import soundfile
 import soxr
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +50,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import QUESTIONS, cleanup, launch_app, percentile  # noqa: E402
 from harness.audio_tools import SpeechMaker  # noqa: E402
 from harness.browser_tools import browser_flags, find_chromium, microphone_wav  # noqa: E402
+from harness.live_browser import recorder_button  # noqa: E402
+from oracle.web.gradio_internals import STREAMING_RECORDER_BUTTONS  # noqa: E402
 
 WAIT_MS = 30_000  # the longest any single step may take
 # Silence before the question in the fake microphone's file: a person waits for "Listening" (the server has
@@ -79,7 +81,7 @@ PROBE = r"""
   // Capture phase on window: runs before the page's own handler of the same click.
   window.addEventListener('click', (event) => {
     const button = event.target instanceof Element && event.target.closest('#question-audio button');
-    if (button && button.textContent.trim() === 'Stop' && bench.stopAt === null) bench.stopAt = performance.now();
+    if (button && button.matches(__STOP__) && bench.stopAt === null) bench.stopAt = performance.now();
   }, true);
   // Media events do not bubble, but they do pass the capture phase.
   for (const type of ['loadstart', 'loadedmetadata', 'canplay', 'play', 'playing']) {
@@ -111,7 +113,7 @@ PROBE = r"""
   };
   if (document.documentElement) start(); else document.addEventListener('readystatechange', start, { once: true });
 })();
-"""
+""".replace("__STOP__", json.dumps(STREAMING_RECORDER_BUTTONS["stop"]))
 
 # The page's network requests since the microphone opened, from its resource timings (ms of performance.now()).
 RESOURCES = r"""
@@ -221,13 +223,14 @@ def server_figures(timings_text: str) -> dict[str, float]:
 
 
 def ask_once(playwright, chromium: str, url: str, question: tuple, mode: str, after_s: float,
-             verbose: bool) -> dict:
-    """One question in a fresh browser; every stage's milliseconds after the Stop click."""
+             verbose: bool, locale: str | None = None) -> dict:
+    """One question in a fresh browser (in ``locale``'s language, if given); every stage's milliseconds after
+    the Stop click."""
     text, _recording, wav, speech_end = question
-    browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=browser_flags(wav),
-                                         timeout=WAIT_MS)
+    flags = browser_flags(wav) + ([f"--lang={locale}"] if locale else [])
+    browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=flags, timeout=WAIT_MS)
     try:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, **({"locale": locale} if locale else {}))
         context.set_default_timeout(WAIT_MS)
         context.add_init_script(PROBE)
         page = context.new_page()
@@ -237,14 +240,13 @@ def ask_once(playwright, chromium: str, url: str, question: tuple, mode: str, af
         page.evaluate("() => performance.setResourceTimingBufferSize(2000)")
         if mode == "hands-free":
             page.locator("#hands-free input[type=checkbox]").check()
-        microphone = page.locator("#question-audio")
-        microphone.get_by_role("button", name="Record").click()
+        recorder_button(page, "record").click()
         page.wait_for_function("() => window.__bench.microphoneAt !== null")
         if mode == "push":
             # A person presses Stop a moment after they finish speaking.
             stop_at = page.evaluate("() => window.__bench.microphoneAt") + (speech_end + after_s) * 1000
             page.wait_for_function("(at) => performance.now() >= at", arg=stop_at, polling=10)
-            microphone.get_by_role("button", name="Stop").click()
+            recorder_button(page, "stop").click()
         page.wait_for_function("() => window.__bench.stopAt !== null")
         page.wait_for_function("() => 'first sound' in window.__bench.marks"
                                " || Object.keys(window.__bench.marks).some((m) => m.includes('failed'))")
@@ -365,6 +367,8 @@ def main() -> None:
     parser.add_argument("--mode", choices=("push", "hands-free"), default="push",
                         help="push: Stop pressed --after s after the speech ends; hands-free: the page stops")
     parser.add_argument("--after", type=float, default=0.6, help="push mode: seconds from end of speech to Stop")
+    parser.add_argument("--locale", help="the browser's language, e.g. es-ES (the page's Auto hears it): for "
+                                         "--audio questions in another language than English")
     parser.add_argument("--verbose", action="store_true", help="print each run's timeline and requests")
     args = parser.parse_args()
 
@@ -392,7 +396,8 @@ def main() -> None:
             for number, question in enumerate(questions):
                 label = question[0] or question[1].name
                 try:
-                    run = ask_once(playwright, chromium, app.url, question, args.mode, args.after, args.verbose)
+                    run = ask_once(playwright, chromium, app.url, question, args.mode, args.after, args.verbose,
+                                   args.locale)
                 except PlaywrightError as error:  # a timeout included: note it, go on with the next
                     failures.append(f"{label!r}: {str(error).splitlines()[0]}")
                     print(f"  run failed: {failures[-1]}", file=sys.stderr)
