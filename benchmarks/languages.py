@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import cleanup, launch_app  # noqa: E402
-from harness.multilingual_audio import QUESTIONS, edit_distance, error_rate, kana_reading, recording  # noqa: E402
+from harness.hearing import edit_distance  # noqa: E402
+from harness.multilingual_audio import QUESTIONS, error_rate, kana_reading, recording  # noqa: E402
 
 
 def characters(language: str, text: str) -> list[str]:

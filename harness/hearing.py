@@ -96,15 +96,19 @@ def overlap(said: str, heard: str) -> float:
     return len(said_words & set(words(heard))) / len(said_words)
 
 
+def edit_distance(reference: list, hypothesis: list) -> int:
+    """Substitutions, insertions and deletions between two sequences (of words, or of characters)."""
+    row = list(range(len(hypothesis) + 1))
+    for i, ref_unit in enumerate(reference, 1):
+        diagonal, row[0] = row[0], i
+        for j, hyp_unit in enumerate(hypothesis, 1):
+            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (ref_unit != hyp_unit))
+    return row[-1]
+
+
 def word_errors(said: str, heard: str) -> int:
     """Word-level edit distance: substitutions, insertions and deletions."""
-    reference, hypothesis = words(said), words(heard)
-    row = list(range(len(hypothesis) + 1))
-    for i, ref_word in enumerate(reference, 1):
-        diagonal, row[0] = row[0], i
-        for j, hyp_word in enumerate(hypothesis, 1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (ref_word != hyp_word))
-    return row[-1]
+    return edit_distance(words(said), words(heard))
 
 
 def word_error_rate(pairs: list[tuple[str, str]]) -> float:

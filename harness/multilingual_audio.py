@@ -31,6 +31,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from harness.hearing import edit_distance
+
 TIMEOUT_S = 30
 RATE = 16_000
 
@@ -163,15 +165,6 @@ def kana_reading(text: str) -> str:
 def units(question: Question, text: str) -> list[str]:
     """What errors are counted in: words, or for Japanese the characters of the kana reading."""
     return list(kana_reading(text)) if question.language == "ja" else words(text)
-
-
-def edit_distance(reference: list[str], hypothesis: list[str]) -> int:
-    row = list(range(len(hypothesis) + 1))
-    for i, ref in enumerate(reference, 1):
-        diagonal, row[0] = row[0], i
-        for j, hyp in enumerate(hypothesis, 1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (ref != hyp))
-    return row[-1]
 
 
 def error_rate(pairs: list[tuple[Question, str]]) -> float:

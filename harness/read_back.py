@@ -9,9 +9,11 @@ import unicodedata
 import numpy as np
 import soxr
 
+from harness.hearing import edit_distance
+
 # One answer-like sentence per language, two sentences each (so a voice sends more than one chunk).
 ANSWERS = {
-    "en": "Fate is on your side. Be patient, seeker.",
+    "en": "Fate is on your side. Be patient and wait.",
     "es": "El destino está de tu lado. Ten paciencia.",
     "fr": "Le destin est de ton côté. Sois patient.",
     "de": "Das Schicksal ist auf deiner Seite. Hab Geduld.",
@@ -36,13 +38,8 @@ def normalized(text: str) -> str:
 
 
 def character_error_rate(said: str, heard: str) -> float:
-    reference, hypothesis = normalized(said), normalized(heard)
-    row = list(range(len(hypothesis) + 1))
-    for i, ref_char in enumerate(reference, 1):
-        diagonal, row[0] = row[0], i
-        for j, hyp_char in enumerate(hypothesis, 1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (ref_char != hyp_char))
-    return row[-1] / max(1, len(reference))
+    reference = normalized(said)
+    return edit_distance(list(reference), list(normalized(heard))) / max(1, len(reference))
 
 
 def hear(whisper, audio: np.ndarray, rate: int, language: str) -> str:

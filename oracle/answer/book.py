@@ -39,6 +39,25 @@ def vector_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "magic8ball"
 
 
+def book_vectors(proverbs, model_id: str, embed, name: str) -> np.ndarray:
+    """The proverbs' embeddings by ``embed`` (a list of texts -> vectors), computed once per book and model
+    and then read from a cache file named ``name`` and a digest of both."""
+    documents = [f"{p.text} {p.gloss} {' '.join(p.tags)}" for p in proverbs]
+    digest = hashlib.sha256("\n".join(documents + [model_id]).encode()).hexdigest()[:16]
+    cache = vector_cache_dir() / f"{name}-{digest}.npy"
+    try:
+        return np.load(cache)
+    except (OSError, ValueError):
+        pass
+    vectors = embed(documents)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cache, vectors)
+    except OSError as error:  # a read-only home only costs the time to embed again
+        log.info("could not cache the proverb vectors: %s", error)
+    return vectors
+
+
 @dataclass(frozen=True)
 class Proverb:
     text: str
@@ -85,21 +104,7 @@ class ProverbBook:
                                   show_progress_bar=False)
 
     def _book_vectors(self) -> np.ndarray:
-        """The proverbs' embeddings, computed once per book and model and then read from a cache file."""
-        documents = [f"{p.text} {p.gloss} {' '.join(p.tags)}" for p in self.proverbs]
-        digest = hashlib.sha256("\n".join(documents + [self._model_id]).encode()).hexdigest()[:16]
-        cache = vector_cache_dir() / f"proverb-vectors-{digest}.npy"
-        try:
-            return np.load(cache)
-        except (OSError, ValueError):
-            pass
-        vectors = self._embed(documents)
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            np.save(cache, vectors)
-        except OSError as error:  # a read-only home only costs the time to embed again
-            log.info("could not cache the proverb vectors: %s", error)
-        return vectors
+        return book_vectors(self.proverbs, self._model_id, self._embed, "proverb-vectors")
 
     def _scores(self, question: str) -> np.ndarray:
         return self._vectors @ self._embed([question])[0]

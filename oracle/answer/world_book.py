@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from oracle.answer.book import Proverb, ProverbBook, load_book, vector_cache_dir
+from oracle.answer.book import Proverb, ProverbBook, book_vectors, load_book
 from oracle.answer.guard import foolish_answer
 from oracle.config import Settings
 from oracle.languages import ENGLISH, SUPPORTED
@@ -119,21 +119,8 @@ class NativeBook:
         log.info("%s proverb book ready: %d proverbs", SUPPORTED[language].name, len(self.proverbs))
 
     def _book_vectors(self) -> np.ndarray:
-        """The proverbs' embeddings, computed once per book and model and then read from a cache file."""
-        documents = [f"{p.text} {p.gloss} {' '.join(p.tags)}" for p in self.proverbs]
-        digest = hashlib.sha256("\n".join(documents + [self._embedder.model_id]).encode()).hexdigest()[:16]
-        cache = vector_cache_dir() / f"proverb-vectors-e5-{self.language}-{digest}.npy"
-        try:
-            return np.load(cache)
-        except (OSError, ValueError):
-            pass
-        vectors = self._embedder.passages(documents)
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            np.save(cache, vectors)
-        except OSError as error:  # a read-only home only costs the time to embed again
-            log.info("could not cache the proverb vectors: %s", error)
-        return vectors
+        return book_vectors(self.proverbs, self._embedder.model_id, self._embedder.passages,
+                            f"proverb-vectors-e5-{self.language}")
 
     def scores(self, question: str) -> np.ndarray:
         return self._vectors @ self._embedder.queries(question)
