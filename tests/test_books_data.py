@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.proverb_books import entry_label, malformed_entries
+
 BOOKS_DIR = Path(__file__).parents[1] / "oracle" / "answer" / "books"
 BOOK_PATHS = sorted(BOOKS_DIR.glob("*.json"))
 
@@ -47,11 +49,6 @@ def book(request):
     return path.stem, data
 
 
-def _label(index, entry):
-    text = entry.get("text") if isinstance(entry, dict) else None
-    return f"entry #{index} ({text!r})"
-
-
 def _well_formed(data):
     return [e for e in data if isinstance(e, dict) and set(e) == {"text", "gloss", "tags"}]
 
@@ -63,21 +60,7 @@ def test_has_enough_entries(book):
 
 def test_entries_have_exact_keys_and_types(book):
     lang, data = book
-    problems = []
-    for i, entry in enumerate(data):
-        if not isinstance(entry, dict):
-            problems.append(f"entry #{i} is {type(entry).__name__}, not an object")
-            continue
-        keys = set(entry)
-        if keys != {"text", "gloss", "tags"}:
-            problems.append(f"{_label(i, entry)} has keys {sorted(keys)}, expected ['gloss', 'tags', 'text']")
-            continue
-        if not isinstance(entry["text"], str):
-            problems.append(f"{_label(i, entry)}: text must be a string")
-        if not isinstance(entry["gloss"], str):
-            problems.append(f"{_label(i, entry)}: gloss must be a string")
-        if not isinstance(entry["tags"], list) or not all(isinstance(t, str) for t in entry["tags"]):
-            problems.append(f"{_label(i, entry)}: tags must be a list of strings")
+    problems = malformed_entries(data)
     assert not problems, f"{lang}: malformed entries:\n" + "\n".join(problems)
 
 
@@ -96,16 +79,16 @@ def test_text_format(book):
         text = entry["text"]
         lowered = text.lower()
         if not text.strip() or text != text.strip():
-            problems.append(f"{_label(i, entry)}: empty or has surrounding whitespace")
+            problems.append(f"{entry_label(i, entry)}: empty or has surrounding whitespace")
         if len(text) > limit:
-            problems.append(f"{_label(i, entry)}: {len(text)} chars, over the {limit} limit")
+            problems.append(f"{entry_label(i, entry)}: {len(text)} chars, over the {limit} limit")
         if not text.endswith(SENTENCE_END):
-            problems.append(f"{_label(i, entry)}: must end with sentence punctuation {SENTENCE_END}")
+            problems.append(f"{entry_label(i, entry)}: must end with sentence punctuation {SENTENCE_END}")
         for bad in FORBIDDEN_SUBSTRINGS:
             if bad in lowered:
-                problems.append(f"{_label(i, entry)}: contains forbidden {bad!r}")
+                problems.append(f"{entry_label(i, entry)}: contains forbidden {bad!r}")
         if "\n" in text:
-            problems.append(f"{_label(i, entry)}: contains a newline")
+            problems.append(f"{entry_label(i, entry)}: contains a newline")
     assert not problems, f"{lang}: bad proverb texts:\n" + "\n".join(problems)
 
 
@@ -115,11 +98,11 @@ def test_glosses_non_empty_and_not_the_text(book):
     for i, entry in enumerate(_well_formed(data)):
         gloss = entry["gloss"].strip()
         if not gloss:
-            problems.append(f"{_label(i, entry)}: empty gloss")
+            problems.append(f"{entry_label(i, entry)}: empty gloss")
         elif gloss.lower() == entry["text"].strip().lower():
-            problems.append(f"{_label(i, entry)}: gloss repeats the text")
+            problems.append(f"{entry_label(i, entry)}: gloss repeats the text")
         if "\n" in gloss:
-            problems.append(f"{_label(i, entry)}: gloss contains a newline")
+            problems.append(f"{entry_label(i, entry)}: gloss contains a newline")
     assert not problems, f"{lang}: bad glosses:\n" + "\n".join(problems)
 
 
@@ -129,12 +112,12 @@ def test_tags_valid(book):
     for i, entry in enumerate(_well_formed(data)):
         tags = entry["tags"]
         if not 1 <= len(tags) <= 4:
-            problems.append(f"{_label(i, entry)}: has {len(tags)} tags, expected 1-4")
+            problems.append(f"{entry_label(i, entry)}: has {len(tags)} tags, expected 1-4")
         unknown = [t for t in tags if t not in TAG_VOCABULARY]
         if unknown:
-            problems.append(f"{_label(i, entry)}: tags outside the vocabulary {unknown}")
+            problems.append(f"{entry_label(i, entry)}: tags outside the vocabulary {unknown}")
         if len(set(tags)) != len(tags):
-            problems.append(f"{_label(i, entry)}: repeated tags {tags}")
+            problems.append(f"{entry_label(i, entry)}: repeated tags {tags}")
     assert not problems, f"{lang}: bad tags:\n" + "\n".join(problems)
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.proverb_books import entry_label, malformed_entries
+
 BOOK_PATH = Path(__file__).parents[1] / "oracle" / "answer" / "proverbs.json"
 
 MIN_ENTRIES = 300
@@ -25,31 +27,12 @@ def book():
     return data
 
 
-def _label(index, entry):
-    text = entry.get("text") if isinstance(entry, dict) else None
-    return f"entry #{index} ({text!r})"
-
-
 def test_has_enough_entries(book):
     assert len(book) >= MIN_ENTRIES, f"expected at least {MIN_ENTRIES} proverbs, found {len(book)}"
 
 
 def test_entries_have_exact_keys_and_types(book):
-    problems = []
-    for i, entry in enumerate(book):
-        if not isinstance(entry, dict):
-            problems.append(f"entry #{i} is {type(entry).__name__}, not an object")
-            continue
-        keys = set(entry)
-        if keys != {"text", "gloss", "tags"}:
-            problems.append(f"{_label(i, entry)} has keys {sorted(keys)}, expected ['gloss', 'tags', 'text']")
-            continue
-        if not isinstance(entry["text"], str):
-            problems.append(f"{_label(i, entry)}: text must be a string")
-        if not isinstance(entry["gloss"], str):
-            problems.append(f"{_label(i, entry)}: gloss must be a string")
-        if not isinstance(entry["tags"], list) or not all(isinstance(t, str) for t in entry["tags"]):
-            problems.append(f"{_label(i, entry)}: tags must be a list of strings")
+    problems = malformed_entries(book)
     assert not problems, "malformed entries:\n" + "\n".join(problems)
 
 
@@ -65,21 +48,21 @@ def test_text_format(book):
         text = entry["text"]
         lowered = text.lower()
         if not text.strip() or text != text.strip():
-            problems.append(f"{_label(i, entry)}: empty or has surrounding whitespace")
+            problems.append(f"{entry_label(i, entry)}: empty or has surrounding whitespace")
         if len(text) > MAX_TEXT_LEN:
-            problems.append(f"{_label(i, entry)}: {len(text)} chars, over the {MAX_TEXT_LEN} limit")
+            problems.append(f"{entry_label(i, entry)}: {len(text)} chars, over the {MAX_TEXT_LEN} limit")
         if not text.endswith((".", "?", "!")):
-            problems.append(f"{_label(i, entry)}: must end with '.', '?' or '!'")
+            problems.append(f"{entry_label(i, entry)}: must end with '.', '?' or '!'")
         for bad in FORBIDDEN_SUBSTRINGS:
             if bad in lowered:
-                problems.append(f"{_label(i, entry)}: contains forbidden {bad!r}")
+                problems.append(f"{entry_label(i, entry)}: contains forbidden {bad!r}")
         if "\n" in text:
-            problems.append(f"{_label(i, entry)}: contains a newline")
+            problems.append(f"{entry_label(i, entry)}: contains a newline")
     assert not problems, "bad proverb texts:\n" + "\n".join(problems)
 
 
 def test_glosses_non_empty(book):
-    empty = [_label(i, e) for i, e in enumerate(book) if not e["gloss"].strip()]
+    empty = [entry_label(i, e) for i, e in enumerate(book) if not e["gloss"].strip()]
     assert not empty, f"entries with an empty gloss: {empty}"
 
 
@@ -88,12 +71,12 @@ def test_tags_valid(book):
     for i, entry in enumerate(book):
         tags = entry["tags"]
         if not 1 <= len(tags) <= 4:
-            problems.append(f"{_label(i, entry)}: has {len(tags)} tags, expected 1-4")
+            problems.append(f"{entry_label(i, entry)}: has {len(tags)} tags, expected 1-4")
         for tag in tags:
             if tag != tag.lower() or not TAG_RE.match(tag):
-                problems.append(f"{_label(i, entry)}: tag {tag!r} must be a lowercase word")
+                problems.append(f"{entry_label(i, entry)}: tag {tag!r} must be a lowercase word")
         if len(set(tags)) != len(tags):
-            problems.append(f"{_label(i, entry)}: repeated tags {tags}")
+            problems.append(f"{entry_label(i, entry)}: repeated tags {tags}")
     assert not problems, "bad tags:\n" + "\n".join(problems)
 
 
