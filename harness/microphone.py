@@ -16,9 +16,10 @@ What Gradio 6.17.3's page does with a streaming ``gr.Audio`` (its ``Index``/``Bl
    ``stop_recording`` event joins the queue with ``data: [null]`` (the question as heard so far).
    Closing the page instead just drops the event-stream connection: nothing else is sent.
 
-``Microphone`` sends chunks in lockstep by default (the next one only after the server answered the last:
-Gradio keeps only the newest chunk that arrives while one is being taken, so a client faster than the server
-would lose audio), paced at the speed of speech. Every call has a timeout; the event-stream reader is a
+``Microphone`` sends chunks in lockstep by default (the next one only after the server answered the last),
+paced at the speed of speech; ``send(wait=False)`` and ``pace_s=0`` send them as a busy browser does, bunched
+(Gradio alone keeps only the newest chunk that arrives while one is being taken; the app keeps them in line:
+``oracle.web.gradio_internals.ChunksInOrder``). Every call has a timeout; the event-stream reader is a
 daemon thread that ends on ``vanish()``/``close()``.
 
 ``AppProcess`` runs the app (``app.py``, or ``python -m harness.fault_hearing KIND``) as a subprocess on

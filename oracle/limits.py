@@ -17,6 +17,9 @@ LISTENING_CONCURRENCY = 32
 # Open microphone streams one client address may hold, running or waiting: one client cannot take every
 # listening slot from everyone else.
 MAX_STREAMS_PER_ADDRESS = 2
+# Microphone chunks that may wait in line while the server takes the one before (a busy machine: the
+# browser sends one every MICROPHONE_CHUNK_S regardless); past this the oldest waiting one is dropped.
+MAX_WAITING_CHUNKS = 40
 # A recording no chunk has reached for this long was left (tab closed, network gone; a browser sends one every
 # MICROPHONE_CHUNK_S): its stream ends and its recording is let go.
 LISTEN_IDLE_S = 4.0

@@ -10,10 +10,11 @@ import re
 import gradio as gr
 from starlette.middleware import Middleware
 
-from oracle.limits import MAX_STREAMS_PER_ADDRESS, MAX_VISITS, MAX_WAITING_PER_ADDRESS, MAX_WAITING_PER_VISIT
+from oracle.limits import (MAX_STREAMS_PER_ADDRESS, MAX_VISITS, MAX_WAITING_CHUNKS, MAX_WAITING_PER_ADDRESS,
+                           MAX_WAITING_PER_VISIT)
 from oracle.errors import AudioByLink
 from oracle.web.gradio_internals import (forget_failed_generators, guard_the_queue, name_every_error,
-                                         refuse_unreadable_inputs, refuse_urls_as_audio)
+                                         refuse_unreadable_inputs, refuse_urls_as_audio, take_every_chunk)
 from oracle.web.housekeeping import housekeeping
 from oracle.web.middleware import SESSION_HASH, Drain, FrontDoor
 
@@ -25,14 +26,15 @@ SOMETHING_WENT_WRONG_MESSAGE = "Something went wrong on the oracle's side. Pleas
 
 def protect(demo: gr.Blocks) -> None:
     """Everything the app changes in Gradio, installed once (installing it again changes nothing): the
-    queue's checks on every request joining it, a message with every error it sends, no URL taken for a
-    recording, and no failed generator's record left for the next one."""
+    queue's checks on every request joining it, every microphone chunk taken in order, a message with every
+    error it sends, no URL taken for a recording, and no failed generator's record left for the next one."""
     refuse_urls_as_audio(demo, str(AudioByLink()))
     forget_failed_generators(demo)
     guard_the_queue(demo, session_hash=SESSION_HASH, max_waiting_per_visit=MAX_WAITING_PER_VISIT,
                     max_waiting_per_address=MAX_WAITING_PER_ADDRESS, max_streams_per_address=MAX_STREAMS_PER_ADDRESS,
                     busy_message=BUSY_MESSAGE,
                     unknown_message=UNKNOWN_REQUEST_MESSAGE)
+    take_every_chunk(demo, MAX_WAITING_CHUNKS)
     refuse_unreadable_inputs(demo, UNREADABLE_INPUTS_MESSAGE)
     name_every_error(SOMETHING_WENT_WRONG_MESSAGE)
 

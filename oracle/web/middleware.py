@@ -11,6 +11,8 @@ clear message, the requests no browser or ``gradio_client`` sends, before Gradio
   in a query string or a path (the JSON of ``queue/join`` is checked by the queue: gradio_internals).
 - While the server drains (SIGTERM), new work (uploads, questions) is refused with a friendly 503;
   streams already running keep their playlist and segments.
+- A microphone stream's Stop (``/stream/{id}/close``) is carried out here, once the chunks sent before it
+  are taken (``gradio_internals.ChunksInOrder``); the chunks and Stop of a stream that is not open get 404.
 - A request Gradio cannot read (garbage multipart, a file name the disk refuses, a JSON body of the wrong
   shape) gets 400 and one line in the log, never a 500 with a traceback.
 """
@@ -27,7 +29,7 @@ from urllib.parse import parse_qs, unquote
 from python_multipart.exceptions import MultipartParseError
 
 from oracle.limits import MAX_JSON_BODY_BYTES, MAX_SESSION_HASH_CHARS, MULTIPART_OVERHEAD_BYTES
-from oracle.web.gradio_internals import (STREAM_ROUTE, forget_the_last_chunk, has_messages_for,
+from oracle.web.gradio_internals import (STREAM_ROUTE, close_microphone_stream_by_id, has_messages_for,
                                          is_open_microphone_stream)
 
 log = logging.getLogger(__name__)
@@ -124,8 +126,10 @@ class FrontDoor:
             if not is_open_microphone_stream(demo, stream.group(1)):
                 await _reply(send, 404, "That recording has ended: press Record to ask again.")
                 return
-            if stream.group(2):
-                forget_the_last_chunk(demo, stream.group(1))
+            if stream.group(2):  # Stop: carried out here, once the chunks sent before it are taken
+                close_microphone_stream_by_id(demo, stream.group(1))
+                await _reply_json(send, 200, {"msg": "success"})
+                return
         if method in ("GET", "HEAD") and _is_file_route(path):
             target = unquote(path.split("/file=", 1)[-1]) if "/file=" in path else ""
             if re.match(r"[a-z][a-z0-9+.-]*:", target, re.I):
@@ -202,7 +206,15 @@ def _range_for_starlette(scope):
 
 
 async def _reply(send, status: int, message: str, plain: bool = False) -> None:
-    body = message.encode() if plain else json.dumps({"detail": message, "error": message}).encode()
+    await _reply_body(send, status, message.encode() if plain else
+                      json.dumps({"detail": message, "error": message}).encode(), plain)
+
+
+async def _reply_json(send, status: int, content: dict) -> None:
+    await _reply_body(send, status, json.dumps(content).encode(), plain=False)
+
+
+async def _reply_body(send, status: int, body: bytes, plain: bool) -> None:
     kind = b"text/plain; charset=utf-8" if plain else b"application/json"
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())]})
