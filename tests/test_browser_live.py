@@ -10,6 +10,7 @@ import re
 import pytest
 
 from harness.browser_tools import find_chromium
+from harness.hearing import assert_heard_gist, key_words
 from harness.live_browser import (as_microphone, chromium, drive, microphone_button, open_page, recorder_button,
                                   silence, wait_for_stage, wait_until_playing, write_microphone)
 
@@ -47,7 +48,8 @@ def microphones(oracle, tmp_path_factory):
 
 
 def heard_text(page) -> str:
-    return page.locator("#heard").inner_text()
+    """The question the page says it heard ("You asked"), without the words around it."""
+    return page.locator("#heard .heard-edit").get_attribute("data-question")
 
 
 def words(text: str) -> set[str]:
@@ -55,9 +57,18 @@ def words(text: str) -> set[str]:
 
 
 def assert_heard(question: str, heard: str) -> None:
-    """Most of the question's words were heard (a loaded machine can cost a word at its very end)."""
-    asked = words(question)
-    assert len(asked & words(heard)) >= 0.7 * len(asked), heard
+    """The question's key words were heard (the tolerant judge: what Chromium's fake microphone plays is
+    resampled twice, and small words go differently on different CPUs)."""
+    assert_heard_gist(heard, question)
+
+
+def assert_heard_its_end(question: str, heard: str) -> None:
+    """What was heard is the question, or its end, and nothing else: a microphone that opens while the
+    question is being said hears it from there on."""
+    heard_keys = key_words(heard)
+    assert heard_keys & key_words(question), f"said {question!r}, heard {heard!r}"
+    foreign = heard_keys - key_words(question)
+    assert len(foreign) <= 1, f"said {question!r}, heard {heard!r}: {sorted(foreign)} were not said"
 
 
 def test_streamed_push_to_talk_with_the_keyboard_then_edit_what_was_heard(chromium_path, microphones,
@@ -123,16 +134,20 @@ def test_hands_free_answers_after_the_pause_without_stop(chromium_path, micropho
     drive(scenario)
 
 
-@pytest.mark.parametrize("locale, record_label", [("fr-FR", "Enregistrer"), ("ja-JP", "録音"), ("de-DE", "Aufnehmen")])
+# Each language's question is one Whisper base hears word for word from the clean recording (`python -m
+# harness.multilingual_audio fr ja de`), so that what is judged is the way through the browser; "明日は晴れ
+# ますか" is heard "明日はありますか" even clean, which left no margin on a busy machine.
+@pytest.mark.parametrize("locale, record_label, which", [("fr-FR", "Enregistrer", 1), ("ja-JP", "録音", 2),
+                                                         ("de-DE", "Aufnehmen", 0)])
 def test_hands_free_works_in_a_browser_in_another_language(chromium_path, server_url, tmp_path, locale,
-                                                           record_label):
+                                                           record_label, which):
     """A visitor whose browser is in French, Japanese or German asks in that language, hands-free. Gradio
     translates its own buttons into the browser's language: the page's script must not care; and the page's
     Auto hears the browser's language."""
     from harness.multilingual_audio import QUESTIONS, overlap as heard_share, samples
 
     language = locale[:2]
-    question = QUESTIONS[language][0]
+    question = QUESTIONS[language][which]
     microphone = write_microphone(tmp_path / f"{language}.wav", silence(LEAD_S),
                                   as_microphone(samples(question), 16_000), silence(AFTER_S))
 
@@ -222,6 +237,7 @@ def test_hands_free_barge_in_stops_the_answer_and_hears_the_new_question(oracle,
             page.locator("#hands-free input[type=checkbox]").check()
             microphone_button(page, "Record").click()
             wait_for_stage(page, "speaking")
+            assert_heard(QUESTION, heard_text(page))
             # Speech during the answer pauses it (the page counts each barge-in) ...
             page.wait_for_function("() => Number(document.documentElement.dataset.bargeIns || 0) >= 1",
                                    timeout=90_000)
@@ -229,7 +245,9 @@ def test_hands_free_barge_in_stops_the_answer_and_hears_the_new_question(oracle,
             assert answer.evaluate("(a) => a.paused && !a.ended")
             # ... and that question is heard and answered in its turn (the visit's history grows).
             page.wait_for_function("() => document.querySelectorAll('.history-item').length >= 2", timeout=90_000)
-            assert_heard(QUESTION, heard_text(page))
+            # The microphone opens again as the answer starts playing, wherever the looping question then is
+            # (on a busy machine the answer starts later: CI heard "to play the piano.").
+            assert_heard_its_end(QUESTION, heard_text(page))
             assert not page.errors, page.errors
 
     drive(scenario)
