@@ -403,8 +403,8 @@ class ChunksInOrder(asyncio.Event):
     over when the loop waits again.
 
     Closing (``close_microphone_stream``) is carried out once every chunk received is taken, and hands the
-    loop a chunk-less body for its last turn: Gradio's own close wakes the loop with the last chunk again,
-    which heard a word twice at Stop."""
+    loop a chunk-less body for its last turn, as does any wake-up that brings no chunk (Gradio's, when the
+    page is closed): Gradio wakes the loop with the last chunk again, which heard a word twice at Stop."""
 
     def __init__(self, event, max_waiting: int):
         super().__init__()
@@ -414,7 +414,6 @@ class ChunksInOrder(asyncio.Event):
         self._busy = True  # the loop takes the first chunk without waiting
         self._waiting: deque = deque()
         self._closing = False
-        self.dropped = 0
 
     @property
     def has_unread(self) -> bool:
@@ -426,14 +425,15 @@ class ChunksInOrder(asyncio.Event):
 
     def set(self) -> None:
         body = self._event.data
-        if body is self._current:  # a wake-up that brings no chunk
-            super().set()
+        if body is self._current:  # a wake-up that brings no chunk: the visit's page was closed
+            self._hand_over(self._chunkless())
             return
         if self._busy or self.is_set():  # the loop has not read the last chunk yet: this one waits its turn
             self._event.data = self._current
             if len(self._waiting) == self._max_waiting:
                 self._waiting.popleft()
-                self.dropped += 1
+                log.warning("a microphone stream is %d chunks behind: its oldest waiting chunk was dropped",
+                            self._max_waiting)
             self._waiting.append(body)
             return
         self._current = body
@@ -463,11 +463,13 @@ class ChunksInOrder(asyncio.Event):
     def _finish(self) -> None:
         import math
 
-        body = self._current
-        chunkless = body.model_copy(update={"data": [None, *body.data[1:]]}) if body is not None and body.data \
-            else body
         self._event.run_time, self._event.closed = math.inf, True
-        self._hand_over(chunkless)
+        self._hand_over(self._chunkless())
+
+    def _chunkless(self):
+        """The last body with no chunk in it, for the stream's last turn."""
+        body = self._current
+        return body.model_copy(update={"data": [None, *body.data[1:]]}) if body is not None and body.data else body
 
 
 def take_every_chunk(demo: gr.Blocks, max_waiting: int) -> None:
@@ -511,13 +513,11 @@ def close_microphone_stream(event) -> None:
         event.signal.set()
 
 
-def close_microphone_stream_by_id(demo: gr.Blocks, event_id: str) -> bool:
-    """Stop for the stream ``event_id`` (Gradio's ``/stream/{event_id}/close``); False if it is not open."""
+def close_microphone_stream_by_id(demo: gr.Blocks, event_id: str) -> None:
+    """Stop for the stream ``event_id`` (Gradio's ``/stream/{event_id}/close``), if it is one."""
     event = demo._queue.event_ids_to_events.get(event_id)
-    if event is None or not event.streaming:
-        return False
-    close_microphone_stream(event)
-    return True
+    if event is not None and event.streaming:
+        close_microphone_stream(event)
 
 
 async def end_running_streams(demo: gr.Blocks, message: str) -> int:
