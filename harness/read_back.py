@@ -13,7 +13,7 @@ from harness.hearing import edit_distance
 
 # One answer-like sentence per language, two sentences each (so a voice sends more than one chunk).
 ANSWERS = {
-    "en": "Fate is on your side. Be patient and wait.",
+    "en": "The river does not hurry, yet it arrives. Be patient and wait.",
     "es": "El destino está de tu lado. Ten paciencia.",
     "fr": "Le destin est de ton côté. Sois patient.",
     "de": "Das Schicksal ist auf deiner Seite. Hab Geduld.",

@@ -2,8 +2,9 @@
 
 Whisper base (multilingual, int8) hears each answer with its language given; what it heard is judged by the
 character error rate (spaces and punctuation aside), never by exact words (its int8 kernels differ between
-CPUs). Measured (benchmarks/voices.py; the same under CTranslate2's GENERIC, AVX and AVX2 kernels): en 3-7 %
-("Fate" heard "Fat" or "Faith"), es 3.0 %, fr 3.2 %, de 0 %, it 0 %, pt 5.7 %, ja 15 % (Whisper writes 味方 as
+CPUs). Measured (benchmarks/voices.py; the same under CTranslate2's GENERIC, AVX and AVX2 kernels): en 0 % in 8
+syntheses (Piper's voice varies from one synthesis to the next: "Fate is on your side" was heard with up to 16 %,
+"Thadas on your side"), es 3.0 %, fr 3.2 %, de 0 %, it 0 %, pt 5.7 %, ja 15 % (Whisper writes 味方 as
 its homophone 見方 and 焦らず in kana). The bounds leave twice that, and still fail a voice that speaks another
 language's sounds: Portuguese read by the Spanish Pico voice is heard with 14 % errors, French by the Italian
 one with 32 %, German by espeak-ng's Portuguese with 50 %.

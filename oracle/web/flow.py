@@ -197,11 +197,12 @@ class OracleFlow:
         failure = conversation.failure_to_tell() if conversation is not None else None
         if failure is not None:  # it failed since the last chunk (its engine): the stream ends with why
             raise _for_people(failure)
-        if chunk_path is None:  # the stream's last turn, at Stop: nothing new
-            return {page.conversation: conversation}
+        if chunk_path is None and (conversation is None or conversation.state != "listening"):
+            return {page.conversation: conversation}  # the stream's last turn, after Stop: nothing new
         if conversation is None or conversation.state != "listening":
             conversation = self.conversations.open(_language(language), _hint(request))
-        conversation.add_file(chunk_path)
+        if chunk_path is not None:
+            conversation.add_file(chunk_path)
         failure = conversation.failure_to_tell()
         if failure is not None:  # this chunk was refused: the stream ends with why
             raise _for_people(failure)
