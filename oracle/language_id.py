@@ -43,6 +43,7 @@ TOP_LABELS = 40
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _LETTERS = re.compile(r"[^\W\d_]")
+_LETTERS_RUN = re.compile(r"[^\W\d_]+")
 _lock = threading.Lock()
 
 
@@ -86,6 +87,18 @@ def language_of(text: str, default: str = ENGLISH) -> str:
     return code or default
 
 
+def language_of_heard(text: str, hint: str | None) -> str:
+    """The language of words a hearing engine heard without saying which: identified when there are enough
+    words to judge (Japanese: by its script), else the browser's language ``hint``, else what fastText
+    guesses, else English. ("Oui ?" alone is Italian to fastText.)"""
+    code, _confidence = identify(text)
+    if code == "ja" or (code is not None and len(_LETTERS_RUN.findall(text)) >= MIN_WORDS_TO_JUDGE):
+        return code
+    if hint in SUPPORTED:
+        return hint
+    return code or ENGLISH
+
+
 def is_other_language(text: str, language: str) -> bool:
     """Whether ``text`` is surely in a supported language other than ``language`` (CONFIDENT or more, and
     long enough to judge). Japanese is told by script, so any kana answer to another language is, and a
@@ -96,6 +109,6 @@ def is_other_language(text: str, language: str) -> bool:
             and len(text.split()) >= MIN_WORDS_TO_JUDGE
     if code == "ja":
         return True
-    if len(re.findall(r"[^\W\d_]+", text)) < MIN_WORDS_TO_JUDGE:
+    if len(_LETTERS_RUN.findall(text)) < MIN_WORDS_TO_JUDGE:
         return False
     return code is not None and code != language and confidence >= CONFIDENT

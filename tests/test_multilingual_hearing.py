@@ -204,8 +204,15 @@ def test_remote_hearing_passes_a_given_language_to_whisper(remote, api, speech_f
     assert rate == 16_000 and sent.size == audio.size
 
 
-def test_remote_hearing_without_a_language_sends_raw_audio_and_reports_none(remote, api):
+def test_remote_hearing_without_a_language_sends_raw_audio_and_reads_the_language_from_the_words(remote, api):
     heard = remote.transcribe(np.zeros(16_000, dtype=np.float32), hint="fr")
-    assert heard.text == DEFAULT_TRANSCRIPT and heard.language is None
+    assert heard.text == DEFAULT_TRANSCRIPT and heard.language == "en", "English words heard in a French browser"
     [request] = api.requests_of("asr")
     assert request.json is None and request.body[:4] == b"RIFF"
+    api.transcript = "¿Debería mudarme a otra ciudad el año que viene?"
+    try:
+        assert remote.transcribe(np.zeros(16_000, dtype=np.float32), hint="en").language == "es"
+        api.transcript = "Oui?"  # too few words to tell: the browser's language decides
+        assert remote.transcribe(np.zeros(16_000, dtype=np.float32), hint="fr").language == "fr"
+    finally:
+        api.transcript = DEFAULT_TRANSCRIPT

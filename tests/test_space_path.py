@@ -83,6 +83,24 @@ def test_the_app_streams_parler_audio_through_speak(space_client, space_oracle):
     assert audio.size > 0.5 * 16000 and rms(audio) > 0
 
 
+def test_a_spanish_question_asked_aloud_on_the_space_is_answered_in_spanish(space_client, api, speech):
+    """With auto, the Inference API hears the question but does not say its language: it is read from the
+    words, and the language model is asked for a Spanish proverb; with "es", the hearing service is told."""
+    api.transcript = "¿Debería mudarme a otra ciudad el año que viene?"
+    api.answer = "Quien se fue a Sevilla perdió su silla."
+    try:
+        question, answer = space_client.predict(handle_file(str(speech.say(QUESTION))), api_name="/ask")
+        assert (question, answer) == (api.transcript, api.answer)
+        [chat] = api.requests_of("chat")
+        assert "The question is in Spanish" in chat.json["messages"][0]["content"]
+        api.reset()
+        space_client.predict(handle_file(str(speech.say(QUESTION))), "es", api_name="/ask")
+        [asr] = api.requests_of("asr")
+        assert asr.json["parameters"] == {"generate_kwargs": {"language": "es"}}
+    finally:
+        api.transcript, api.answer = DEFAULT_TRANSCRIPT, DEFAULT_ANSWER
+
+
 @pytest.mark.parametrize("behaviour", ["500", "hang", "malformed", "401"])
 def test_a_failing_inference_api_hands_over_to_the_embedded_engines(space_client, space_oracle, api, speech,
                                                                      behaviour):

@@ -4,7 +4,9 @@ The model comes from ``ORACLE_ASR_MODEL``: a Hub id (default ``openai/whisper-la
 URL of a deployed endpoint, which is also how tests point it at a local fake server. A known language
 is passed on as Whisper's ``generate_kwargs`` (the audio then travels base64 in a JSON body, as the
 Inference API takes parameters); with none, the raw WAV goes alone and Whisper hears any language it
-knows, but the reply does not say which, so the result's language is None.
+knows. The reply does not say which, so the language is read from the words it heard
+(``oracle.language_id``), the browser's language deciding when the words are too few to tell: a Spanish
+question asked aloud on the Space is answered in Spanish.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from oracle.audio import SAMPLE_RATE, to_int16, wav_bytes
 from oracle.config import Settings
 from oracle.engines import Transcription
 from oracle.inference_api import call_inference_api, public_name
+from oracle.language_id import language_of_heard
 
 log = logging.getLogger(__name__)
 
@@ -53,5 +56,6 @@ class RemoteWhisper:
             return text.strip()
 
         text = call_inference_api(call, service=SERVICE, model=self.model, timeout_s=self.timeout_s)
-        # The Inference API's reply does not say which language it heard: only a given one is known.
+        if language is None:  # the reply does not say which language was heard: its words do
+            language = language_of_heard(text, hint)
         return Transcription(text, language, audio.size / SAMPLE_RATE, (time.perf_counter() - start) * 1000)
