@@ -137,6 +137,7 @@ class Conversation:
         self._idle = threading.Condition(self._lock)
         self._guess: _Guess | None = None
         self.partial = ""
+        self._told_language: str | None = None  # the language the last hearing heard
         self.last_active = time.monotonic()
 
     # ---- what the page is told while the person speaks ----
@@ -233,7 +234,8 @@ class Conversation:
             if not re.search(r"\w", question):
                 raise NoSpeech()
             hear_ms = elapsed_ms(start)
-            guess, self._guess = self._guess, None
+            with self._lock:
+                guess, self._guess = self._guess, None
             if guess is not None and (guess.question, guess.language) == (question, heard.language):
                 reply = Reply(question, guess.answer, heard.language, STREAMED, hear_ms, 0.0)
                 turn = Turn(reply, guess.voice)
@@ -262,11 +264,10 @@ class Conversation:
         return None if end is None else min(self._size, end + int(TAIL_S * SAMPLE_RATE))
 
     def _hearing_language(self) -> str | None:
-        """The language to hear in: the one asked for, else the browser's; None (auto: each hearing tells the
-        language from the whole question so far) for a browser in no supported language. Telling it costs
-        the multilingual model's encoder (1-2 s on two cores): after every pause, it would leave the answer
-        unready at Stop."""
-        return self.language or self.hint
+        """The language to hear in: the one asked for, else None (auto: every hearing tells the language from
+        the whole question so far, the browser's language ``hint`` only weighing in). Telling it reads a
+        window fitted to the question, so it is done at each pause, while the person still speaks."""
+        return self.language
 
     def _next_job(self) -> tuple[str, int] | None:
         """What the worker hears next (called with the lock held): the question as it would end at a
@@ -315,11 +316,11 @@ class Conversation:
                 self._fail(EngineUnavailable(), f"its worker raised {type(error).__name__}")
 
     def _caption(self, cut: int) -> None:
-        """The words so far, for the page (and, in auto, the question's language): skipped when every hearing
-        slot is busy, as it is only a caption."""
-        language = self._hearing_language()
-        if language is None or not self._slots.acquire(timeout=0):
-            return  # no caption in auto: telling the language of a phrase's start costs much, and misleads
+        """The words so far, for the page: skipped when every hearing slot is busy, as it is only a caption. In
+        auto, in the language the last hearing told (telling it once per pause is enough), if one did."""
+        language = self._hearing_language() or self._told_language
+        if not self._slots.acquire(timeout=0):
+            return
         try:
             heard = self._transcribe(self._audio[:cut].copy(), language)
         except OracleError:
@@ -327,13 +328,17 @@ class Conversation:
         finally:
             self._slots.release()
         if heard is not None:
-            self.partial = heard.text
+            self._heard_so_far(heard)
 
     def _hear(self, cut: int, hearing: _Hearing, slot_wait_s: float, language: str | None) -> None:
         """The question as it would end at ``cut``, in ``language`` (None: auto)."""
         self._hear_into(hearing, self._audio[:cut].copy(), language, slot_wait_s)
         if hearing.heard is not None:
-            self.partial = hearing.heard.text
+            self._heard_so_far(hearing.heard)
+
+    def _heard_so_far(self, heard: Transcription) -> None:
+        with self._lock:
+            self.partial, self._told_language = heard.text, heard.language
 
     def _hear_into(self, hearing: _Hearing, audio: np.ndarray, language: str | None, slot_wait_s: float) -> None:
         """``audio``'s words in ``language`` (None: auto) into ``hearing``, or why there are none."""

@@ -360,3 +360,22 @@ def test_auto_hears_the_browsers_language_or_tells_it_from_the_speech(oracle, mi
     assert turn.reply.language == "es"
     assert heard_share(question, turn.reply.question) >= 0.5, turn.reply.question
     assert turn.reply.answer in {proverb.text for proverb in load_book("es")}
+
+
+@pytest.mark.parametrize("browser", ["fr", "de", "ja"])
+def test_auto_hears_english_asked_in_a_browser_set_to_another_language(oracle, microphone, browser):
+    """People ask in another language than their browser's: with the Language control on auto, the speech
+    decides and the browser's language only weighs in. The answer prepared at the pause is for the English
+    words, so nothing is heard again at Stop."""
+    from oracle.answer.book import load_book
+
+    rate = oracle.sample_rate
+    said = "Should I take the new job?"
+    conversation = Conversation(oracle, hint=browser)
+    microphone.feed(conversation, rate, np.concatenate([silence(0.3, rate), piper(oracle, said), silence(1, rate)]))
+    assert conversation.prepared
+    turn = conversation.finish()
+    assert turn.reply.language == "en"
+    assert_heard(turn.reply.question, said)
+    assert turn.reply.answer in {proverb.text for proverb in load_book("en")}
+    assert turn.reply.answer_ms == 0.0, "the answer prepared at the pause was for other words"
