@@ -5,12 +5,16 @@ uploaded it), ``finish`` (Stop, or the end of speech), ``close`` — and gives t
 so far (``partial``), whether an answer is prepared (``prepared``), whether the question ended by itself
 (``ended``), and finally a ``Turn`` (the reply and its prepared voice) or an ``OracleError``.
 
+The table is ``TRANSITIONS``: a move it does not list is never made (a late chunk, a second Stop, a hearing
+that finishes after the tab closed all find their conversation elsewhere and do nothing). Every thread
+checks the state before each engine call, so a closed conversation starts no more work.
+
 | state       | entered by                                  | what runs                                          | leaves for                  |
 |-------------|---------------------------------------------|----------------------------------------------------|-----------------------------|
 | listening   | the first chunk                              | each chunk is decoded and checked like an upload (``oracle.audio``) and scored by the VAD (``oracle.endpointing``); the words so far are heard every ``partial_every_s`` while the person speaks; at each pause of ``pause_s`` the question as it would end there is heard and answered, and (CPU voice) its first clause spoken | ended, failed, closed |
-| ended       | ``finish()``                                 | the question as it ended is heard, unless the last pause heard exactly it; then answered, unless the pause's answer was for the same words | answered, failed |
+| ended       | ``finish()``                                 | the question as it ended is heard, unless the last pause heard exactly it; then answered, unless the pause's answer was for the same words | answered, failed, closed |
 | answered    | ``finish()`` returns its ``Turn``            | nothing: the recording is let go                   | closed                      |
-| failed      | a chunk refused, a check failed, an engine raised or missed its deadline | nothing: the failure is the result, logged once, never retried; ``finish()`` raises it at once | closed |
+| failed      | a chunk refused, a check failed, an engine raised or missed its deadline | nothing: the failure is the result, logged once, never retried; ``finish()`` returns it at once | closed |
 | closed      | ``close()``: answered, tab gone, idle for ``LISTEN_IDLE_S``, server stopping | nothing; audio, VAD and an unplayed prepared voice are let go | — |
 
 Hearing runs on the conversation's own threads (a worker for the words so far and the pauses; one more for
@@ -25,6 +29,7 @@ person ``HEARING_DEADLINE_S`` at most, then a kind message.
 
 from __future__ import annotations
 
+import enum
 import logging
 import re
 import threading
@@ -45,7 +50,24 @@ from oracle.pipeline import STREAMED, Oracle, Reply, clean_question, elapsed_ms
 # Heard after the last speech, so that a word's fading end is not cut off.
 TAIL_S = 0.2
 
-LISTENING, ENDED, ANSWERED, FAILED, CLOSED = "listening", "ended", "answered", "failed", "closed"
+
+
+class State(enum.Enum):
+    LISTENING = "listening"
+    ENDED = "ended"
+    ANSWERED = "answered"
+    FAILED = "failed"
+    CLOSED = "closed"
+
+
+LISTENING, ENDED, ANSWERED, FAILED, CLOSED = State
+TRANSITIONS: dict[State, frozenset[State]] = {
+    LISTENING: frozenset({ENDED, FAILED, CLOSED}),
+    ENDED: frozenset({ANSWERED, FAILED, CLOSED}),
+    ANSWERED: frozenset({CLOSED}),
+    FAILED: frozenset({CLOSED}),
+    CLOSED: frozenset(),
+}
 HEARING_TOO_SLOW = "The oracle could not hear you in time just now. Please ask again."
 
 log = logging.getLogger(__name__)
@@ -143,8 +165,16 @@ class Conversation:
     # ---- what the page is told while the person speaks ----
 
     @property
-    def state(self) -> str:
+    def state(self) -> State:
         return self._state
+
+    @property
+    def listening(self) -> bool:
+        return self._state is LISTENING
+
+    @property
+    def failed(self) -> bool:
+        return self._state is FAILED
 
     def failure_to_tell(self) -> OracleError | None:
         """Why this recording failed, the first time it is asked (then None): the stream tells it once."""
@@ -182,7 +212,7 @@ class Conversation:
     def add_file(self, path: str) -> None:
         """One microphone chunk as the browser uploaded it: decoded and checked like any recording
         (``oracle.audio``). A chunk that is no recording ends the conversation as failed."""
-        if self._state != LISTENING:
+        if not self.listening:
             return
         try:
             channels, rate = read_channels(path, self.settings.max_question_s)
@@ -193,7 +223,7 @@ class Conversation:
 
     def add(self, channels: np.ndarray, rate: int) -> None:
         """Decoded samples, (samples, channels) float32 at ``rate``; audio past the longest question is dropped."""
-        if self._state != LISTENING:
+        if not self.listening:
             return
         self.last_active = time.monotonic()
         if self._format is None:
@@ -207,7 +237,7 @@ class Conversation:
             channels = self._resampler.resample_chunk(np.ascontiguousarray(channels, dtype=np.float32))
         mono = np.clip(mix_to_mono(channels), -1.0, 1.0) if channels.shape[0] else np.zeros(0, np.float32)
         with self._lock:
-            if self._state != LISTENING:
+            if not self.listening:
                 return
             mono = mono[: self._limit - self._size]
             self._audio[self._size:self._size + mono.size] = mono
@@ -215,46 +245,57 @@ class Conversation:
             self._endpointer.feed(mono)
         self._start_worker()
 
-    def finish(self, deadline_s: float = HEARING_DEADLINE_S) -> Turn:
+    def finish(self, deadline_s: float = HEARING_DEADLINE_S) -> Turn | OracleError:
         """The question as it ended: its ``Turn``, or the ``OracleError`` to tell the person."""
         start = time.perf_counter()
         with self._lock:
-            if self._state == LISTENING:
-                self._state = ENDED
+            ended = self._move(ENDED)
             state, failure = self._state, self._failure
-        if state == FAILED:
-            raise failure
-        if state != ENDED:
-            raise NoAudio()
+        if state is FAILED:
+            return failure
+        if not ended:  # answered, closed or being answered already: nothing more to give
+            return NoAudio()
         try:
-            audio = self.oracle.check_recording(self._audio[:self._size])
-            cut = min(self._cut() or audio.size, audio.size)
-            heard = self._final_words(cut, start + deadline_s)
-            question = clean_question(heard.text)
-            if not re.search(r"\w", question):
-                raise NoSpeech()
-            hear_ms = elapsed_ms(start)
-            with self._lock:
-                guess, self._guess = self._guess, None
-            if guess is not None and (guess.question, guess.language) == (question, heard.language):
-                reply = Reply(question, guess.answer, heard.language, STREAMED, hear_ms, 0.0)
-                turn = Turn(reply, guess.voice)
-            else:
-                self._drop(guess)
-                turn = Turn(self.oracle.reply_to(question, heard.language, STREAMED, hear_ms))
+            turn = self._answer_the_question(start, start + deadline_s)
         except OracleError as error:
             self._fail(error, "the question could not be answered")
-            raise
+            return error
         with self._lock:
-            self._state = ANSWERED
+            answered = self._move(ANSWERED)
         self._let_go()
+        if not answered:  # closed while it was being heard: the tab is gone
+            if turn.voice is not None:
+                turn.voice.close()
+            return NoAudio()
         return turn
+
+    def _answer_the_question(self, start: float, deadline: float) -> Turn:
+        audio = self.oracle.check_recording(self._audio[:self._size])
+        cut = min(self._cut() or audio.size, audio.size)
+        heard = self._final_words(cut, deadline)
+        question = clean_question(heard.text)
+        if not re.search(r"\w", question):
+            raise NoSpeech()
+        hear_ms = elapsed_ms(start)
+        with self._lock:
+            guess, self._guess = self._guess, None
+        if guess is not None and (guess.question, guess.language) == (question, heard.language):
+            return Turn(Reply(question, guess.answer, heard.language, STREAMED, hear_ms, 0.0), guess.voice)
+        self._drop(guess)
+        return Turn(self.oracle.reply_to(question, heard.language, STREAMED, hear_ms))
 
     def close(self) -> None:
         """Forget this recording: nothing more is heard, and an unplayed prepared voice is let go."""
         with self._lock:
-            self._state = CLOSED
+            self._move(CLOSED)
         self._let_go()
+
+    def _move(self, to: State) -> bool:
+        """Enter state ``to`` if ``TRANSITIONS`` allows it from the current one (called with the lock held)."""
+        if to not in TRANSITIONS[self._state]:
+            return False
+        self._state = to
+        return True
 
     # ---- hearing, on the conversation's own threads ----
 
@@ -272,7 +313,7 @@ class Conversation:
     def _next_job(self) -> tuple[str, int] | None:
         """What the worker hears next (called with the lock held): the question as it would end at a
         pause, else the words so far while the person speaks; nothing once the question has ended."""
-        if self._state != LISTENING or not self._endpointer.has_speech:
+        if not self.listening or not self._endpointer.has_speech:
             return None
         cut = self._cut()
         silence = self._endpointer.silence_after_speech_s
@@ -322,6 +363,8 @@ class Conversation:
         if not self._slots.acquire(timeout=0):
             return
         try:
+            if not self.listening:
+                return
             heard = self._transcribe(self._audio[:cut].copy(), language)
         except OracleError:
             return  # _transcribe has failed the conversation if the engine broke
@@ -346,12 +389,14 @@ class Conversation:
             if not self._slots.acquire(timeout=slot_wait_s):
                 raise EngineUnavailable(HEARING_TOO_SLOW)
             try:
+                if not self._wanted():
+                    raise NoAudio()  # closed or failed while waiting for a slot: nobody will read it
                 hearing.heard = self.oracle.hear_audio(audio, language, self.hint) if audio.size else None
                 if hearing.heard is None:
                     raise NoSpeech()
             finally:
                 self._slots.release()
-        except NoSpeech as error:
+        except (NoSpeech, NoAudio) as error:
             hearing.error = error  # only this cut: more speech may follow
         except OracleError as error:
             hearing.error = error
@@ -407,26 +452,32 @@ class Conversation:
         guess = self._guess
         if guess is not None and (guess.question, guess.language) == (question, heard.language):
             return
+        if not self._wanted():
+            return
         try:
             answer = self.oracle.answer(question, heard.language)
             voice = PreparedSpeech(answer, heard.language, self.oracle.speak(answer, heard.language)) \
-                if self.prepare_voice else None
+                if self.prepare_voice and self._wanted() else None
         except OracleError as error:  # answering will be tried once more when the question ends
             log.info("no answer prepared at a pause: %s", type(error).__name__)
             return
         with self._lock:
-            keep = self._state in (LISTENING, ENDED)
+            keep = self._wanted()
             if keep:
                 guess, self._guess = self._guess, _Guess(question, heard.language, answer, voice)
         self._drop(guess if keep else _Guess(question, heard.language, answer, voice))
+
+    def _wanted(self) -> bool:
+        """Whether hearing or answering is still of use: the question is being spoken or has just ended."""
+        return self._state in (LISTENING, ENDED)
 
     # ---- endings ----
 
     def _fail(self, error: OracleError, what: str) -> None:
         with self._lock:
-            if self._state in (FAILED, CLOSED, ANSWERED):
+            if not self._move(FAILED):
                 return
-            self._state, self._failure = FAILED, error
+            self._failure = error
         log.warning("conversation failed: %s (%s)", what, type(error).__name__)
         self._let_go()
 

@@ -14,7 +14,7 @@ import soxr
 
 from harness.hearing import assert_heard, assert_heard_gist, overlap
 from oracle.audio import SAMPLE_RATE
-from oracle.conversation import TAIL_S, Conversation, Conversations
+from oracle.conversation import TAIL_S, Conversation, Conversations, State, Turn
 from oracle.endpointing import Endpointer
 from oracle.errors import BadAudio, EngineUnavailable, NoAudio, NoSound, NoSpeech, TooShort
 
@@ -61,6 +61,19 @@ def microphone(tmp_path) -> Microphone:
     return Microphone(tmp_path)
 
 
+def answered(conversation: Conversation) -> Turn:
+    """The conversation's answer; the test fails with the message it got instead, if any."""
+    result = conversation.finish()
+    assert isinstance(result, Turn), f"no answer: {result!r}"
+    return result
+
+
+def assert_told(result, kind: type, says: str = "") -> None:
+    """``finish()`` gave the failure ``kind``, whose message says ``says``."""
+    assert isinstance(result, kind), f"expected {kind.__name__}, got {result!r}"
+    assert says in str(result)
+
+
 def to_16k(samples: np.ndarray, rate: int) -> np.ndarray:
     return soxr.resample(samples.astype(np.float32) / 32768, rate, SAMPLE_RATE).astype(np.float32)
 
@@ -103,7 +116,7 @@ def test_a_streamed_question_is_heard_in_any_form_the_browser_sends(oracle, tmp_
     conversation = Conversation(oracle)
     Microphone(tmp_path, subtype).feed(conversation, target, samples)
     assert conversation.ended
-    turn = conversation.finish()
+    turn = answered(conversation)
     assert_heard(turn.reply.question, "Should I take the new job?")
     assert turn.reply.answer and turn.reply.language == "en" and turn.reply.source == "streamed"
 
@@ -137,7 +150,7 @@ def test_a_breath_in_the_middle_does_not_end_the_question(oracle, microphone, fi
     microphone.feed(conversation, rate, samples, chunk_s=0.1,
                     on_chunk=lambda fed: conversation.ended and ended_at.append(fed))
     assert ended_at and ended_at[0] > head.size + rate * 0.5, "cut off on the breath"
-    assert_heard(conversation.finish().reply.question, f"{first} {second}")
+    assert_heard(answered(conversation).reply.question, f"{first} {second}")
 
 
 def test_the_answer_prepared_during_the_pause_is_the_answer_and_its_voice(oracle, microphone):
@@ -147,7 +160,7 @@ def test_the_answer_prepared_during_the_pause_is_the_answer_and_its_voice(oracle
     conversation = Conversation(oracle)
     microphone.feed(conversation, rate, samples)
     assert conversation.prepared
-    turn = conversation.finish()
+    turn = answered(conversation)
     assert turn.voice is not None, "nothing was prepared during the pause"
     assert turn.reply.answer_ms == 0.0
     # The same answer as a question asked afresh with these words, and all of it spoken: as many chunks as
@@ -171,7 +184,7 @@ def test_a_guess_made_at_a_breath_is_dropped_when_the_question_goes_on(oracle, m
     breath_end = int((0.3 + 0.4) * rate) + piper(oracle, "Should I learn the guitar,").size
     assert any(ready for fed, ready in prepared_while_speaking if fed <= breath_end + rate * 0.3), \
         "no answer was prepared at the breath"
-    turn = conversation.finish()
+    turn = answered(conversation)
     assert_heard(turn.reply.question, "Should I learn the guitar, or the drums instead?")
     assert turn.reply.answer == oracle.answer(turn.reply.question)
 
@@ -184,7 +197,7 @@ def test_the_final_words_are_the_words_of_one_pass_over_the_question(oracle, mic
                               silence(0.6, rate)])
     conversation = Conversation(oracle)
     microphone.feed(conversation, rate, samples)
-    turn = conversation.finish()
+    turn = answered(conversation)
     whole = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32")
     audio = np.concatenate([whole.resample_chunk(samples[i:i + int(CHUNK_S * rate)].astype(np.float32) / 32768)
                             for i in range(0, samples.size, int(CHUNK_S * rate))])
@@ -196,21 +209,18 @@ def test_the_final_words_are_the_words_of_one_pass_over_the_question(oracle, mic
 
 
 def test_bad_recordings_get_the_oracles_friendly_errors(oracle, microphone):
-    with pytest.raises(NoAudio):
-        Conversation(oracle).finish()
+    assert_told(Conversation(oracle).finish(), NoAudio)
     short = Conversation(oracle)
     short.add_file(microphone.chunk(16_000, (0.3 * np.sin(np.arange(3000) / 5) * 32767).astype(np.int16)))
-    with pytest.raises(TooShort, match="Press Record"):
-        short.finish()
+    assert_told(short.finish(), TooShort, "Press Record")
     muted = Conversation(oracle)
     microphone.feed(muted, 48_000, silence(2.0, 48_000))
-    with pytest.raises(NoSound, match="muted"):
-        muted.finish()
+    assert_told(muted.finish(), NoSound, "muted")
     noise = Conversation(oracle)
     microphone.feed(noise, 16_000, (0.05 * np.random.default_rng(1).standard_normal(32_000)).astype(np.float32))
-    with pytest.raises(NoSpeech) as quiet:
-        noise.finish()
-    assert not isinstance(quiet.value, NoSound)
+    quiet = noise.finish()
+    assert_told(quiet, NoSpeech)
+    assert not isinstance(quiet, NoSound)
 
 
 def test_a_chunk_that_is_no_recording_ends_the_conversation_with_the_uploads_message(oracle, microphone, tmp_path):
@@ -220,9 +230,8 @@ def test_a_chunk_that_is_no_recording_ends_the_conversation_with_the_uploads_mes
     playlist = tmp_path / "chunk.wav"
     playlist.write_text(f"#EXTM3U\n#EXTINF:2,\n{tmp_path / 'chunk-1.wav'}\n")
     conversation.add_file(str(playlist))
-    assert conversation.state == "failed"
-    with pytest.raises(BadAudio):
-        conversation.finish()
+    assert conversation.state is State.FAILED
+    assert_told(conversation.finish(), BadAudio)
     one_hertz = Conversation(oracle)
     path = tmp_path / "one-hertz.wav"
     soundfile.write(path, np.zeros(12_000, dtype=np.int16), 8_000)
@@ -230,8 +239,7 @@ def test_a_chunk_that_is_no_recording_ends_the_conversation_with_the_uploads_mes
     data[24:28] = (1).to_bytes(4, "little")  # the fmt chunk's sample rate
     path.write_bytes(bytes(data))
     one_hertz.add_file(str(path))
-    with pytest.raises(BadAudio, match="not one a microphone records"):
-        one_hertz.finish()
+    assert_told(one_hertz.finish(), BadAudio, "not one a microphone records")
 
 
 def test_audio_beyond_the_longest_question_is_not_kept(oracle, microphone):
@@ -269,10 +277,9 @@ def test_a_broken_hearing_engine_fails_the_question_once_and_leaves_nothing_runn
     calls = broken.calls
     assert calls == 1, "a failed transcription was tried again"
     start = time.monotonic()
-    with pytest.raises(EngineUnavailable):
-        conversation.finish()
+    assert_told(conversation.finish(), EngineUnavailable)
     assert time.monotonic() - start < IDLE_TIMEOUT_S  # a bound on a wait, not a speed target
-    assert broken.calls == calls and conversation.state == "failed"
+    assert broken.calls == calls and conversation.state is State.FAILED
     assert not [t for t in threading.enumerate() if t.name.startswith("conversation")]
 
 
@@ -287,9 +294,8 @@ def test_a_hanging_hearing_engine_is_given_up_on_at_the_deadline(oracle, microph
     samples = np.concatenate([silence(0.3, rate), piper(oracle, "Should I buy a boat?"), silence(0.1, rate)])
     microphone.feed(conversation, rate, samples, wait=False)
     try:
-        with pytest.raises(EngineUnavailable, match="in time"):
-            conversation.finish(deadline_s=1.0)
-        assert conversation.state == "failed"
+        assert_told(conversation.finish(deadline_s=1.0), EngineUnavailable, "in time")
+        assert conversation.state is State.FAILED
     finally:
         release.set()
     assert conversation.wait_until_idle(IDLE_TIMEOUT_S)
@@ -305,9 +311,8 @@ def test_a_recording_whose_visit_went_silent_is_let_go(oracle, microphone):
     deadline = time.monotonic() + IDLE_TIMEOUT_S
     while conversations.close_idle() == 0 and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert left.state == "closed" and len(conversations) == 0
-    with pytest.raises(NoAudio):
-        left.finish()
+    assert left.state is State.CLOSED and len(conversations) == 0
+    assert_told(left.finish(), NoAudio)
 
 
 def test_two_visits_streaming_at_once_never_mix_their_audio(oracle, speech, tmp_path):
@@ -337,7 +342,7 @@ def test_two_visits_streaming_at_once_never_mix_their_audio(oracle, speech, tmp_
     assert errors == []
     assert visits["lucky"].seconds == pytest.approx(piper_question.size / rate, abs=0.05)
     assert visits["japan"].seconds == pytest.approx(espeak_question.size / espeak_rate, abs=0.05)
-    lucky, japan = (visits[name].finish().reply.question for name in ("lucky", "japan"))
+    lucky, japan = (answered(visits[name]).reply.question for name in ("lucky", "japan"))
     assert_heard_gist(lucky, "Will tomorrow be a lucky day?")  # "We'll tomorrow be the lucky day." is fine
     assert_heard_gist(japan, "Should I travel to Japan?")
     assert overlap("lucky", japan) == 0 and overlap("japan", lucky) == 0
@@ -356,7 +361,7 @@ def test_auto_hears_the_browsers_language_or_tells_it_from_the_speech(oracle, mi
     recording = np.concatenate([silence(0.3, 16_000), speech, silence(1.0, 16_000)])
     conversation = Conversation(oracle, hint=browser)
     microphone.feed(conversation, 16_000, recording)
-    turn = conversation.finish()
+    turn = answered(conversation)
     assert turn.reply.language == "es"
     assert heard_share(question, turn.reply.question) >= 0.5, turn.reply.question
     assert turn.reply.answer in {proverb.text for proverb in load_book("es")}
@@ -374,8 +379,32 @@ def test_auto_hears_english_asked_in_a_browser_set_to_another_language(oracle, m
     conversation = Conversation(oracle, hint=browser)
     microphone.feed(conversation, rate, np.concatenate([silence(0.3, rate), piper(oracle, said), silence(1, rate)]))
     assert conversation.prepared
-    turn = conversation.finish()
+    turn = answered(conversation)
     assert turn.reply.language == "en"
     assert_heard(turn.reply.question, said)
     assert turn.reply.answer in {proverb.text for proverb in load_book("en")}
     assert turn.reply.answer_ms == 0.0, "the answer prepared at the pause was for other words"
+
+
+def test_the_docstring_table_is_the_table_the_code_enforces():
+    import oracle.conversation as module
+
+    rows = [line.split("|") for line in module.__doc__.splitlines() if line.startswith("| ") and "---" not in line]
+    documented = {cells[1].strip(): {name.strip() for name in cells[4].split(",") if name.strip() not in ("", "—")}
+                  for cells in rows[1:]}
+    assert documented == {state.value: {to.value for to in allowed} for state, allowed in module.TRANSITIONS.items()}
+
+
+def test_a_conversation_moves_only_as_its_table_says(oracle, microphone):
+    rate = oracle.sample_rate
+    conversation = Conversation(oracle)
+    microphone.feed(conversation, rate, np.concatenate([silence(0.3, rate), piper(oracle, "Will it snow?"),
+                                                        silence(0.8, rate)]))
+    answered(conversation)
+    assert conversation.state is State.ANSWERED
+    conversation.add_file(microphone.chunk(rate, piper(oracle, "Will it rain?")))  # a chunk that came late
+    assert conversation.state is State.ANSWERED and conversation.seconds == 0.0
+    assert_told(conversation.finish(), NoAudio)  # Stop pressed twice
+    conversation.close()
+    assert conversation.state is State.CLOSED
+    assert_told(conversation.finish(), NoAudio)

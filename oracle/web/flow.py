@@ -197,9 +197,9 @@ class OracleFlow:
         failure = conversation.failure_to_tell() if conversation is not None else None
         if failure is not None:  # it failed since the last chunk (its engine): the stream ends with why
             raise _for_people(failure)
-        if chunk_path is None and (conversation is None or conversation.state != "listening"):
+        if chunk_path is None and (conversation is None or not conversation.listening):
             return {page.conversation: conversation}  # the stream's last turn, after Stop: nothing new
-        if conversation is None or conversation.state != "listening":
+        if conversation is None or not conversation.listening:
             conversation = self.conversations.open(_language(language), _hint(request))
         if chunk_path is not None:
             conversation.add_file(chunk_path)
@@ -208,7 +208,7 @@ class OracleFlow:
             raise _for_people(failure)
         return {page.conversation: conversation,
                 page.live: live_html(conversation.partial, conversation.seconds, conversation.heard_speech,
-                                     conversation.prepared, conversation.ended, conversation.state == "failed",
+                                     conversation.prepared, conversation.ended, conversation.failed,
                                      language=_hint(request))}
 
     def consult_streamed(self, conversation: Conversation | None, request: gr.Request = None):
@@ -216,11 +216,10 @@ class OracleFlow:
         page = self.page
         if conversation is None:  # Stop before any audio reached the server
             conversation = self.conversations.open()
-        try:
-            turn = conversation.finish()
-        except OracleError as error:
-            yield {**self._failed("hearing", error, typed=False, request=request), page.conversation: None}
-            raise _for_people(error) from None
+        turn = conversation.finish()
+        if isinstance(turn, OracleError):
+            yield {**self._failed("hearing", turn, typed=False, request=request), page.conversation: None}
+            raise _for_people(turn)
         log_request(turn.reply)
         yield {**self._answered(turn.reply, request, turn.voice), page.conversation: None}
 
