@@ -26,8 +26,10 @@ import soxr
 from oracle.errors import BadAudio, NoAudio, NoSound, OracleError, TooShort
 from oracle.limits import (DECODE_TIME_LIMIT_S, MAX_CHANNELS, MAX_QUESTION_SECONDS, MAX_SAMPLE_RATE,
                            MIN_QUESTION_SECONDS, MIN_SAMPLE_RATE)
+from oracle.vad import SAMPLE_RATE as VAD_SAMPLE_RATE, speech_seconds
 
-SAMPLE_RATE = 16_000
+# Every recording is decoded to 16 kHz mono: what Whisper and the VAD hear.
+SAMPLE_RATE = VAD_SAMPLE_RATE
 # Decoded beyond the longest question, so that a cut is logged as a cut rather than silently made.
 DECODE_MARGIN_S = 1.0
 # Below this peak a recording is digital silence (a muted or unplugged microphone).
@@ -111,7 +113,6 @@ def mix_to_mono(channels: np.ndarray) -> np.ndarray:
                    for c in live}
     if all(abs(r) >= SAME_SOURCE for r in correlation.values()):
         return np.mean([np.sign(correlation[c]) * channels[:, c] for c in live], axis=0)
-    from oracle.vad import speech_seconds  # the VAD module imports this one
 
     def speech_then_energy(c: int) -> tuple[float, float]:
         return speech_seconds(np.ascontiguousarray(channels[:, c], dtype=np.float32)), energy[c]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from oracle.audio import SAMPLE_RATE
-
+# Silero VAD hears 16 kHz only: the rate ``oracle.audio`` decodes every recording to (its SAMPLE_RATE).
+SAMPLE_RATE = 16_000
 # Less speech than this is a cough or a click, not a question.
 MIN_SPEECH_SECONDS = 0.25
 # A 32 ms window is speech from this score on, and, right after speech, down to NEGATIVE_THRESHOLD (Silero's
