@@ -38,7 +38,6 @@ class Endpointer:
         self._windows = 0
         self._speech_windows = 0
         self._in_speech = False
-        self._first_speech_window: int | None = None
         self._last_speech_window: int | None = None
 
     def feed(self, audio: np.ndarray) -> None:
@@ -56,8 +55,6 @@ class Endpointer:
             if speech:
                 self._speech_windows += 1
                 self._last_speech_window = self._windows
-                if self._first_speech_window is None:
-                    self._first_speech_window = self._windows
             self._in_speech = speech
             self._windows += 1
 
@@ -66,11 +63,6 @@ class Endpointer:
         scores, h, c = _silero().session.run(None, {"input": batch.astype(np.float32), "h": h, "c": c})
         self._state = (h, c)
         return np.asarray(scores).reshape(-1)
-
-    @property
-    def heard_s(self) -> float:
-        """Seconds of audio scored so far."""
-        return self._windows * WINDOW_S
 
     @property
     def speech_s(self) -> float:

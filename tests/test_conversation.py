@@ -96,7 +96,6 @@ def test_scoring_as_the_audio_arrives_gives_the_scores_of_one_pass(oracle):
         speech.append(in_speech)
     speech_windows = np.nonzero(speech)[0]
     assert speech_windows.size > 15
-    assert endpointer.heard_s == pytest.approx(audio.size / SAMPLE_RATE)
     assert endpointer.speech_s == pytest.approx(speech_windows.size * 512 / SAMPLE_RATE)
     assert endpointer.speech_end_sample == (speech_windows.max() + 1) * 512
     assert endpointer.silence_after_speech_s == pytest.approx((whole.size - 1 - speech_windows.max()) * 512 / SAMPLE_RATE)
