@@ -5,8 +5,9 @@
     python -m oracle ask QUESTION.wav --json        # question, answer, language, engines and timings, for scripts
     python -m oracle ask --text "¿Debería…?" --language es
 
-A typed question loads no hearing engine; a missing or unreadable file is told before any engine
-loads. Errors are one line on stderr (and ``{"error": …}`` with --json) and exit status 2.
+A typed question loads no hearing engine, and without ``-o`` no voice is loaded (nor torch, which only
+choosing a voice may import: ``ask --text`` answers in about a second); a missing or unreadable file is
+told before any engine loads. Errors are one line on stderr (and ``{"error": …}`` with --json) and exit status 2.
 """
 
 from __future__ import annotations
@@ -45,6 +46,21 @@ def fail(message: str, as_json: bool) -> int:
     return USAGE_ERROR
 
 
+def spoken_list(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def wake_oracle(settings, hearing: bool, voice: bool):
+    """The engines this command needs: the voice only when the answer is to be spoken."""
+    from oracle.pipeline import Oracle
+    from oracle.selection import choose
+
+    if voice:
+        return Oracle.from_settings(settings, hearing=hearing)
+    return Oracle(choose("asr", settings.asr, settings) if hearing else None,
+                  choose("answerer", settings.answerer, settings), None, settings)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Checked before any engine loads: a typo in a path is told at once.
@@ -74,13 +90,14 @@ def main(argv: list[str] | None = None) -> int:
         except OracleError as error:
             return fail(str(error), args.json)
 
-    print(f"Waking the oracle (loading {'answering and voice' if typed else 'hearing, answering and voice'})…",
-          file=sys.stderr, flush=True)
+    speaking = args.output is not None
+    loading = (["hearing"] if not typed else []) + ["answering"] + (["voice"] if speaking else [])
+    print(f"Waking the oracle (loading {spoken_list(loading)})…", file=sys.stderr, flush=True)
     start = time.perf_counter()
     from oracle.audio import wav_bytes
-    from oracle.pipeline import SPOKEN, Oracle
+    from oracle.pipeline import SPOKEN
 
-    oracle = Oracle.from_settings(settings, hearing=not typed)
+    oracle = wake_oracle(settings, hearing=not typed, voice=speaking)
     timings = {"load_ms": round((time.perf_counter() - start) * 1000)}
     try:
         if typed:
@@ -103,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(error), args.json)
     if args.json:
         engines = {"hearing": oracle.transcriber.name if oracle.transcriber else None,
-                   "answering": oracle.answerer.name, "voice": oracle.speaker.name}
+                   "answering": oracle.answerer.name, "voice": oracle.speaker.name if oracle.speaker else None}
         print(json.dumps({"question": reply.question, "answer": reply.answer, "language": reply.language,
                           "engines": engines,
                           "timings": timings, "output": str(args.output) if args.output else None},

@@ -64,3 +64,29 @@ def test_cli_reports_bad_audio_at_once_without_a_traceback(tmp_path):
     assert result.returncode == 2
     # One line, and before any engine loaded.
     assert result.stderr == "error: Couldn't read that audio. Please record your question again.\n"
+
+
+# What only hearing or speaking needs: a typed question without -o loads none of it.
+AUDIO_AND_TORCH_MODULES = ("torch", "transformers", "sentence_transformers", "faster_whisper", "ctranslate2",
+                           "gradio", "piper", "onnxruntime", "parler_tts")
+IMPORTS_AFTER_ASKING = """
+import json, sys
+from oracle.__main__ import main
+status = main(["ask", "--json", "--text", sys.argv[1]])
+print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in sys.argv[2:])))
+sys.exit(status)
+"""
+
+
+def test_cli_answers_a_typed_question_without_importing_torch_or_any_voice():
+    for question in ("Should I take the new job?", "¿Debería cambiar de trabajo?"):
+        result = subprocess.run([sys.executable, "-c", IMPORTS_AFTER_ASKING, question, *AUDIO_AND_TORCH_MODULES],
+                                capture_output=True, text=True, timeout=TIMEOUT_S)
+        assert result.returncode == 0, result.stderr
+        assert "(loading answering)" in result.stderr
+        reply_line, imported_line = result.stdout.splitlines()
+        reply = json.loads(reply_line)
+        assert reply["engines"] == {"hearing": None, "answering": "book", "voice": None}
+        assert reply["output"] is None and "speak_ms" not in reply["timings"]
+        assert json.loads(imported_line) == []
+    assert reply["language"] == "es"  # answered from the Spanish book

