@@ -353,7 +353,7 @@ def test_auto_hears_the_browsers_language_or_tells_it_from_the_speech(oracle, mi
     heard in Spanish at once; from a browser in no supported language, every hearing tells the language from
     the question so far."""
     from harness.multilingual_audio import QUESTIONS, overlap as heard_share, samples
-    from oracle.answer.book import load_book
+    from oracle.answer.library import load_book
 
     question = QUESTIONS["es"][1]
     speech = (samples(question) * 32767).astype(np.int16)
@@ -371,7 +371,7 @@ def test_auto_hears_english_asked_in_a_browser_set_to_another_language(oracle, m
     """People ask in another language than their browser's: with the Language control on auto, the speech
     decides and the browser's language only weighs in. The answer prepared at the pause is for the English
     words, so nothing is heard again at Stop."""
-    from oracle.answer.book import load_book
+    from oracle.answer.library import load_book
 
     rate = oracle.sample_rate
     said = "Should I take the new job?"

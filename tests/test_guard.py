@@ -2,7 +2,7 @@
 
 import pytest
 
-from oracle.answer.book import load_proverbs
+from oracle.answer.library import load_proverbs
 from oracle.answer.guard import FALLBACK_ANSWER, FOOLISH_ANSWER, MAX_ANSWER_CHARS, REFUSAL_ANSWER, sanitize
 
 

@@ -3,7 +3,7 @@ in the asker's language (Japanese in characters), and a refusal is said in that 
 
 import pytest
 
-from oracle.answer.book import load_book
+from oracle.answer.library import load_book
 from oracle.answer.guard import (FALLBACK_ANSWER, FALLBACK_ANSWERS, FOOLISH_ANSWERS, fallback_answer, refused,
                                  sanitize)
 from oracle.languages import SUPPORTED

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from oracle import language_id
-from oracle.answer.book import ProverbBook, load_book
+from oracle.answer.book import ProverbBook
+from oracle.answer.library import load_book
 from oracle.answer.guard import FOOLISH_ANSWERS, foolish_answer
 from oracle.config import Settings
 from oracle.engines import build

@@ -10,7 +10,7 @@ import pytest
 
 from harness.audio_tools import decode
 from harness.hearing import assert_heard
-from oracle.answer.book import load_book
+from oracle.answer.library import load_book
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

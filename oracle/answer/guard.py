@@ -32,6 +32,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from oracle.answer.library import load_book
 from oracle.languages import ENGLISH, SUPPORTED
 
 FOOLISH_ANSWER = "Foolish questions get foolish answers."
@@ -371,31 +372,23 @@ _JAPANESE_DIRECTIVE = re.compile(r"言って|繰り返|書いて|と答え|と�
 
 @lru_cache(maxsize=None)
 def _book_texts(language: str) -> frozenset[str]:
-    from oracle.answer.book import load_book  # the book imports this module for FOOLISH_ANSWER
-
     return frozenset(proverb.text for proverb in load_book(language))
 
 
 @lru_cache(maxsize=None)
 def _book_proverbs(language: str = ENGLISH) -> frozenset[str]:
-    from oracle.answer.book import load_book
-
     return frozenset(_key(proverb.text, language) for proverb in load_book(language))
 
 
 @lru_cache(maxsize=None)
 def _book_vocabulary(language: str = ENGLISH) -> frozenset[str]:
     """Every word of the book: its proverbs, what they mean and their themes."""
-    from oracle.answer.book import load_book
-
     return frozenset(_base(word, language) for proverb in load_book(language)
                      for word in _words(" ".join((proverb.text, proverb.gloss, *proverb.tags)), language))
 
 
 @lru_cache(maxsize=None)
 def _book_text_blob(language: str) -> str:
-    from oracle.answer.book import load_book
-
     return "\n".join(f"{proverb.text}\n{proverb.gloss}" for proverb in load_book(language))
 
 

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from oracle.answer.book import Proverb, ProverbBook, book_vectors, load_book
+from oracle.answer.book import ProverbBook, book_vectors
+from oracle.answer.library import Proverb, load_book
 from oracle.answer.guard import foolish_answer
 from oracle.config import Settings
 from oracle.languages import ENGLISH, SUPPORTED
