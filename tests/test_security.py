@@ -457,12 +457,11 @@ def test_the_payload_format_of_these_tests_is_right(server_url, uploaded):
 
 @pytest.mark.parametrize("url", ["https://huggingface.co/datasets/x/resolve/main/q.wav", "http://93.184.216.34/q.wav"])
 def test_audio_named_by_a_public_url_is_refused_before_any_download(server_url, url):
-    """Gradio would download a public URL named in a request; the app refuses it first."""
-    start = time.perf_counter()
+    """Gradio would download a public URL named in a request; the app refuses it first (that nothing is
+    fetched is shown with a URL that can be watched: the canary test below)."""
     message = join_by_hand(server_url, "ask", [{"path": url, "url": url, "meta": {"_type": "gradio.FileData"}}])
     assert message["success"] is False
     assert message["output"]["error"] == "Please upload the recording itself: links to audio are not accepted."
-    assert time.perf_counter() - start < 5
     with pytest.raises(AppError, match="links to audio are not accepted"):
         Client(server_url, verbose=False, download_files=False).predict(handle_file(url), api_name="/ask")
 
@@ -473,8 +472,9 @@ def test_a_payload_naming_a_url_is_never_fetched(server_url, canary, oracle):
                     {"path": "q.wav", "url": f"{canary.url}/q2.wav", "meta": {"_type": "gradio.FileData"}}]:
         message = join_by_hand(server_url, "ask", [payload])
         assert message.get("success") is not True, message
-    # gradio_client's own way of passing a URL: the server would have to download it.
-    with pytest.raises(Exception):
+    # gradio_client's own way of passing a URL: the server would have to download it. It is refused with the
+    # app's own message, as the public URLs above are.
+    with pytest.raises(AppError, match="links to audio are not accepted"):
         Client(server_url, verbose=False, download_files=False).predict(handle_file(f"{canary.url}/q3.wav"),
                                                                          api_name="/ask")
     time.sleep(0.5)
