@@ -75,28 +75,39 @@ class MisbehavingTranscriber(_Wrapped):
       it hears for real (so that no thread outlives the test);
     - ``slow``: each call takes ``slow_s`` longer than usual, then hears for real.
 
+    ``switch(kind)`` changes the fault from the next call on (and releases the calls left hanging).
     ``calls``: transcriptions asked of it.
     """
 
     KINDS = ("raising", "hanging", "slow")
 
     def __init__(self, engine, kind: str, hang_s: float = 300.0, slow_s: float = 2.5):
-        if kind not in self.KINDS:
-            raise ValueError(f"unknown fault {kind!r}: one of {', '.join(self.KINDS)}")
         super().__init__(engine)
-        self.kind = kind
-        self.name = f"{kind}-whisper"
         self.hang_s, self.slow_s = hang_s, slow_s
         self.calls = 0
         self._released = threading.Event()
+        self.switch(kind)
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}-whisper"
+
+    def switch(self, kind: str) -> None:
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown fault {kind!r}: one of {', '.join(self.KINDS)}")
+        with self._lock:
+            self.kind = kind
+            hanging, self._released = self._released, threading.Event()
+        hanging.set()
 
     def transcribe(self, audio, *args, **kwargs):
         with self._lock:
             self.calls += 1
-        if self.kind == "raising":
+            kind, released = self.kind, self._released
+        if kind == "raising":
             raise HearingCrashed("std::bad_alloc (the hearing engine failing on purpose: harness.fault_engines)")
-        if self.kind == "hanging":
-            self._released.wait(self.hang_s)
+        if kind == "hanging":
+            released.wait(self.hang_s)
         else:
             time.sleep(self.slow_s)
         return self.engine.transcribe(audio, *args, **kwargs)
