@@ -33,8 +33,8 @@ from oracle.answer.guard import FALLBACK_ANSWER, FOOLISH_ANSWER, MAX_ANSWER_CHAR
 from oracle.pipeline import Oracle
 from harness.audio_tools import decode, fetch_stream
 from harness.gradio_api import join_by_hand
-from harness.server import free_port, serve
-from harness.fault_engines import OBEDIENT_SYSTEM_PROMPT, ObedientLLM, ScriptedAnswerer
+from harness.server import free_port
+from harness.fault_engines import OBEDIENT_SYSTEM_PROMPT, ObedientLLM
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE_TOKEN = "hf_FakeTokenForTests" + "0123456789abcdefXYZ"
@@ -495,19 +495,15 @@ def test_question_and_answer_strings_are_only_ever_text(client, canary, oracle, 
     assert len(canary.requests) == before
 
 
-def test_a_model_that_returns_paths_and_urls_cannot_make_the_app_read_them(oracle, canary, tmp_path_factory):
-    answerer = ScriptedAnswerer()
-    demo, url = serve(Oracle(oracle.transcriber, answerer, oracle.speaker), tmp_path_factory.mktemp("paths"))
-    try:
-        client = Client(url, verbose=False, download_files=False)
-        before = len(canary.requests)
-        for reply in ["/etc/passwd", f"{canary.url}/answer.wav", "file:///etc/passwd", str(canary.wav),
-                      f"![x]({canary.url}/img.png) Look before you leap."]:
-            answerer.reply = reply
-            answer = client.predict("Should I?", api_name="/ask_text")
-            assert "/" not in answer and "passwd" not in answer and "127.0.0.1" not in answer, answer
-            final = client.submit(answer, api_name="/speak").result(timeout=30)
-            assert fetch_stream(final["url"])
-        assert len(canary.requests) == before
-    finally:
-        demo.close()
+def test_a_model_that_returns_paths_and_urls_cannot_make_the_app_read_them(scripted_app, canary):
+    """The session's app whose answerer replies what the test scripts (tests/conftest.py ScriptedApp)."""
+    answerer, client = scripted_app.answerer, scripted_app.client
+    before = len(canary.requests)
+    for reply in ["/etc/passwd", f"{canary.url}/answer.wav", "file:///etc/passwd", str(canary.wav),
+                  f"![x]({canary.url}/img.png) Look before you leap."]:
+        answerer.reply = reply
+        answer = client.predict("Should I?", api_name="/ask_text")
+        assert "/" not in answer and "passwd" not in answer and "127.0.0.1" not in answer, answer
+        final = client.submit(answer, api_name="/speak").result(timeout=30)
+        assert fetch_stream(final["url"])
+    assert len(canary.requests) == before
