@@ -1,4 +1,4 @@
-"""Engines that misbehave on purpose, for the fault and security tests.
+"""Engines that misbehave on purpose, or watch a real one, for the fault, pipeline and security tests.
 
 They are real engines in the sense the pipeline knows (the protocols of ``oracle.engines``) and are
 passed to ``Oracle(...)`` like any other; they wrap or stand beside the real embedded engines rather
@@ -9,9 +9,112 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from typing import Iterator
 
 import numpy as np
+
+
+class _Wrapped:
+    """Everything but the calls a subclass watches or breaks is the wrapped engine's own."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+
+class WatchedTranscriber(_Wrapped):
+    """The real hearing engine, unchanged, that keeps each call's audio and how long the call took
+    (``durations_ms``, measured around the engine's own call)."""
+
+    def __init__(self, engine):
+        super().__init__(engine)
+        self.heard: list = []
+        self.durations_ms: list[float] = []
+
+    def transcribe(self, audio, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return self.engine.transcribe(audio, *args, **kwargs)
+        finally:
+            with self._lock:
+                self.heard.append(audio)
+                self.durations_ms.append((time.perf_counter() - started) * 1000.0)
+
+
+class WatchedAnswerer(_Wrapped):
+    """The real answerer, unchanged, that keeps each question and how long its answer took (``durations_ms``)."""
+
+    def __init__(self, engine):
+        super().__init__(engine)
+        self.questions: list[str] = []
+        self.durations_ms: list[float] = []
+
+    def answer(self, question, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return self.engine.answer(question, *args, **kwargs)
+        finally:
+            with self._lock:
+                self.questions.append(question)
+                self.durations_ms.append((time.perf_counter() - started) * 1000.0)
+
+
+class HearingCrashed(RuntimeError):
+    """What faster-whisper failing inside a transcription (as CTranslate2 does out of memory) looks like."""
+
+
+class MisbehavingTranscriber(_Wrapped):
+    """The real hearing engine, which misbehaves on every call once it has warmed up (its warm-up is its own):
+
+    - ``raising``: each call raises ``HearingCrashed``;
+    - ``hanging``: each call blocks for ``hang_s``, far longer than any deadline, until ``release()``; then
+      it hears for real (so that no thread outlives the test);
+    - ``slow``: each call takes ``slow_s`` longer than usual, then hears for real.
+
+    ``switch(kind)`` changes the fault from the next call on (and releases the calls left hanging).
+    ``calls``: transcriptions asked of it.
+    """
+
+    KINDS = ("raising", "hanging", "slow")
+
+    def __init__(self, engine, kind: str, hang_s: float = 300.0, slow_s: float = 2.5):
+        super().__init__(engine)
+        self.hang_s, self.slow_s = hang_s, slow_s
+        self.calls = 0
+        self._released = threading.Event()
+        self.switch(kind)
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}-whisper"
+
+    def switch(self, kind: str) -> None:
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown fault {kind!r}: one of {', '.join(self.KINDS)}")
+        with self._lock:
+            self.kind = kind
+            hanging, self._released = self._released, threading.Event()
+        hanging.set()
+
+    def transcribe(self, audio, *args, **kwargs):
+        with self._lock:
+            self.calls += 1
+            kind, released = self.kind, self._released
+        if kind == "raising":
+            raise HearingCrashed("std::bad_alloc (the hearing engine failing on purpose: harness.fault_engines)")
+        if kind == "hanging":
+            released.wait(self.hang_s)
+        else:
+            time.sleep(self.slow_s)
+        return self.engine.transcribe(audio, *args, **kwargs)
+
+    def release(self) -> None:
+        """Let every hanging call go on (and every later one through at once)."""
+        self._released.set()
 
 
 class VoiceCrashed(RuntimeError):

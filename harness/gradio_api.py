@@ -36,3 +36,8 @@ def join_by_hand(server_url: str, api_name: str, data: list) -> dict:
                 if message["msg"] == "process_completed":
                     return message
     raise AssertionError("the event stream ended without a result")
+
+
+def requests_waiting(server_url: str) -> int:
+    """How many requests wait in the app's queue for a slot now (Gradio's ``/gradio_api/queue/status``)."""
+    return httpx.get(f"{server_url}gradio_api/queue/status", timeout=TIMEOUT_S).json()["queue_size"]

@@ -22,9 +22,10 @@ paced at the speed of speech; ``send(wait=False)`` and ``pace_s=0`` send them as
 ``oracle.web.gradio_internals.ChunksInOrder``). Every call has a timeout; the event-stream reader is a
 daemon thread that ends on ``vanish()``/``close()``.
 
-``AppProcess`` runs the app (``app.py``, or ``python -m harness.fault_hearing KIND``) as a subprocess on
-127.0.0.1 with its log in a file, and reads what it costs from ``/proc``: memory (``VmRSS``, and ``VmHWM``
-since ``reset_peak()``), threads and CPU time.
+``AppProcess`` runs the app (``app.py``, ``python -m harness.fault_hearing KIND`` or
+``-m harness.thread_census``) as a subprocess on 127.0.0.1 with its log in a file, and reads what it costs
+from ``/proc``: memory (``VmRSS``, and ``VmHWM`` since ``reset_peak()``), threads (and, under
+``harness.thread_census``, which of them are at work) and CPU time.
 """
 
 from __future__ import annotations
@@ -356,7 +357,8 @@ class AppProcess:
         self.log_path = self.directory / "server.log"
         self.env = {**os.environ, "GRADIO_SERVER_PORT": str(self.port), "GRADIO_SERVER_NAME": "127.0.0.1",
                     "GRADIO_TEMP_DIR": str(self.directory / "cache"), "GRADIO_ANALYTICS_ENABLED": "False",
-                    "PYTHONUNBUFFERED": "1", **(env or {})}
+                    "PYTHONUNBUFFERED": "1", "ORACLE_THREAD_CENSUS": str(self.directory / "threads.json"),
+                    **(env or {})}
         self.process: subprocess.Popen | None = None
 
     @property
@@ -409,6 +411,20 @@ class AppProcess:
 
     def threads(self) -> int:
         return int(self._status()["Threads"])
+
+    def thread_census(self, timeout_s: float = 30):
+        """Its threads, counted by the app itself (``harness.thread_census``, which it must run)."""
+        from harness.thread_census import CENSUS_SIGNAL, ThreadCensus
+
+        assert "harness.thread_census" in self.args, "the app answers a census only under harness.thread_census"
+        target = Path(self.env["ORACLE_THREAD_CENSUS"])
+        target.unlink(missing_ok=True)
+        self.process.send_signal(CENSUS_SIGNAL)
+        deadline = time.monotonic() + timeout_s
+        while not target.exists():
+            assert time.monotonic() < deadline, f"no thread census within {timeout_s} s"
+            time.sleep(0.05)
+        return ThreadCensus(json.loads(target.read_text()))
 
     def cpu_s(self) -> float:
         """CPU time used so far: the process's own, and that of the children it waited for (ffmpeg)."""

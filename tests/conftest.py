@@ -49,3 +49,43 @@ def downloading_client(server_url, tmp_path):
     from gradio_client import Client
 
     return Client(server_url, verbose=False, download_files=str(tmp_path))
+
+
+class ScriptedApp:
+    """The app served with engines the tests steer: ``answerer`` replies whatever a test scripts
+    (``harness.fault_engines.ScriptedAnswerer``), ``hearing`` is the real one, watched (``WatchedTranscriber``),
+    and ``voice`` is the real one until a test has it crash (``BreakingSpeaker``); ``client`` talks to it."""
+
+    NEVER = 10**9  # BreakingSpeaker.speak_first: the voice never crashes
+
+    def __init__(self, oracle, example_dir):
+        from gradio_client import Client
+
+        from harness.fault_engines import BreakingSpeaker, ScriptedAnswerer, WatchedTranscriber
+        from oracle.pipeline import Oracle
+
+        self.answerer = ScriptedAnswerer()
+        self.hearing = WatchedTranscriber(oracle.transcriber)
+        self.voice = BreakingSpeaker(oracle.speaker, speak_first=self.NEVER)
+        self.oracle = Oracle(self.hearing, self.answerer, self.voice)
+        self.demo, self.url = serve(self.oracle, example_dir)
+        self.client = Client(self.url, verbose=False, download_files=False)
+
+    def reset(self) -> "ScriptedApp":
+        self.answerer.reply, self.answerer.error = None, None
+        self.voice.speak_first = self.NEVER
+        return self
+
+
+@pytest.fixture(scope="session")
+def scripted_app_server(oracle, tmp_path_factory):
+    app = ScriptedApp(oracle, tmp_path_factory.mktemp("scripted"))
+    yield app
+    app.demo.close()
+
+
+@pytest.fixture
+def scripted_app(scripted_app_server) -> ScriptedApp:
+    """The session's one app with steered engines (one server for every module that needs one), as no
+    test has steered it yet."""
+    return scripted_app_server.reset()

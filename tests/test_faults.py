@@ -1,17 +1,19 @@
 """Every fault case of the README's "Limits and behaviour" table against the running app (gradio_client), and
 the CLI where it applies.
 
-Each case asserts the exact outcome (an answer from the book, or the oracle's own friendly message)
-and bounds the time it took; afterwards the app must answer a normal question. Cases already in
-test_app.py (no recording, 0-byte, non-audio, silence, too short, one-chunk answer) are not repeated.
+Each case asserts the exact outcome (an answer from the book, or the oracle's own friendly message);
+afterwards the app must answer a normal question. How fast is for the benchmarks: here every call only has
+a hang guard, far above what it takes. Cases already in test_app.py (no recording, 0-byte, non-audio,
+silence, too short, one-chunk answer) are not repeated.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 import time
-from contextlib import contextmanager
+import tracemalloc
 from pathlib import Path
 
 import httpx
@@ -22,12 +24,12 @@ from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from oracle.answer.guard import FALLBACK_ANSWER, FOOLISH_ANSWER, MAX_ANSWER_CHARS
-from oracle.audio import SAMPLE_RATE, load_question
+from oracle.audio import SAMPLE_RATE, load_question, read_channels
 from oracle.limits import MAX_SPEAK_CHARS
 from oracle.pipeline import Oracle, clean_speech_text
 from harness.audio_tools import decode, fetch_stream, first_update, follow_stream
+from harness.fault_engines import BreakingSpeaker
 from harness.server import serve
-from harness.fault_engines import BreakingSpeaker, ScriptedAnswerer
 from harness.hearing import CLEAR_QUESTION, assert_heard, assert_heard_gist, with_nan_and_inf
 
 # Heard word for word on every CPU kernel here (harness.hearing). What a test changes (re-encodes, cuts,
@@ -47,12 +49,13 @@ def book_answers(oracle):
     return {p.text for p in oracle.answerer.proverbs} | {FOOLISH_ANSWER}
 
 
-@contextmanager
-def within(seconds: float):
-    start = time.perf_counter()
-    yield
-    elapsed = time.perf_counter() - start
-    assert elapsed < seconds, f"took {elapsed:.1f} s (limit {seconds} s)"
+# A hang guard, not a speed target: a call that has not returned by then fails its test.
+HANG_GUARD_S = 120
+
+
+def call(client, *args, api_name: str):
+    """``client.predict`` that fails (TimeoutError) instead of waiting for ever."""
+    return client.submit(*args, api_name=api_name).result(timeout=HANG_GUARD_S)
 
 
 def assert_friendly(message: str, expected: str):
@@ -62,8 +65,7 @@ def assert_friendly(message: str, expected: str):
 
 
 def assert_healthy(client, book_answers):
-    with within(10):
-        assert client.predict(HEALTH_QUESTION, api_name="/ask_text") in book_answers
+    assert call(client, HEALTH_QUESTION, api_name="/ask_text") in book_answers
 
 
 # ---------------------------------------------------------------- recordings that are answered
@@ -117,16 +119,14 @@ ANSWERED = {
 @pytest.mark.parametrize("case", list(ANSWERED))
 def test_unusual_recordings_are_heard_and_answered(client, speech, tmp_path, book_answers, case):
     path = ANSWERED[case](speech, tmp_path)
-    with within(10):
-        question, answer = client.predict(handle_file(str(path)), api_name="/ask")
+    question, answer = call(client, handle_file(str(path)), api_name="/ask")
     assert_heard_gist(question, QUESTION.text)
     assert answer in book_answers
     assert_healthy(client, book_answers)
 
 
 def test_a_truncated_recording_is_answered_from_what_arrived(client, speech, tmp_path, book_answers):
-    with within(10):
-        question, answer = client.predict(handle_file(str(_truncated(speech, tmp_path))), api_name="/ask")
+    question, answer = call(client, handle_file(str(_truncated(speech, tmp_path))), api_name="/ask")
     assert_heard_gist(question, QUESTION.text)  # the end of the question may be lost
     assert answer in book_answers
 
@@ -134,11 +134,23 @@ def test_a_truncated_recording_is_answered_from_what_arrived(client, speech, tmp
 def test_long_recordings_are_cut_at_30_seconds_before_hearing(speech):
     three_minutes = load_question(_three_minutes(speech))
     assert three_minutes.size == 30 * SAMPLE_RATE
-    start = time.perf_counter()
     an_hour = load_question(_an_hour_in_a_small_mp3(speech))
     assert an_hour.size == 30 * SAMPLE_RATE
-    # Decoding the whole hour took ~5 s and ~600 MB; only the first 31 s are decoded now.
-    assert time.perf_counter() - start < 2.0
+
+
+def test_of_an_hour_only_the_first_31_seconds_are_ever_decoded(speech):
+    """Decoding the whole hour held ~450 MB; the decoder stops after the longest question (30 s) and a
+    second: what it returns, and the most memory it held, say so."""
+    path = _an_hour_in_a_small_mp3(speech)
+    tracemalloc.start()
+    try:
+        channels, rate = read_channels(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert 30 * rate <= channels.shape[0] <= 31 * rate + 4096, channels.shape  # a frame past 31 s at most
+    peak_mb, whole_hour_mb = peak / 2**20, 3600 * rate * 4 / 2**20  # float32 samples
+    assert peak_mb < whole_hour_mb / 20, f"{peak_mb:.0f} MB held while decoding (all of it: {whole_hour_mb:.0f} MB)"
 
 
 # ---------------------------------------------------------------- recordings that are refused kindly
@@ -188,23 +200,24 @@ REFUSED = {
 def test_unusable_recordings_get_one_friendly_message(client, speech, tmp_path, book_answers, case):
     make, message = REFUSED[case]
     path = make(speech, tmp_path)
-    with within(10), pytest.raises(AppError) as error:
-        client.predict(handle_file(str(path)), api_name="/ask")
+    with pytest.raises(AppError) as error:
+        call(client, handle_file(str(path)), api_name="/ask")
     assert_friendly(str(error.value), message)
     assert_healthy(client, book_answers)
 
 
-def test_silence_never_reaches_the_hearing_engine(client, speech, oracle, book_answers):
-    calls = []
-    real = oracle.transcriber.transcribe
-    oracle.transcriber.transcribe = lambda audio: calls.append(audio.size) or real(audio)
-    try:
-        for make in (_noise, _hum):
-            with pytest.raises(AppError, match="No question heard"):
-                client.predict(handle_file(str(make(speech, None))), api_name="/ask")
-    finally:
-        del oracle.transcriber.transcribe
-    assert calls == []
+def test_silence_never_reaches_the_hearing_engine(scripted_app, speech):
+    hearing, client = scripted_app.hearing, scripted_app.client
+    heard_before = len(hearing.heard)
+    for make in (_noise, _hum):
+        with pytest.raises(AppError, match="No question heard"):
+            call(client, handle_file(str(make(speech, None))), api_name="/ask")
+    assert len(hearing.heard) == heard_before
+    # The control: a question is heard, by the same engine, through the same app.
+    scripted_app.answerer.reply = "Time will tell."
+    question, _ = call(client, handle_file(str(speech.say(*QUESTION))), api_name="/ask")
+    assert_heard(question, QUESTION.text)
+    assert len(hearing.heard) == heard_before + 1
 
 
 # ---------------------------------------------------------------- huge uploads
@@ -212,15 +225,14 @@ def test_silence_never_reaches_the_hearing_engine(client, speech, oracle, book_a
 def test_a_huge_upload_is_refused_with_413_and_a_clear_message(server_url, client, tmp_path, book_answers):
     huge = tmp_path / "huge.wav"
     huge.write_bytes(b"RIFF" + b"\0" * (11 * 1024 * 1024))
-    with within(15):
-        with huge.open("rb") as body:
-            response = httpx.post(f"{server_url}gradio_api/upload", files={"files": ("huge.wav", body)},
-                                  timeout=30)
+    with huge.open("rb") as body:
+        response = httpx.post(f"{server_url}gradio_api/upload", files={"files": ("huge.wav", body)},
+                              timeout=HANG_GUARD_S)
     assert response.status_code == 413
     assert response.text == "File size exceeded maximum allowed size of 10485760 bytes."
     # gradio_client reads the limit from the app's config and refuses before sending anything.
-    with within(5), pytest.raises(ValueError, match=r"exceeds the maximum file size of 10485760 bytes"):
-        client.predict(handle_file(str(huge)), api_name="/ask")
+    with pytest.raises(ValueError, match=r"exceeds the maximum file size of 10485760 bytes"):
+        call(client, handle_file(str(huge)), api_name="/ask")
     assert httpx.get(f"{server_url}config", timeout=10).json()["max_file_size"] == 10 * 1024 * 1024
     assert_healthy(client, book_answers)
 
@@ -234,8 +246,7 @@ def test_an_upload_just_under_the_limit_is_accepted(server_url, speech, tmp_path
     path = tmp_path / "just-under.wav"
     soundfile.write(path, padded, rate, subtype="PCM_16")
     assert path.stat().st_size < 10 * 1024 * 1024
-    with within(15):
-        question, answer = client.predict(handle_file(str(path)), api_name="/ask")
+    question, answer = call(client, handle_file(str(path)), api_name="/ask")
     assert_heard_gist(question, QUESTION.text)
     assert answer in book_answers
 
@@ -249,14 +260,12 @@ def test_an_upload_just_under_the_limit_is_accepted(server_url, speech, tmp_path
     "\n\n\t  Should   I\n buy a   boat?  \n",
 ])
 def test_odd_typed_questions_get_a_proverb(client, book_answers, question):
-    with within(5):
-        answer = client.predict(question, api_name="/ask_text")
+    answer = call(client, question, api_name="/ask_text")
     assert answer in book_answers
 
 
 def test_a_typed_question_of_only_punctuation_is_empty(client, book_answers):
-    with within(5):
-        answer = client.predict("?!... ???", api_name="/ask_text")
+    answer = call(client, "?!... ???", api_name="/ask_text")
     assert answer == FOOLISH_ANSWER
 
 
@@ -268,27 +277,28 @@ def test_speak_caps_what_it_is_given(oracle):
     assert clean_speech_text("Hello\x00 there\x1b[0m.") == "Hello there [0m."
 
 
-def test_a_huge_text_to_speak_starts_quickly_and_can_be_abandoned(client, oracle, book_answers):
+def test_a_huge_text_to_speak_streams_before_it_is_all_said_and_can_be_abandoned(client, oracle, book_answers):
     job = client.submit("Patience is a virtue. " * 20_000, api_name="/speak")
     try:
-        with within(10):
-            update = first_update(job, timeout_s=10)
+        update = first_update(job, timeout_s=HANG_GUARD_S)
         assert update and update["is_stream"]
+        # The first audio came while the rest was still being spoken (the text is cut to MAX_SPEAK_CHARS: about
+        # forty sentences), not once it was all made.
+        assert oracle.speech_meter.open_streams == 1 and not job.done()
     finally:
         job.cancel()
     _wait_for_quiet(oracle)
     assert_healthy(client, book_answers)
 
 
-def test_speaking_stops_at_its_time_limit(oracle):
+def test_speaking_stops_at_its_time_limit(oracle, caplog):
     limited = Oracle(oracle.transcriber, oracle.answerer, oracle.speaker)
     limited.speak_time_limit_s = 0.2
     text = " ".join(f"This is sentence number {n}." for n in range(30))
-    start = time.perf_counter()
+    caplog.set_level(logging.WARNING)
     chunks = list(limited.speak(text))
-    elapsed = time.perf_counter() - start
-    assert 1 <= len(chunks) <= 15, f"{len(chunks)} of 30 sentences spoken"
-    assert elapsed < 2, f"stopped after {elapsed:.1f} s"
+    assert "speaking stopped at its time limit" in caplog.text
+    assert 1 <= len(chunks) < 30, f"{len(chunks)} of 30 sentences spoken"
     assert limited.speech_meter.open_streams == 0
 
 
@@ -300,16 +310,7 @@ def _wait_for_quiet(oracle, timeout_s: float = 15):
 
 
 # ---------------------------------------------------------------- an LLM that returns rubbish
-
-@pytest.fixture(scope="module")
-def scripted(oracle, tmp_path_factory):
-    from gradio_client import Client
-
-    answerer = ScriptedAnswerer()
-    demo, url = serve(Oracle(oracle.transcriber, answerer, oracle.speaker), tmp_path_factory.mktemp("scripted"))
-    yield answerer, Client(url, verbose=False, download_files=False)
-    demo.close()
-
+# (the session's app with steered engines: tests/conftest.py ScriptedApp)
 
 @pytest.mark.parametrize("raw, expected", [
     ("**Still waters** run _deep_.", "Still waters run deep."),
@@ -320,83 +321,69 @@ def scripted(oracle, tmp_path_factory):
     ("   \n\n  ", FALLBACK_ANSWER),
     ("```\nrm -rf /\n```", FALLBACK_ANSWER),
 ])
-def test_what_an_llm_returns_is_cleaned_capped_or_replaced(scripted, raw, expected):
-    answerer, client = scripted
-    answerer.reply = raw
-    with within(5):
-        assert client.predict("Should I trust my neighbour?", api_name="/ask_text") == expected
+def test_what_an_llm_returns_is_cleaned_capped_or_replaced(scripted_app, raw, expected):
+    scripted_app.answerer.reply = raw
+    assert call(scripted_app.client, "Should I trust my neighbour?", api_name="/ask_text") == expected
 
 
-def test_an_llm_essay_is_capped_to_one_short_line(scripted):
-    answerer, client = scripted
+def test_an_llm_essay_is_capped_to_one_short_line(scripted_app):
+    answerer, client = scripted_app.answerer, scripted_app.client
     answerer.reply = "A stitch in time saves nine. " + "And here follows a very long essay. " * 300
-    answer = client.predict("Should I sew?", api_name="/ask_text")
+    answer = call(client, "Should I sew?", api_name="/ask_text")
     assert answer.startswith("A stitch in time saves nine.") and len(answer) <= MAX_ANSWER_CHARS
     answerer.reply = "word " * 2000
-    answer = client.predict("Should I sew?", api_name="/ask_text")
+    answer = call(client, "Should I sew?", api_name="/ask_text")
     assert len(answer) <= MAX_ANSWER_CHARS + 1 and "\n" not in answer
 
 
-def test_an_answerer_that_crashes_gets_a_friendly_message(scripted):
-    answerer, client = scripted
+def test_an_answerer_that_crashes_gets_a_friendly_message(scripted_app):
+    answerer, client = scripted_app.answerer, scripted_app.client
     answerer.error = ConnectionError("upstream LLM at 10.0.0.7:8080 refused the token hf_secret")
-    try:
-        with within(5), pytest.raises(AppError) as error:
-            client.predict("Should I?", api_name="/ask_text")
-    finally:
-        answerer.error = None
+    with pytest.raises(AppError) as error:
+        call(client, "Should I?", api_name="/ask_text")
+    answerer.error = None
     assert_friendly(str(error.value), "cannot answer right now")
     assert "10.0.0.7" not in str(error.value) and "hf_secret" not in str(error.value)
     answerer.reply = "Time will tell."
-    assert client.predict("Should I?", api_name="/ask_text") == "Time will tell."
+    assert call(client, "Should I?", api_name="/ask_text") == "Time will tell."
 
 
 # ---------------------------------------------------------------- a voice that dies mid-answer
 
-@pytest.fixture(scope="module")
-def breaking(oracle, tmp_path_factory):
-    from gradio_client import Client
-
-    voice = BreakingSpeaker(oracle.speaker, speak_first=1)
-    broken_oracle = Oracle(oracle.transcriber, oracle.answerer, voice)
-    demo, url = serve(broken_oracle, tmp_path_factory.mktemp("breaking"))
-    yield voice, broken_oracle, Client(url, verbose=False, download_files=False)
-    demo.close()
+ANSWER = "Look before you leap."
 
 
-def test_a_voice_crash_mid_stream_keeps_the_text_and_ends_the_stream_cleanly(breaking, book_answers):
-    voice, broken_oracle, client = breaking
+def test_a_voice_crash_mid_stream_keeps_the_text_and_ends_the_stream_cleanly(scripted_app):
+    voice, client = scripted_app.voice, scripted_app.client
+    scripted_app.answerer.reply = ANSWER
     voice.speak_first = 1
     crashes = voice.crashes
-    answer = client.predict(HEALTH_QUESTION, api_name="/ask_text")
-    assert answer in book_answers  # the written answer does not depend on the voice
+    assert call(client, HEALTH_QUESTION, api_name="/ask_text") == ANSWER  # the written answer needs no voice
     # More slow, crashing streams than there are speaking slots: each must give its slot back.
     for _ in range(3):
         job = client.submit("Look before you leap. Fortune favours the bold. Time will tell.", api_name="/speak")
-        with within(15):
-            final = job.result(timeout=15)  # a generator's job gives its last update
+        final = job.result(timeout=HANG_GUARD_S)  # a generator's job gives its last update
         assert job.status().success
-        stream = follow_stream(final["url"], time.monotonic() + 10)
+        stream = follow_stream(final["url"], time.monotonic() + HANG_GUARD_S)
         assert stream.ended and len(stream.segments) == 1, "the sentence said before the crash, then the end"
         audio, _ = decode(stream.segments[0])
         assert audio.size > 0.5 * 16000
     assert voice.crashes == crashes + 3
-    assert broken_oracle.speech_meter.open_streams == 0
-    assert client.predict(HEALTH_QUESTION, api_name="/ask_text") in book_answers
+    assert scripted_app.oracle.speech_meter.open_streams == 0
+    assert call(client, HEALTH_QUESTION, api_name="/ask_text") == ANSWER
 
 
-def test_a_voice_crash_before_any_audio_is_a_friendly_error(breaking, book_answers):
-    voice, broken_oracle, client = breaking
+def test_a_voice_crash_before_any_audio_is_a_friendly_error(scripted_app):
+    voice, client = scripted_app.voice, scripted_app.client
+    scripted_app.answerer.reply = ANSWER
     voice.speak_first = 0
-    try:
-        with within(10), pytest.raises(AppError) as error:
-            client.submit("Time will tell.", api_name="/speak").result(timeout=10)
-        assert_friendly(str(error.value), "lost its voice")
-    finally:
-        voice.speak_first = 1
-    assert broken_oracle.speech_meter.open_streams == 0
-    assert client.predict(HEALTH_QUESTION, api_name="/ask_text") in book_answers
-    final = client.submit("Yes.", api_name="/speak").result(timeout=10)
+    with pytest.raises(AppError) as error:
+        call(client, "Time will tell.", api_name="/speak")
+    assert_friendly(str(error.value), "lost its voice")
+    voice.speak_first = 1
+    assert scripted_app.oracle.speech_meter.open_streams == 0
+    assert call(client, HEALTH_QUESTION, api_name="/ask_text") == ANSWER
+    final = call(client, "Yes.", api_name="/speak")
     assert len(fetch_stream(final["url"])) == 1
 
 
@@ -486,8 +473,7 @@ def test_a_busy_or_unavailable_inference_api_is_retried_once_then_the_book_answe
     api.reset()
     api.behaviour, api.retry_after = behaviour, "1"
     try:
-        with within(2 * (2 * SPACE_TIMEOUT_S + 1) + 5):
-            question, answer = client.predict(handle_file(str(speech.say(*QUESTION))), api_name="/ask")
+        question, answer = call(client, handle_file(str(speech.say(*QUESTION))), api_name="/ask")
         asr, chat = api.requests_of("asr"), api.requests_of("chat")
     finally:
         api.reset()
@@ -498,15 +484,16 @@ def test_a_busy_or_unavailable_inference_api_is_retried_once_then_the_book_answe
     assert all(r.bearer_token == SPACE_TOKEN for r in asr + chat)
 
 
-def test_an_unreachable_inference_api_hands_over_within_bounded_time(space_app, speech, book_answers):
+def test_an_unreachable_inference_api_hands_over_to_the_embedded_engines(space_app, speech, book_answers):
     client, cut_off = space_app["cut_client"], space_app["cut_off"]
     _recover(cut_off.transcriber, cut_off.answerer)
-    with within(2 * (2 * SPACE_TIMEOUT_S) + 5):
-        question, answer = client.predict(handle_file(str(speech.say(*QUESTION))), api_name="/ask")
+    question, answer = call(client, handle_file(str(speech.say(*QUESTION))), api_name="/ask")
     assert_heard(question, QUESTION.text)
     assert answer in book_answers
-    with within(5):
-        assert client.predict(HEALTH_QUESTION, api_name="/ask_text") in book_answers
+    # Both remote engines failed and now rest: the backups answer the next question without trying them.
+    for engine in (cut_off.transcriber, cut_off.answerer):
+        assert not engine.health.usable and "(backup for remote" in engine.name, engine.name
+    assert call(client, HEALTH_QUESTION, api_name="/ask_text") in book_answers
 
 
 def test_a_voice_crash_mid_stream_ends_that_answer_and_the_next_uses_the_backup(space_app):

@@ -1,11 +1,13 @@
 """A streamed question when the hearing engine misbehaves once warmed up (``harness.fault_hearing``:
-the real embedded Whisper whose faster-whisper raises, hangs, or is slow), asked over raw HTTP as a
+the real embedded Whisper wrapped in an engine that raises, hangs, or is slow), asked over raw HTTP as a
 browser's page streams it, with the app in a child process measured from ``/proc`` and its log.
 
 After Stop the person is told kindly and in time; a few seconds later the server is quiet; the log says
 once what failed (a line naming the engine, no traceback); a typed question right after is answered.
 
-Each test gathers every figure it measures and fails once, naming them all.
+Each test gathers every figure it measures and fails once, naming them all. One app process serves the
+module: each test switches its engine's fault (``harness.fault_hearing.switch_fault``) and waits for the
+server to be quiet before it asks.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from pathlib import Path
 import pytest
 from gradio_client import Client
 
-from harness.fault_hearing import MisbehavingWhisper
+from harness.fault_engines import MisbehavingTranscriber
+from harness.fault_hearing import KIND_FILE_ENV, switch_fault
 from harness.hearing import overlap
 from harness.microphone import AppProcess, Microphone, address, speech_chunks
 from oracle.web.defences import SOMETHING_WENT_WRONG_MESSAGE
@@ -36,8 +39,24 @@ WAIT_S = 24.0
 QUIET_SHARE = 0.15  # of one core, measured over 2 s, 5 s after the person was told
 
 
-def serve_with(kind: str, directory: Path) -> AppProcess:
-    return AppProcess(directory, ["-m", "harness.fault_hearing", kind]).start()
+@pytest.fixture(scope="module")
+def faulty_app(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("hearing-faults")
+    app = AppProcess(directory, ["-m", "harness.fault_hearing", "raising"],
+                     env={KIND_FILE_ENV: str(directory / "fault-kind")}).start()
+    try:
+        yield app
+    finally:
+        app.stop()
+
+
+def serve_with(app: AppProcess, kind: str) -> AppProcess:
+    """``app`` misbehaving as ``kind`` from now on, once it is quiet again after the test before."""
+    switch_fault(app, kind)
+    quiet_by = time.monotonic() + 60
+    while app.cpu_share(1.0) >= QUIET_SHARE and time.monotonic() < quiet_by:
+        pass
+    return app
 
 
 def plain(html: str | None) -> str:
@@ -95,32 +114,26 @@ def told_kindly(stop, took: float | None, within_s: float) -> list[str]:
 
 
 @pytest.mark.parametrize("kind,within_s", [("raising", TOLD_WITHIN_S), ("hanging", HANGING_TOLD_WITHIN_S)])
-def test_a_failing_hearing_engine_is_reported_once_and_kindly(tmp_path, kind, within_s):
-    assert kind in MisbehavingWhisper.KINDS
-    app = serve_with(kind, tmp_path)
-    try:
-        log_at = app.log_size()
-        stop, took = ask_aloud(app)
-        problems = told_kindly(stop, took, within_s) + aftermath(app, kind, log_at)
-        assert not problems, "\n".join(problems)
-    finally:
-        app.stop()
+def test_a_failing_hearing_engine_is_reported_once_and_kindly(faulty_app, kind, within_s):
+    assert kind in MisbehavingTranscriber.KINDS
+    app = serve_with(faulty_app, kind)
+    log_at = app.log_size()
+    stop, took = ask_aloud(app)
+    problems = told_kindly(stop, took, within_s) + aftermath(app, kind, log_at)
+    assert not problems, "\n".join(problems)
 
 
-def test_a_slow_hearing_engine_still_answers(tmp_path):
-    app = serve_with("slow", tmp_path)
-    try:
-        log_at = app.log_size()
-        stop, took = ask_aloud(app)
-        problems = []
-        if took is None or took > ANSWERED_WITHIN_S:
-            problems.append(f"not answered within {ANSWERED_WITHIN_S:.0f} s of Stop "
-                            f"({'nothing' if took is None else f'{took:.1f} s'})")
-        elif stop.error is not None:
-            problems.append(f"not answered: {stop.error!r}")
-        elif overlap(QUESTION, plain(stop.heard)) < 0.7:
-            problems.append(f"said {QUESTION!r}, heard {plain(stop.heard)!r}")
-        problems += aftermath(app, "slow", log_at)
-        assert not problems, "\n".join(problems)
-    finally:
-        app.stop()
+def test_a_slow_hearing_engine_still_answers(faulty_app):
+    app = serve_with(faulty_app, "slow")
+    log_at = app.log_size()
+    stop, took = ask_aloud(app)
+    problems = []
+    if took is None or took > ANSWERED_WITHIN_S:
+        problems.append(f"not answered within {ANSWERED_WITHIN_S:.0f} s of Stop "
+                        f"({'nothing' if took is None else f'{took:.1f} s'})")
+    elif stop.error is not None:
+        problems.append(f"not answered: {stop.error!r}")
+    elif overlap(QUESTION, plain(stop.heard)) < 0.7:
+        problems.append(f"said {QUESTION!r}, heard {plain(stop.heard)!r}")
+    problems += aftermath(app, "slow", log_at)
+    assert not problems, "\n".join(problems)

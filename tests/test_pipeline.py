@@ -1,19 +1,33 @@
 """The oracle without Gradio: hear, answer and speak end to end, and its errors."""
 
+import time
+
 import numpy as np
 import pytest
 
 from oracle.errors import BadAudio, EmptyQuestion, NoAudio, NoSpeech
 from oracle.limits import MAX_QUESTION_CHARS
-from oracle.pipeline import clean_question
+from oracle.pipeline import Oracle, clean_question
+from harness.fault_engines import WatchedAnswerer, WatchedTranscriber
 from harness.hearing import CLEAR_QUESTION, assert_heard
 
 
 def test_a_spoken_question_is_heard_and_answered_with_a_proverb(oracle, speech):
-    reply = oracle.ask(str(speech.say(*CLEAR_QUESTION)))
+    hearing, answering = WatchedTranscriber(oracle.transcriber), WatchedAnswerer(oracle.answerer)
+    watched = Oracle(hearing, answering, oracle.speaker)
+    question = str(speech.say(*CLEAR_QUESTION))
+    started = time.perf_counter()
+    reply = watched.ask(question)
+    whole_ms = (time.perf_counter() - started) * 1000.0
     assert_heard(reply.question, CLEAR_QUESTION.text)
     assert reply.answer in {p.text for p in oracle.answerer.proverbs}
-    assert reply.hear_ms > 0 and reply.answer_ms > 0
+    assert not reply.typed and answering.questions == [reply.question]
+    # Each timing is its own stage's, in milliseconds: it holds its engine's whole call (hearing: the
+    # decoding too), and the two together are no more than the whole question took.
+    [heard_ms], [answered_ms] = hearing.durations_ms, answering.durations_ms
+    assert heard_ms <= reply.hear_ms, (heard_ms, reply.hear_ms)
+    assert answered_ms <= reply.answer_ms, (answered_ms, reply.answer_ms)
+    assert reply.hear_ms + reply.answer_ms <= whole_ms, (reply.hear_ms, reply.answer_ms, whole_ms)
 
 
 def test_a_typed_question_is_answered(oracle):
@@ -31,16 +45,12 @@ def test_the_spoken_answer_is_the_whole_voice_in_int16(oracle):
 
 
 def test_noise_is_not_sent_to_whisper(oracle, speech):
-    calls = []
-    real = oracle.transcriber.transcribe
-    oracle.transcriber.transcribe = lambda audio: calls.append(audio) or real(audio)
-    try:
-        noise = speech.write("noise.wav", 0.2 * np.random.default_rng(2).standard_normal(48000), 16000)
-        with pytest.raises(NoSpeech):
-            oracle.ask(str(noise))
-    finally:
-        del oracle.transcriber.transcribe
-    assert calls == []
+    hearing = WatchedTranscriber(oracle.transcriber)
+    watched = Oracle(hearing, oracle.answerer, oracle.speaker)
+    noise = speech.write("noise.wav", 0.2 * np.random.default_rng(2).standard_normal(48000), 16000)
+    with pytest.raises(NoSpeech):
+        watched.ask(str(noise))
+    assert hearing.heard == []
 
 
 def test_errors_reach_the_caller_as_oracle_errors(oracle, tmp_path):

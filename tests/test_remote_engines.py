@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import time
+import threading
 import traceback
 
 import numpy as np
@@ -18,8 +18,9 @@ from harness.fake_inference_api import DEFAULT_ANSWER, DEFAULT_TRANSCRIPT, HOSTI
 
 TOKEN = "hf_FAKEtokenThatMustNeverBeShown0123456789"
 TIMEOUT_S = 1.0
-# What a failed call may take beyond the request timeout (thread start, server poll, scheduling).
-MARGIN_S = 1.0
+# A hang guard, not a speed target: a call that hangs (the fake API holds a "hang" for 60 s) fails the test,
+# one that gives up on time takes about TIMEOUT_S. How fast it gives up is for benchmarks to measure.
+RETURNS_WITHIN_S = 30
 
 SPEECH = (0.1 * np.sin(np.linspace(0, 2 * np.pi * 220, 16_000))).astype(np.float32)
 
@@ -131,22 +132,26 @@ def test_server_error_twice_gives_up_after_one_retry(engine, api):
     assert len(api.requests) == 2
 
 
-def test_429_waits_for_retry_after(engine, api):
+def test_429_waits_for_retry_after(engine, api, caplog):
     api.retry_after = "1"
     api.script("429", "ok")
+    caplog.set_level(logging.INFO)
     assert ask(engine) in (DEFAULT_TRANSCRIPT, DEFAULT_ANSWER)
     first, second = api.requests
-    assert 0.9 <= second.received_at - first.received_at < 1.0 + MARGIN_S
+    assert "HTTP 429" in caplog.text and "retrying once in 1.00 s" in caplog.text
+    assert second.received_at - first.received_at >= 1.0, "the retry came before Retry-After"
 
 
-def test_429_retry_after_is_capped(answering, api):
+@pytest.mark.timeout(RETURNS_WITHIN_S)
+def test_429_retry_after_is_capped(answering, api, caplog):
     api.retry_after = "3600"
     api.behaviour = "429"
-    started = time.monotonic()
+    caplog.set_level(logging.INFO)
     with pytest.raises(EngineUnavailable, match="busy"):
         answering.answer("Will I be rich?")
-    assert time.monotonic() - started < RETRY_AFTER_CAP_S + MARGIN_S
-    assert len(api.requests) == 2
+    assert f"retrying once in {RETRY_AFTER_CAP_S:.2f} s" in caplog.text
+    first, second = api.requests
+    assert second.received_at - first.received_at >= RETRY_AFTER_CAP_S
 
 
 def test_retry_after_parsing():
@@ -171,13 +176,15 @@ def test_malformed_json_is_unavailable_without_retry(engine, api):
     assert len(api.requests) == 1
 
 
-def test_hang_times_out_within_the_request_timeout(engine, api):
+@pytest.mark.timeout(RETURNS_WITHIN_S)
+def test_a_hang_times_out_once_and_is_not_retried(engine, api, caplog):
     api.behaviour = "hang"
-    started = time.monotonic()
+    caplog.set_level(logging.INFO)
     with pytest.raises(EngineUnavailable, match="too long"):
         ask(engine)
-    assert time.monotonic() - started < TIMEOUT_S + MARGIN_S
     assert len(api.requests) == 1
+    assert "timed out (" in caplog.text and "(attempt 1); giving up" in caplog.text
+    assert "retrying" not in caplog.text
 
 
 @pytest.mark.parametrize("status", ["401", "403"])
@@ -190,22 +197,35 @@ def test_rejected_token_is_logged_and_not_retried(engine, api, caplog, status):
     assert "rejected the token" in caplog.text
 
 
-def test_unreachable_server_is_unavailable(settings):
+@pytest.mark.timeout(RETURNS_WITHIN_S)
+def test_unreachable_server_is_unavailable_at_once_without_a_retry(settings, caplog):
     with FakeInferenceAPI() as gone:
         url = gone.url
     dead = Settings(asr_model=f"{url}/models/x", llm_model=f"{url}/models/y", hf_token=TOKEN,
                     request_timeout_s=TIMEOUT_S)
-    started = time.monotonic()
-    with pytest.raises(EngineUnavailable):
+    caplog.set_level(logging.INFO)
+    with pytest.raises(EngineUnavailable, match="unavailable"):
         build("answerer", "remote", dead).answer("Hello?")
-    assert time.monotonic() - started < TIMEOUT_S + MARGIN_S
+    assert "(attempt 1); giving up" in caplog.text and "retrying" not in caplog.text
 
 
-def test_hard_deadline_bounds_a_call_that_ignores_its_timeout():
-    started = time.monotonic()
-    with pytest.raises(DeadlineExceeded):
-        run_with_deadline(lambda: time.sleep(5), 0.3)
-    assert time.monotonic() - started < 1.0
+@pytest.mark.timeout(RETURNS_WITHIN_S)
+def test_hard_deadline_gives_up_on_a_call_that_ignores_its_timeout():
+    released = threading.Event()
+    finished = threading.Event()
+
+    def ignores_its_timeout():
+        released.wait(RETURNS_WITHIN_S)
+        finished.set()
+
+    try:
+        with pytest.raises(DeadlineExceeded, match="no reply within 0.3 s"):
+            run_with_deadline(ignores_its_timeout, 0.3)
+        # It returned while the call was still going on: the deadline, not the call, ended the wait.
+        assert not finished.is_set()
+    finally:
+        released.set()
+    assert finished.wait(RETURNS_WITHIN_S), "the abandoned call never ended"
 
 
 # -- the token is never shown -----------------------------------------------------------------
@@ -244,17 +264,38 @@ def test_credentials_in_a_model_url_are_never_shown(api, caplog):
 
 # -- with the app's failover ------------------------------------------------------------------
 
-@pytest.mark.parametrize("behaviour", ["hang", "500", "401"])
-def test_a_failing_remote_answerer_hands_over_to_the_book_within_bounded_time(settings, api, behaviour):
+def returned_in_time(call):
+    """``call()``, which must return (or raise) within RETURNS_WITHIN_S: a hang guard, not a speed target."""
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["value"] = call()
+        except BaseException as error:  # handed to the test below
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(RETURNS_WITHIN_S)
+    assert not worker.is_alive(), f"still waiting after {RETURNS_WITHIN_S} s: it hung"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+@pytest.mark.parametrize("behaviour, tries", [("hang", 1), ("500", 2), ("401", 1)])
+def test_a_failing_remote_answerer_hands_over_to_the_book_after_its_bounded_tries(settings, api, behaviour, tries):
     from oracle.answer.book import load_proverbs
     from oracle.selection import choose
 
     answerer = choose("answerer", "remote", settings)
-    answerer.backup.answer("warm up")  # time the handover, not the book's first load
+    answerer.backup.answer("warm up")  # the book's first load (seconds on a busy machine) is not what is guarded
     api.behaviour = behaviour
     api.retry_after = "0"
-    started = time.monotonic()
-    reply = answerer.answer("Should I take the new job?")
-    assert time.monotonic() - started < TIMEOUT_S + MARGIN_S + 0.5
+    reply = returned_in_time(lambda: answerer.answer("Should I take the new job?"))
     assert reply in {proverb.text for proverb in load_proverbs()}
+    assert len(api.requests_of("chat")) == tries
     assert "backup" in answerer.name
+    # The primary now rests: the next question goes straight to the book, without a request.
+    assert answerer.answer("Will it rain?") in {proverb.text for proverb in load_proverbs()}
+    assert len(api.requests_of("chat")) == tries

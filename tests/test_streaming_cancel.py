@@ -18,7 +18,7 @@ from gradio_client import Client
 from oracle.pipeline import Oracle
 from oracle.web.flow import OracleFlow
 from harness.audio_tools import first_update
-from harness.gradio_api import api_fn_index
+from harness.gradio_api import api_fn_index, requests_waiting
 from harness.speaking import LONG_TEXT, LONG_TEXT_CHUNKS, wait_for_no_new_chunks, wait_until
 from harness.hearing import CLEAR_QUESTION, assert_heard
 
@@ -37,10 +37,20 @@ def assert_voice_stopped(flow, at_stop: int, before: int, streams: int = 1):
     made = after - before
     assert made < streams * LONG_TEXT_CHUNKS, f"all {made} chunks were made: the voice never stopped"
     if meter.open_streams:
-        time.sleep(flow.abandoned.idle_s + 0.2)
-        assert len(list(flow.speak("Yes."))) == 1
-    wait_until(lambda: meter.open_streams == 0, 5, "an abandoned stream was never closed")
+        close_abandoned_by_the_next_stream(flow)
+    wait_until(lambda: meter.open_streams == 0, 30, "an abandoned stream was never closed")
     assert_stays_quiet(meter)
+
+
+def close_abandoned_by_the_next_stream(flow) -> None:
+    """Start one more stream with every idle stream counted as abandoned (nobody listens to any now):
+    what happens ``idle_s`` after a stream was left suspended, without waiting ``idle_s``."""
+    patience = flow.abandoned.idle_s
+    flow.abandoned.idle_s = 0.0
+    try:
+        assert len(list(flow.speak("Yes."))) == 1
+    finally:
+        flow.abandoned.idle_s = patience
 
 
 def assert_stays_quiet(meter, seconds: float = 2.0):
@@ -58,12 +68,10 @@ def flow(served_demo):
 
 
 @pytest.fixture
-def meter(flow, monkeypatch):
-    # Abandoned streams are closed after 2 s instead of 30 s, so the tests need not wait long.
-    monkeypatch.setattr(flow.abandoned, "idle_s", 2.0)
+def meter(flow):
     meter = flow.oracle.speech_meter
     wait_for_no_new_chunks(meter, quiet_s=1.0, timeout_s=30)
-    flow.abandoned.close_idle(0.5)  # nothing is live between tests; close what an earlier test abandoned
+    flow.abandoned.close_idle(0.0)  # nothing is live between tests; close what an earlier test abandoned
     assert meter.open_streams == 0
     meter.reset_peak()
     return meter
@@ -121,8 +129,13 @@ def test_two_voices_at_once_and_a_job_cancelled_in_the_queue_never_speaks(server
     try:
         wait_until(lambda: meter.open_streams == app.SPEAKING_CONCURRENCY, 20, "two streams did not start")
         queued = clients[2].submit(LONG_TEXT, api_name="/speak")
-        time.sleep(1.0)
+        wait_until(lambda: requests_waiting(server_url) == 1 or meter.open_streams > app.SPEAKING_CONCURRENCY, 20,
+                   "the third answer neither waited in the queue nor started")
+        # While the two voices go on speaking, the third waits its turn: it neither starts nor leaves the queue.
+        at_queued = meter.chunks
+        wait_until(lambda: meter.chunks >= at_queued + 4, 30, "the two voices stopped speaking")
         assert meter.open_streams == app.SPEAKING_CONCURRENCY, "a third stream ran past the speaking limit"
+        assert requests_waiting(server_url) == 1, "the third answer left the queue while both voices spoke"
         queued.cancel()
     finally:
         for job in running:
@@ -155,17 +168,18 @@ def test_hearing_and_answering_are_not_held_up_by_speaking(server_url, client, s
 
 
 def test_a_stream_left_suspended_is_closed_when_the_next_one_starts(oracle):
-    """What Gradio sometimes does on cancel, done by hand: take one chunk, then walk away."""
+    """What Gradio sometimes does on cancel, done by hand: take one chunk, then walk away. Whether a stream
+    counts as abandoned is told by ``idle_s``; the test sets it to either side of the time that has passed
+    instead of waiting for a clock."""
     own = OracleFlow(Oracle(oracle.transcriber, oracle.answerer, oracle.speaker))
-    own.abandoned.idle_s = 0.5
     meter = own.oracle.speech_meter
     abandoned = own.speak(LONG_TEXT)
     assert next(abandoned)[1].size > 0
     assert meter.open_streams == 1
-    time.sleep(0.3)
-    assert len(list(own.speak("Yes."))) == 1  # too soon: the first one might still be listened to
+    own.abandoned.idle_s = 3600.0  # not idle long enough: it might still be listened to
+    assert len(list(own.speak("Yes."))) == 1
     assert meter.open_streams == 1
-    time.sleep(0.5)
+    own.abandoned.idle_s = 0.0  # idle for longer than that: abandoned
     chunks = meter.chunks
     assert len(list(own.speak("Yes."))) == 1
     assert meter.open_streams == 0
