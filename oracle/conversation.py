@@ -46,7 +46,7 @@ from oracle.pipeline import STREAMED, Oracle, Reply, clean_question, elapsed_ms
 TAIL_S = 0.2
 
 LISTENING, ENDED, ANSWERED, FAILED, CLOSED = "listening", "ended", "answered", "failed", "closed"
-HEARING_TOO_SLOW = "The oracle could not hear you in time just now. Please ask again."
+HEARING_TOO_SLOW = "hearing_too_slow"  # a key of oracle/messages: "The oracle could not hear you in time just now…"
 
 log = logging.getLogger(__name__)
 
