@@ -22,7 +22,7 @@ import gradio as gr
 
 from oracle import logs
 from oracle.config import Settings
-from oracle.examples import example_questions, spoken_examples
+from oracle.examples import example_questions, spoken_examples, voices_held_by
 from oracle.languages import AUTO, ENGLISH, SUPPORTED
 from oracle.limits import (ANSWERING_CONCURRENCY, DRAIN_EXIT_S, LISTENING_CONCURRENCY, MAX_FILE_SIZE, MICROPHONE_CHUNK_S,
                            QUEUE_MAX_SIZE, SPEAKING_CONCURRENCY, THINKING_CONCURRENCY, listen_time_limit_s)
@@ -53,7 +53,8 @@ def launch_settings(drain: Drain | None = None) -> dict:
 
 
 def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
-    examples_audio = spoken_examples(example_dir)  # every language's, recorded once per machine
+    # Every language's, recorded once per machine (by the voices the oracle holds already, where it does).
+    examples_audio = spoken_examples(example_dir, voices_held_by(oracle.speaker))
     # The answer is prepared at each pause; its voice is not: in Chromium a voice prepared ahead and streamed
     # whole in a few milliseconds sometimes never played (the player stayed empty), cause not yet found.
     flow = OracleFlow(oracle, prepare_voice=False)

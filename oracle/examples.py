@@ -16,6 +16,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -56,6 +57,21 @@ def _offline_voice(language: str):
     return embedded_voice(language)
 
 
+def voices_held_by(speaker) -> Callable[[str], object | None]:
+    """The offline voice of a language that the app's ``speaker`` (``LanguageVoices``) already holds, or None:
+    recording the examples then loads no voice a second time (the Japanese one takes seconds and ~100 MB)."""
+
+    def held(language: str):
+        voice_of = getattr(speaker, "voice", None)
+        if voice_of is None:
+            return None
+        voice = getattr(speaker, "english", None) if language == ENGLISH else voice_of(language)
+        voice = getattr(voice, "backup", voice)  # a GPU voice's offline backup
+        return voice if str(getattr(voice, "name", "")).startswith(_voice_kind(language)) else None
+
+    return held
+
+
 def _spoken_text(question: str) -> str:
     """The words as a voice reads them best: plain apostrophes and spaces (the page's typography aside)."""
     return question.replace("\u2019", "'").replace("\u202f", " ").replace("\u00a0", " ")
@@ -66,17 +82,20 @@ def _file_name(language: str, question: str) -> str:
     return f"example-{language}-{digest}.wav"
 
 
-def spoken_examples(directory: Path | None = None) -> dict[str, list[str]]:
-    """WAV files of every language's example questions, by language code, in ``example_questions`` order.
+def spoken_examples(directory: Path | None = None, voices: Callable[[str], object | None] | None = None,
+                    languages: Iterable[str] = tuple(SUPPORTED)) -> dict[str, list[str]]:
+    """WAV files of the example questions of ``languages`` (default: all), by language code, in
+    ``example_questions`` order.
 
     ``directory``: where the app's copies go (default: the shared cache itself). A file missing there is
-    copied from the shared cache, or recorded into it first."""
+    copied from the shared cache, or recorded into it first, by ``voices(language)`` when it gives a voice
+    (``voices_held_by``), else by a voice loaded for the purpose."""
     cache = shared_cache()
     directory = directory or cache
     for folder in {cache, directory}:
         folder.mkdir(parents=True, exist_ok=True)
     paths: dict[str, list[str]] = {}
-    for language in SUPPORTED:
+    for language in languages:
         voice = None
         paths[language] = []
         for question in example_questions(language):
@@ -85,7 +104,7 @@ def spoken_examples(directory: Path | None = None) -> dict[str, list[str]]:
             if not _usable(target):
                 if not _usable(made):
                     start = time.perf_counter()
-                    voice = voice or _offline_voice(language)
+                    voice = voice or (voices and voices(language)) or _offline_voice(language)
                     audio = np.concatenate(list(voice.stream(_spoken_text(question), language)))
                     _write_atomically(made, wav_bytes(audio, voice.sample_rate))
                     log.info("spoken example (%s) recorded in %.0f ms: %s", language,
