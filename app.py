@@ -202,7 +202,7 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
 
     # api_open=False: the queue is the only way in (gradio_client uses it); no direct POST to /run/.
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=1, api_open=False)
-    protect(demo)
+    protect(demo, language_inputs=[language, api_language])  # refusals are told in the language a request names
     demo.flow = flow  # for tests and benchmarks that watch the voice
     return demo
 

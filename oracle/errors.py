@@ -119,3 +119,50 @@ class LostVoice(EngineUnavailable):
 
 class AudioByLink(OracleError):
     key = "audio_by_link"
+
+
+# ---- what the web server refuses, before any question reaches the oracle (oracle.web.defences, middleware) ----
+
+class UnreadableRequest(OracleError):
+    """Inputs Gradio cannot read (a number for a recording, a path outside the app, too few values)."""
+
+    key = "unreadable_request"
+
+
+class Busy(OracleError):
+    """One visit or one client address has as many requests waiting as it may."""
+
+    key = "busy"
+
+
+class UnknownRequest(OracleError):
+    key = "unknown_request"
+
+
+class UnknownVisit(OracleError):
+    key = "unknown_visit"
+
+
+class RecordingEnded(OracleError):
+    key = "recording_ended"
+
+
+class NotServedHere(OracleError):
+    key = "not_served_here"
+
+
+class RequestTooLarge(OracleError):
+    key = "request_too_large"
+
+    def __init__(self, kilobytes: int):
+        super().__init__(kb=kilobytes)
+
+
+class UnreadableBody(OracleError):
+    key = "unreadable_body"
+
+
+class Closing(OracleError):
+    """The server is draining (SIGTERM)."""
+
+    key = "closing"

@@ -21,12 +21,12 @@ import spaces
 from oracle.conversation import Conversation, Conversations, Turn
 from oracle.errors import NothingToSpeak, OracleError
 from oracle.language_id import language_of
-from oracle.languages import browser_language, parse_language
-from oracle.messages import say
+from oracle.languages import parse_language
 from oracle.limits import HISTORY_LIMIT, SPEAK_GPU_SECONDS, THINKING_CONCURRENCY
 from oracle.pipeline import Oracle, Reply, elapsed_ms
 from oracle.web.abandoned_streams import AbandonedStreams
 from oracle.web.gradio_internals import save_wav_to_cache
+from oracle.web.told import browser_hint, for_people
 from oracle.web.look import (ball_html, header_html, heard_html, history_title_html, live_html, status_html,
                              timings_line)
 
@@ -58,16 +58,12 @@ class Page:
         return [self.voice, self.ball, self.status, self.timings, self.history]
 
 
-def _for_people(error: OracleError, language: str | None) -> gr.Error:
-    """The oracle's friendly message, in ``language`` (None: English), as what Gradio shows a person (and a
-    gradio_client raises)."""
-    return gr.Error(error.message(language), title=say("error_title", language), print_exception=False)
+_for_people = for_people
 
 
 def _hint(request: gr.Request | None) -> str | None:
     """The visitor's browser language (``Accept-Language``): a hint for hearing, never a decision."""
-    headers = getattr(request, "headers", None)
-    return browser_language(headers.get("accept-language")) if headers is not None else None
+    return browser_hint(getattr(request, "headers", None))
 
 
 def _language(choice: str | None, request: gr.Request | None = None) -> str | None:
