@@ -20,6 +20,7 @@ from oracle.answer.book import load_book
 from oracle.answer.guard import FOOLISH_ANSWERS
 from oracle.errors import EmptyQuestion
 from oracle.examples import example_questions
+from oracle.languages import SUPPORTED
 from oracle.messages import TABLE
 from oracle.web.look import WORDS
 from harness.browser_tools import find_chromium, screenshot_dir
@@ -107,7 +108,15 @@ def test_the_page_is_in_the_browsers_language_and_its_examples_are_asked_in_it(c
             page.screenshot(path=shots / f"{locale}-answered.png", full_page=True)
             assert_no_english(page.evaluate(VISIBLE_TEXT), code, "answered")
 
-            # An empty question: refused in this language, under the steps and in the ball.
+            # Another language chosen: its examples; Auto again (its label in this language): this one's.
+            other = "ja" if code != "ja" else "de"
+            for choice, shown in ((SUPPORTED[other].native, other), (said["language_auto"], code)):
+                page.locator("#language input").click()
+                page.get_by_role("option", name=choice, exact=True).click()
+                page.wait_for_function(f"() => {ALL_SHOWN_EXAMPLES}().join() === "
+                                       f"'spoken-examples-{shown},typed-examples-{shown}'", timeout=WAIT_MS)
+
+            # An empty question (Auto chosen anew): refused in this language, under the steps and in the ball.
             page.locator("#question-text textarea").fill("")
             page.locator("#question-text textarea").press("Enter")
             page.wait_for_selector("#status .failed", timeout=WAIT_MS)

@@ -149,3 +149,10 @@ def test_the_timings_line_is_in_the_visitors_words(code):
     if code != "en":
         english = WORDS["en"]
         assert not re.search(rf"\b{english['timing_answering']}\b", line), line
+
+
+def test_the_readmes_french_example_is_what_the_table_says():
+    readme = (WORDS_DIR.parents[2] / "README.md").read_text(encoding="utf-8")
+    english, french = errors.BadAudio().message(), errors.BadAudio().message("fr")
+    api = readme[readme.index("Errors come back as"):readme.index("## Command line")]
+    assert english in api and " ".join(french.split()) in " ".join(api.split())
