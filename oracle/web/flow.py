@@ -58,9 +58,6 @@ class Page:
         return [self.voice, self.ball, self.status, self.timings, self.history]
 
 
-_for_people = for_people
-
-
 def _hint(request: gr.Request | None) -> str | None:
     """The visitor's browser language (``Accept-Language``): a hint for hearing, never a decision."""
     return browser_hint(getattr(request, "headers", None))
@@ -72,7 +69,7 @@ def _language(choice: str | None, request: gr.Request | None = None) -> str | No
     try:
         return parse_language(choice)
     except OracleError as error:
-        raise _for_people(error, _hint(request)) from None
+        raise for_people(error, _hint(request)) from None
 
 
 def _told_in(language: str | None, request: gr.Request | None) -> str | None:
@@ -103,7 +100,7 @@ class OracleFlow:
         the text's ("auto" or absent: the text's own; a problem is then told in English)."""
         told = _language(language)
         if not any(character.isalnum() for character in text or ""):  # empty, or only punctuation
-            raise _for_people(NothingToSpeak(), told)
+            raise for_people(NothingToSpeak(), told)
         language = told or language_of(text)
         yield from self._voice(text, language, self.oracle.speak(text, language), told)
 
@@ -116,7 +113,7 @@ class OracleFlow:
                 count, samples = count + 1, samples + chunk.size
                 yield rate, chunk
         except OracleError as error:
-            raise _for_people(error, told) from None
+            raise for_people(error, told) from None
         finally:
             log.info("speak (%s): first audio %s ms · %d chunks, %.1f s of audio in %.0f ms", language,
                      "–" if first_audio_ms is None else f"{first_audio_ms:.0f}", count, samples / rate,
@@ -126,7 +123,7 @@ class OracleFlow:
         try:
             return self.oracle.sample_rate, self.oracle.speak_all(text, language)
         except OracleError as error:
-            raise _for_people(error, told) from None
+            raise for_people(error, told) from None
 
     # ---- API endpoints (gradio_client); ``language`` is optional, so older clients keep working ----
 
@@ -135,7 +132,7 @@ class OracleFlow:
         try:
             reply = ask(question, code, _hint(request))
         except OracleError as error:
-            raise _for_people(error, _told_in(code, request)) from None
+            raise for_people(error, _told_in(code, request)) from None
         log_request(reply)
         return reply
 
@@ -162,7 +159,7 @@ class OracleFlow:
 
     def _failed(self, stage: str, error: OracleError, typed: bool, told: str | None,
                 request: gr.Request | None) -> dict:
-        """The failed look, the message in ``told``. The step then raises ``_for_people(error, told)``: the
+        """The failed look, the message in ``told``. The step then raises ``for_people(error, told)``: the
         message shows, and the speaking step (wired with ``.success``) does not run."""
         page, words = self.page, _hint(request)
         return {page.ball: ball_html(stage, failed=True, language=words),
@@ -183,7 +180,7 @@ class OracleFlow:
         except OracleError as error:
             told = _told_in(code, request)
             yield self._failed("hearing", error, typed=False, told=told, request=request)
-            raise _for_people(error, told) from None
+            raise for_people(error, told) from None
         log_request(reply)
         yield self._answered(reply, request)
 
@@ -194,7 +191,7 @@ class OracleFlow:
         except OracleError as error:
             told = _told_in(code, request)
             yield self._failed("consulting", error, typed=True, told=told, request=request)
-            raise _for_people(error, told) from None
+            raise for_people(error, told) from None
         log_request(reply)
         yield self._answered(reply, request)
 
@@ -209,7 +206,7 @@ class OracleFlow:
         page = self.page
         failure = conversation.failure_to_tell() if conversation is not None else None
         if failure is not None:  # it failed since the last chunk (its engine): the stream ends with why
-            raise _for_people(failure, _told_in(conversation.language, request))
+            raise for_people(failure, _told_in(conversation.language, request))
         if chunk_path is None and (conversation is None or conversation.state != "listening"):
             return {page.conversation: conversation}  # the stream's last turn, after Stop: nothing new
         if conversation is None or conversation.state != "listening":
@@ -218,7 +215,7 @@ class OracleFlow:
             conversation.add_file(chunk_path)
         failure = conversation.failure_to_tell()
         if failure is not None:  # this chunk was refused: the stream ends with why
-            raise _for_people(failure, _told_in(conversation.language, request))
+            raise for_people(failure, _told_in(conversation.language, request))
         return {page.conversation: conversation,
                 page.live: live_html(conversation.partial, conversation.seconds, conversation.heard_speech,
                                      conversation.prepared, conversation.ended, conversation.state == "failed",
@@ -234,7 +231,7 @@ class OracleFlow:
         except OracleError as error:
             told = _told_in(conversation.language, request)
             yield {**self._failed("hearing", error, typed=False, told=told, request=request), page.conversation: None}
-            raise _for_people(error, told) from None
+            raise for_people(error, told) from None
         log_request(turn.reply)
         yield {**self._answered(turn.reply, request, turn.voice), page.conversation: None}
 
