@@ -122,7 +122,7 @@ class Oracle:
         hearing = self.transcriber.name if self.transcriber else "none"
         return f"hearing: {hearing} · answering: {self.answerer.name} · voice: {self.speaker.name}"
 
-    def engine_names(self, language: str) -> dict:
+    def engines_of(self, language: str) -> dict:
         """The names of the engines that hear, answer and speak ``language``, and whether that voice sounds
         robotic (the page says so, in the visitor's words)."""
         voice_name = getattr(self.speaker, "voice_name", None)
@@ -133,7 +133,7 @@ class Oracle:
 
     def engines_for(self, language: str) -> str:
         """The engines that hear, answer and speak ``language`` (a voice people would call robotic says so)."""
-        names = self.engine_names(language)
+        names = self.engines_of(language)
         voice = names["voice"] + (" (robotic voice)" if names["robotic"] else "")
         return f"hearing: {names['hearing']} · answering: {names['answering']} · voice: {voice}"
 

@@ -271,7 +271,7 @@ class OracleFlow:
                     yield {page.voice: (rate, chunk)}
         except gr.Error as error:  # speak() turns the oracle's errors into gr.Error
             log.warning("speaking failed: %s", error)
-        timings = timings_line(reply, first_audio_ms, self.oracle.engine_names(reply.language), words)
+        timings = timings_line(reply, first_audio_ms, self.oracle.engines_of(reply.language), words)
         if not chunks:  # no voice this time: the written answer stands
             yield {page.ball: ball_html("done", reply.answer, language=words),
                    page.status: status_html("done", "lost_voice", typed=reply.typed, answer=reply.answer,

@@ -36,7 +36,7 @@ def _engine(name: str, said: dict[str, str]) -> str:
 
 
 def timings_line(reply: Reply | None, first_audio_ms: float | None, engines: dict, language: str | None = None) -> str:
-    """How long each step took and which engines answered (``Oracle.engine_names``), in ``language``'s words
+    """How long each step took and which engines answered (``Oracle.engines_of``), in ``language``'s words
     (the engines' names are names)."""
     if reply is None:
         return ""
