@@ -15,7 +15,6 @@ import logging
 import os
 import signal
 import sys
-import tempfile
 from pathlib import Path
 
 import spaces  # noqa: F401  (must be imported before anything initialises CUDA: ZeroGPU)
@@ -23,8 +22,8 @@ import gradio as gr
 
 from oracle import logs
 from oracle.config import Settings
-from oracle.examples import EXAMPLE_QUESTIONS, spoken_examples
-from oracle.languages import AUTO, SUPPORTED
+from oracle.examples import example_questions, spoken_examples, voices_held_by
+from oracle.languages import AUTO, ENGLISH, SUPPORTED
 from oracle.limits import (ANSWERING_CONCURRENCY, DRAIN_EXIT_S, LISTENING_CONCURRENCY, MAX_FILE_SIZE, MICROPHONE_CHUNK_S,
                            QUEUE_MAX_SIZE, SPEAKING_CONCURRENCY, THINKING_CONCURRENCY, listen_time_limit_s)
 from oracle.pipeline import Oracle
@@ -33,8 +32,9 @@ from oracle.web.defences import protect, server_settings
 from oracle.web.gradio_internals import BlocksWithLook, check_gradio_version, examples_loaded
 from oracle.web.housekeeping import cache_sweep_settings
 from oracle.web.middleware import Drain
-from oracle.web.look import (LOOK, PAGE_SCRIPT, ball_html, header_html, history_entry_html, history_title_html, js_values,
-                             js_values_unless_answer_kept, live_html, say, status_html, words)
+from oracle.web.look import (LOOK, PAGE_SCRIPT, ball_html, examples_for_choice_js, header_html, history_entry_html,
+                             history_title_html, js_values, js_values_unless_answer_kept, live_html, page_language_js,
+                             say, status_html, words)
 from oracle.web.speech_stream import SpeechStream
 
 TITLE = "Magic 8 Ball 🎱"
@@ -53,7 +53,8 @@ def launch_settings(drain: Drain | None = None) -> dict:
 
 
 def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
-    examples_audio = spoken_examples(example_dir or Path(tempfile.gettempdir()) / "magic8ball-examples")
+    # Every language's, recorded once per machine (by the voices the oracle holds already, where it does).
+    examples_audio = spoken_examples(example_dir, voices_held_by(oracle.speaker))
     # The answer is prepared at each pause; its voice is not: in Chromium a voice prepared ahead and streamed
     # whole in a few milliseconds sometimes never played (the player stayed empty), cause not yet found.
     flow = OracleFlow(oracle, prepare_voice=False)
@@ -89,15 +90,23 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
                 typed = gr.Textbox(label=say("typed_label"), placeholder=say("typed_placeholder"),
                                    lines=1, max_lines=3, elem_id="question-text")
                 ask_button = gr.Button(say("ask_button"), variant="primary", elem_id="ask-button")
-                spoken_examples_ui = gr.Examples(
-                    examples_audio, inputs=[example_audio], label=say("spoken_examples"),
-                    example_labels=[f"🔊 {q}" for q in EXAMPLE_QUESTIONS], elem_id="spoken-examples")
-                # Labelled, like the spoken ones: Gradio 6.17 draws unlabelled examples by loading the input's
-                # Example component asynchronously, which can read the Dataset's props before they are set
-                # ("Cannot read properties of undefined (reading '0')" in the page); labels are plain text.
-                typed_examples_ui = gr.Examples(
-                    [[q] for q in EXAMPLE_QUESTIONS], inputs=[typed], label=say("typed_examples"),
-                    example_labels=list(EXAMPLE_QUESTIONS), elem_id="typed-examples")
+                # Every language's examples; the page shows those of the language chosen (Auto: the browser's),
+                # at once in the browser (page_language_js, examples_for_choice_js). Each is asked in its
+                # own language. English shows until the page's script has chosen.
+                example_sets = []  # (language, its spoken examples, its typed examples, its language as input)
+                for code in SUPPORTED:
+                    questions = example_questions(code)
+                    spoken_set = gr.Examples(
+                        [[path] for path in examples_audio[code]], inputs=[example_audio],
+                        label=say("spoken_examples"), example_labels=[f"🔊 {q}" for q in questions],
+                        elem_id=f"spoken-examples-{code}", visible=code == ENGLISH or "hidden")
+                    # Labelled, like the spoken ones: Gradio 6.17 draws unlabelled examples by loading the input's
+                    # Example component asynchronously, which can read the Dataset's props before they are set
+                    # ("Cannot read properties of undefined (reading '0')" in the page); labels are plain text.
+                    typed_set = gr.Examples(
+                        [[q] for q in questions], inputs=[typed], label=say("typed_examples"),
+                        example_labels=questions, elem_id=f"typed-examples-{code}", visible=code == ENGLISH or "hidden")
+                    example_sets.append((code, spoken_set, typed_set, gr.State(code)))
                 history_title = gr.HTML(history_title_html(), elem_id="history-title")
 
                 @gr.render(inputs=[history_state])
@@ -120,9 +129,15 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
         # The page's own script (oracle/web/page.js): microphone problems, hands-free Stop, keyboard focus; and
         # the page's own words in the visitor's language (Gradio translates the components' labels itself).
         demo.load(None, None, None, js=PAGE_SCRIPT, **ui)
+        example_datasets = [ui_set.dataset for _, spoken_set, typed_set, _ in example_sets
+                            for ui_set in (spoken_set, typed_set)]
+        example_codes = [code for code, *_ in example_sets for _kind in ("spoken", "typed")]
+        # The language control's "Auto" in the browser's words, and the examples of the browser's language.
+        demo.load(None, None, [language] + example_datasets, js=page_language_js(example_codes), **ui)
+        language.change(None, [language], example_datasets, js=examples_for_choice_js(example_codes), **ui)
         demo.load(flow.page_words, None, [title, history_title, ball, status], concurrency_limit=None, **ui)
 
-        def chain(trigger, consult_fn, question_input, typed_flow: bool):
+        def chain(trigger, consult_fn, question_input, typed_flow: bool, language_input=language):
             first = "consulting" if typed_flow else "hearing"
             # At once, in the browser: show the first stage, silence the last answer (a fresh player).
             trigger(None, None, [ball, status, heard, timings, voice], js=js_values(lambda language: (
@@ -130,7 +145,7 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
                 "", "", None)), **ui)
             group = dict(concurrency_id="answer", concurrency_limit=ANSWERING_CONCURRENCY) if typed_flow else \
                 dict(concurrency_id="think", concurrency_limit=THINKING_CONCURRENCY)
-            thinking = trigger(consult_fn, inputs=[question_input, language], outputs=page.thinking_outputs,
+            thinking = trigger(consult_fn, inputs=[question_input, language_input], outputs=page.thinking_outputs,
                                trigger_mode="once", **group, **ui)
             speak(thinking)
 
@@ -156,10 +171,13 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
         speak(microphone.stop_recording(
             flow.consult_streamed, inputs=[conversation_state], outputs=page.thinking_outputs + [conversation_state],
             concurrency_id="think", concurrency_limit=THINKING_CONCURRENCY, trigger_mode="once", **ui))
-        chain(examples_loaded(spoken_examples_ui).then, flow.consult_spoken, example_audio, typed_flow=False)
         chain(ask_button.click, flow.consult_typed, typed, typed_flow=True)
         chain(typed.submit, flow.consult_typed, typed, typed_flow=True)
-        chain(examples_loaded(typed_examples_ui).then, flow.consult_typed, typed, typed_flow=True)
+        for _code, spoken_set, typed_set, its_language in example_sets:  # an example is asked in its language
+            chain(examples_loaded(spoken_set).then, flow.consult_spoken, example_audio, typed_flow=False,
+                  language_input=its_language)
+            chain(examples_loaded(typed_set).then, flow.consult_typed, typed, typed_flow=True,
+                  language_input=its_language)
         voice.stop(flow.finished, inputs=[turn_state], outputs=[ball, status], concurrency_limit=None, **ui)
 
         # ---- API-only components, for gradio_client scripts ----
@@ -184,7 +202,7 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
 
     # api_open=False: the queue is the only way in (gradio_client uses it); no direct POST to /run/.
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=1, api_open=False)
-    protect(demo)
+    protect(demo, language_inputs=[language, api_language])  # refusals are told in the language a request names
     demo.flow = flow  # the draining server closes its recordings (housekeeping); tests and benchmarks watch it
     return demo
 

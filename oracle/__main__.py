@@ -8,6 +8,7 @@
 A typed question loads no hearing engine, and without ``-o`` no voice is loaded (nor torch, which only
 choosing a voice may import: ``ask --text`` answers in about a second); a missing or unreadable file is
 told before any engine loads. Errors are one line on stderr (and ``{"error": …}`` with --json) and exit status 2.
+What it says is in the ``--language`` given (``oracle/messages``), English when none is (auto).
 """
 
 from __future__ import annotations
@@ -39,15 +40,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def fail(message: str, as_json: bool) -> int:
+def fail(message: str, as_json: bool, told: str | None = None) -> int:
+    """``message`` (already in the language ``told``) as the one error line, exit status 2."""
+    from oracle.messages import say
+
     if as_json:
-        print(json.dumps({"error": message}))
-    print(f"error: {message}", file=sys.stderr)
+        print(json.dumps({"error": message}, ensure_ascii=False))
+    print(say("cli_error", told, message=message), file=sys.stderr)
     return USAGE_ERROR
-
-
-def spoken_list(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 def wake_oracle(settings, hearing: bool, voice: bool):
@@ -63,22 +63,27 @@ def wake_oracle(settings, hearing: bool, voice: bool):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from oracle.errors import OracleError
+    from oracle.languages import parse_language
+    from oracle.messages import say
+
+    try:
+        language, refused = parse_language(args.language), None
+    except OracleError as error:
+        language, refused = None, error
+    told = language  # the language the person is told things in: the one asked for, English when none (auto)
     # Checked before any engine loads: a typo in a path is told at once.
     if args.audio is not None and not args.audio.is_file():
-        return fail(f"No such file: {args.audio}", args.json)
+        return fail(say("no_such_file", told, path=args.audio), args.json, told)
     if args.output is not None and not args.output.parent.is_dir():
-        return fail(f"No such folder for the answer: {args.output.parent}", args.json)
+        return fail(say("no_such_folder", told, path=args.output.parent), args.json, told)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
 
     from oracle.config import Settings
-    from oracle.errors import OracleError
-    from oracle.languages import parse_language
 
-    try:
-        language = parse_language(args.language)
-    except OracleError as error:
-        return fail(str(error), args.json)
+    if refused is not None:
+        return fail(refused.message(told), args.json, told)
     settings = Settings.from_env()
     typed = args.text is not None
     recording = None
@@ -88,11 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             recording = load_question(args.audio, settings.min_question_s, settings.max_question_s)
         except OracleError as error:
-            return fail(str(error), args.json)
+            return fail(error.message(told), args.json, told)
 
     speaking = args.output is not None
-    loading = (["hearing"] if not typed else []) + ["answering"] + (["voice"] if speaking else [])
-    print(f"Waking the oracle (loading {spoken_list(loading)})…", file=sys.stderr, flush=True)
+    loading = ("cli_loading_typed" if typed else "cli_loading_spoken") + ("" if speaking else "_silent")
+    print(say(loading, told), file=sys.stderr, flush=True)
     start = time.perf_counter()
     from oracle.audio import wav_bytes
     from oracle.pipeline import SPOKEN
@@ -108,16 +113,16 @@ def main(argv: list[str] | None = None) -> int:
             reply = oracle.reply_to(heard.text, heard.language, SPOKEN, hear_ms=(time.perf_counter() - start) * 1000)
         timings.update(hear_ms=None if reply.typed else round(reply.hear_ms), answer_ms=round(reply.answer_ms))
         if not args.json:
-            print(f"You asked: {reply.question}")
-            print(f"The oracle says: {reply.answer}", flush=True)
+            print(say("cli_you_asked", told, question=reply.question))
+            print(say("cli_oracle_says", told, answer=reply.answer), flush=True)
         if args.output:
             start = time.perf_counter()
             args.output.write_bytes(wav_bytes(oracle.speak_all(reply.answer, reply.language), oracle.sample_rate))
             timings["speak_ms"] = round((time.perf_counter() - start) * 1000)
             if not args.json:
-                print(f"Spoken answer: {args.output}")
+                print(say("cli_spoken_answer", told, path=args.output))
     except OracleError as error:
-        return fail(str(error), args.json)
+        return fail(error.message(told), args.json, told)
     if args.json:
         engines = {"hearing": oracle.transcriber.name if oracle.transcriber else None,
                    "answering": oracle.answerer.name, "voice": oracle.speaker.name if oracle.speaker else None}

@@ -23,7 +23,7 @@ import wave
 import numpy as np
 import soxr
 
-from oracle.errors import BadAudio, NoAudio, NoSound, OracleError, TooShort
+from oracle.errors import BadAudio, NoAudio, NoSound, OracleError, SlowToRead, TooShort, UnusualFormat
 from oracle.limits import (DECODE_TIME_LIMIT_S, MAX_CHANNELS, MAX_QUESTION_SECONDS, MAX_SAMPLE_RATE,
                            MIN_QUESTION_SECONDS, MIN_SAMPLE_RATE)
 from oracle.vad import SAMPLE_RATE as VAD_SAMPLE_RATE, speech_seconds
@@ -41,7 +41,6 @@ SAME_SOURCE = 0.5
 # Opening reads no more than this to learn a recording's format, so that a header claiming an absurd
 # rate is refused before its data is touched (FFmpeg would otherwise read up to 5 MB to "analyse" it).
 HEADER_PROBE = {"probesize": "65536", "analyzeduration": "200000"}
-SLOW_TO_READ = "That recording took too long to read. Please record a shorter question."
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +207,7 @@ def _demux(file, container: str, max_seconds: float) -> tuple[np.ndarray, int]:
             if frames >= wanted:
                 break
             if time.monotonic() > deadline:
-                raise BadAudio(SLOW_TO_READ)
+                raise SlowToRead()
     if not chunks:
         return np.zeros((channel_count, 0), dtype=np.float32), rate
     return np.concatenate(chunks, axis=1)[:, :wanted], rate
@@ -217,9 +216,7 @@ def _demux(file, container: str, max_seconds: float) -> tuple[np.ndarray, int]:
 def _checked_format(rate: int, channels: int) -> tuple[int, int]:
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE or not 1 <= channels <= MAX_CHANNELS:
         log.info("upload refused: %d Hz, %d channels", rate, channels)
-        shape = f"{rate:,} Hz, {channels} channel{'' if channels == 1 else 's'}"
-        raise BadAudio(f"That file's format ({shape}) is not one a microphone records. "
-                       "Please record your question again.")
+        raise UnusualFormat(rate, channels)
     return rate, channels
 
 

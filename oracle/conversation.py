@@ -43,7 +43,7 @@ import soxr
 from oracle.audio import SAMPLE_RATE, mix_to_mono, read_channels
 from oracle.endpointing import Endpointer
 from oracle.engines import Transcription
-from oracle.errors import BadAudio, EngineUnavailable, NoAudio, NoSpeech, OracleError
+from oracle.errors import BadAudio, EngineUnavailable, HearingTooSlow, NoAudio, NoSpeech, OracleError
 from oracle.limits import HEARING_DEADLINE_S, LISTEN_IDLE_S
 from oracle.pipeline import STREAMED, Oracle, Reply, clean_question, elapsed_ms
 
@@ -68,7 +68,6 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     FAILED: frozenset({CLOSED}),
     CLOSED: frozenset(),
 }
-HEARING_TOO_SLOW = "The oracle could not hear you in time just now. Please ask again."
 
 log = logging.getLogger(__name__)
 
@@ -387,7 +386,7 @@ class Conversation:
         """``audio``'s words in ``language`` (None: auto) into ``hearing``, or why there are none."""
         try:
             if not self._slots.acquire(timeout=slot_wait_s):
-                raise EngineUnavailable(HEARING_TOO_SLOW)
+                raise HearingTooSlow()
             try:
                 if not self._wanted():
                     raise NoAudio()  # closed or failed while waiting for a slot: nobody will read it
@@ -441,7 +440,7 @@ class Conversation:
         if not hearing.done.wait(max(0.0, deadline - time.perf_counter())):
             log.warning("hearing engine %s missed its %.0f s deadline", self.oracle.transcriber.name,
                         deadline - since)
-            raise EngineUnavailable(HEARING_TOO_SLOW)
+            raise HearingTooSlow()
         if hearing.error is not None:
             raise hearing.error
         return hearing.heard

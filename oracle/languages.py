@@ -35,8 +35,11 @@ SUPPORTED: dict[str, Language] = {language.code: language for language in (
 
 
 class UnsupportedLanguage(OracleError):
-    default_message = ("That language is not supported. Choose auto or one of: "
-                       + ", ".join(f"{code} ({language.native})" for code, language in SUPPORTED.items()) + ".")
+    key = "unsupported_language"
+
+    def __init__(self, detail: str | None = None):
+        choices = ", ".join(f"{code} ({language.native})" for code, language in SUPPORTED.items())
+        super().__init__(detail, choices=choices)
 
 
 def parse_language(value: str | None) -> str | None:

@@ -16,7 +16,7 @@ from oracle.answer.guard import sanitize
 from oracle.audio import checked_question, load_question
 from oracle.config import Settings
 from oracle.engines import Transcription
-from oracle.errors import EmptyQuestion, EngineUnavailable, NoSpeech, OracleError
+from oracle.errors import CouldNotHear, EmptyQuestion, EngineUnavailable, LostVoice, NoSpeech, OracleError
 from oracle.language_id import language_of
 from oracle.languages import ENGLISH
 from oracle.limits import MAX_QUESTION_CHARS, MAX_SPEAK_CHARS, SPEAK_TIME_LIMIT_S
@@ -122,15 +122,20 @@ class Oracle:
         hearing = self.transcriber.name if self.transcriber else "none"
         return f"hearing: {hearing} · answering: {self.answerer.name} · voice: {self.speaker.name}"
 
+    def engines_of(self, language: str) -> dict:
+        """The names of the engines that hear, answer and speak ``language``, and whether that voice sounds
+        robotic (the page says so, in the visitor's words)."""
+        voice_name = getattr(self.speaker, "voice_name", None)
+        robotic = getattr(self.speaker, "robotic", None)
+        return {"hearing": self.transcriber.name if self.transcriber else "none", "answering": self.answerer.name,
+                "voice": voice_name(language) if voice_name else self.speaker.name,
+                "robotic": robotic is not None and robotic(language)}
+
     def engines_for(self, language: str) -> str:
         """The engines that hear, answer and speak ``language`` (a voice people would call robotic says so)."""
-        hearing = self.transcriber.name if self.transcriber else "none"
-        voice_name = getattr(self.speaker, "voice_name", None)
-        voice = voice_name(language) if voice_name else self.speaker.name
-        robotic = getattr(self.speaker, "robotic", None)
-        if robotic is not None and robotic(language):
-            voice += " (robotic voice)"
-        return f"hearing: {hearing} · answering: {self.answerer.name} · voice: {voice}"
+        names = self.engines_of(language)
+        voice = names["voice"] + (" (robotic voice)" if names["robotic"] else "")
+        return f"hearing: {names['hearing']} · answering: {names['answering']} · voice: {voice}"
 
     @property
     def sample_rate(self) -> int:
@@ -167,7 +172,7 @@ class Oracle:
             raise
         except Exception as error:  # one line: a broken engine must not flood the log with tracebacks
             log.error("hearing engine %s failed: %s: %s", self.transcriber.name, type(error).__name__, error)
-            raise EngineUnavailable("The oracle could not hear you just now. Please try again.") from error
+            raise CouldNotHear() from error
         question = clean_question(heard.text)
         if not re.search(r"\w", question):
             raise NoSpeech()
@@ -226,14 +231,17 @@ class Oracle:
                     chunk = next(stream)
                 except StopIteration:
                     return
+                except EngineUnavailable as error:
+                    if chunks_sent == 0:  # the person is told the voice is lost; the engine's words are logged
+                        log.warning("voice %s failed before speaking: %s", self.speaker.name, error)
+                        raise LostVoice(str(error)) from error
+                    raise
                 except OracleError:
                     raise
                 except Exception as error:
                     if chunks_sent == 0:
                         log.exception("voice %s failed before speaking", self.speaker.name)
-                        raise EngineUnavailable(
-                            "The oracle lost its voice just now; its answer is written above. Please try again."
-                        ) from error
+                        raise LostVoice() from error
                     log.exception("voice %s failed after %d chunks; the stream ends there",
                                   self.speaker.name, chunks_sent)
                     return

@@ -12,31 +12,44 @@ from starlette.middleware import Middleware
 
 from oracle.limits import (MAX_STREAMS_PER_ADDRESS, MAX_VISITS, MAX_WAITING_CHUNKS, MAX_WAITING_PER_ADDRESS,
                            MAX_WAITING_PER_VISIT)
-from oracle.errors import AudioByLink
+from oracle.errors import AudioByLink, Busy, OracleError, UnknownRequest, UnreadableRequest
+from oracle.messages import say
 from oracle.web.gradio_internals import (forget_failed_generators, guard_the_queue, name_every_error,
                                          refuse_unreadable_inputs, refuse_urls_as_audio, take_every_chunk)
 from oracle.web.housekeeping import housekeeping
 from oracle.web.middleware import SESSION_HASH, Drain, FrontDoor
+from oracle.web.told import for_people, told_in
 
-BUSY_MESSAGE = "You have several questions waiting already: please wait for their answers."
-UNKNOWN_REQUEST_MESSAGE = "Unknown request: please reload the page."
-UNREADABLE_INPUTS_MESSAGE = "That request could not be read: send a recording or a question as the API page shows."
-SOMETHING_WENT_WRONG_MESSAGE = "Something went wrong on the oracle's side. Please try again."
+# The English of what these refusals say (each request is told them in its own language).
+BUSY_MESSAGE = Busy().message()
+UNKNOWN_REQUEST_MESSAGE = UnknownRequest().message()
+UNREADABLE_INPUTS_MESSAGE = UnreadableRequest().message()
+# Said when an error reaches Gradio that is none of the oracle's (a bug): nothing tells whose request it was,
+# so it is English.
+SOMETHING_WENT_WRONG_MESSAGE = say("something_went_wrong")
 
 
-def protect(demo: gr.Blocks) -> None:
+def protect(demo: gr.Blocks, language_inputs=()) -> None:
     """Everything the app changes in Gradio, installed once (installing it again changes nothing): the
     queue's checks on every request joining it, every microphone chunk taken in order, a message with every
-    error it sends, no URL taken for a recording, and no failed generator's record left for the next one."""
-    refuse_urls_as_audio(demo, str(AudioByLink()))
+    error it sends, no URL taken for a recording, and no failed generator's record left for the next one.
+    ``language_inputs``: the components that carry a request's language; its refusals are told in it."""
+    demo.language_inputs = {block._id for block in language_inputs}  # also read by the drain (housekeeping)
+    refuse_urls_as_audio(demo, AudioByLink)
     forget_failed_generators(demo)
     guard_the_queue(demo, session_hash=SESSION_HASH, max_waiting_per_visit=MAX_WAITING_PER_VISIT,
                     max_waiting_per_address=MAX_WAITING_PER_ADDRESS, max_streams_per_address=MAX_STREAMS_PER_ADDRESS,
-                    busy_message=BUSY_MESSAGE,
-                    unknown_message=UNKNOWN_REQUEST_MESSAGE)
+                    busy_message=lambda fn, values, headers: Busy().message(_told(demo, fn, values, headers)),
+                    unknown_message=lambda fn, values, headers: UnknownRequest().message(
+                        _told(demo, fn, values, headers)))
     take_every_chunk(demo, MAX_WAITING_CHUNKS)
-    refuse_unreadable_inputs(demo, UNREADABLE_INPUTS_MESSAGE)
+    refuse_unreadable_inputs(demo, lambda error, fn, values: for_people(
+        error if isinstance(error, OracleError) else UnreadableRequest(), _told(demo, fn, values, None)))
     name_every_error(SOMETHING_WENT_WRONG_MESSAGE)
+
+
+def _told(demo: gr.Blocks, fn, values: list | None, headers) -> str | None:
+    return told_in(getattr(fn, "inputs", ()), values, headers, getattr(demo, "language_inputs", set()))
 
 
 def server_settings(max_file_size: str, drain: Drain) -> dict:

@@ -19,13 +19,14 @@ import numpy as np
 import spaces
 
 from oracle.conversation import Conversation, Conversations, Turn
-from oracle.errors import OracleError
+from oracle.errors import NothingToSpeak, OracleError
 from oracle.language_id import language_of
-from oracle.languages import browser_language, parse_language
+from oracle.languages import parse_language
 from oracle.limits import HISTORY_LIMIT, SPEAK_GPU_SECONDS, THINKING_CONCURRENCY
 from oracle.pipeline import Oracle, Reply, elapsed_ms
 from oracle.web.abandoned_streams import AbandonedStreams
 from oracle.web.gradio_internals import save_wav_to_cache
+from oracle.web.told import browser_hint, for_people
 from oracle.web.look import (ball_html, header_html, heard_html, history_title_html, live_html, status_html,
                              timings_line)
 
@@ -57,22 +58,24 @@ class Page:
         return [self.voice, self.ball, self.status, self.timings, self.history]
 
 
-def _for_people(error: OracleError) -> gr.Error:
-    """The oracle's friendly message as what Gradio shows a person (and a gradio_client raises)."""
-    return gr.Error(str(error), print_exception=False)
+def _hint(request: gr.Request | None) -> str | None:
+    """The visitor's browser language (``Accept-Language``): a hint for hearing, never a decision."""
+    return browser_hint(getattr(request, "headers", None))
 
 
-def _language(choice: str | None) -> str | None:
+def _language(choice: str | None, request: gr.Request | None = None) -> str | None:
+    """The language a request names (None: auto). One it does not support is told in the browser's language
+    (an API script sends none: English)."""
     try:
         return parse_language(choice)
     except OracleError as error:
-        raise _for_people(error) from None
+        raise for_people(error, _hint(request)) from None
 
 
-def _hint(request: gr.Request | None) -> str | None:
-    """The visitor's browser language (``Accept-Language``): a hint for hearing, never a decision."""
-    headers = getattr(request, "headers", None)
-    return browser_language(headers.get("accept-language")) if headers is not None else None
+def _told_in(language: str | None, request: gr.Request | None) -> str | None:
+    """The language a person is told things in: the question's when the request names it, else the browser's;
+    neither (an API script that names none): None, English, as before there were languages."""
+    return language or _hint(request)
 
 
 class OracleFlow:
@@ -94,13 +97,14 @@ class OracleFlow:
 
     def _speak(self, text: str, language: str | None = None) -> Iterator[Audio]:
         """Stream the spoken ``text``: one chunk per sentence or clause, int16, one loudness. ``language``:
-        the text's ("auto" or absent: the text's own)."""
+        the text's ("auto" or absent: the text's own; a problem is then told in English)."""
+        told = _language(language)
         if not any(character.isalnum() for character in text or ""):  # empty, or only punctuation
-            raise gr.Error("There is nothing to speak: ask a question first.", print_exception=False)
-        language = _language(language) or language_of(text)
-        yield from self._voice(text, language, self.oracle.speak(text, language))
+            raise for_people(NothingToSpeak(), told)
+        language = told or language_of(text)
+        yield from self._voice(text, language, self.oracle.speak(text, language), told)
 
-    def _voice(self, text: str, language: str, chunks: Iterator[np.ndarray]) -> Iterator[Audio]:
+    def _voice(self, text: str, language: str, chunks: Iterator[np.ndarray], told: str | None) -> Iterator[Audio]:
         rate, start = self.oracle.sample_rate, time.perf_counter()
         first_audio_ms, count, samples = None, 0, 0
         try:
@@ -109,38 +113,39 @@ class OracleFlow:
                 count, samples = count + 1, samples + chunk.size
                 yield rate, chunk
         except OracleError as error:
-            raise _for_people(error) from None
+            raise for_people(error, told) from None
         finally:
             log.info("speak (%s): first audio %s ms · %d chunks, %.1f s of audio in %.0f ms", language,
                      "–" if first_audio_ms is None else f"{first_audio_ms:.0f}", count, samples / rate,
                      elapsed_ms(start))
 
-    def _speak_whole(self, text: str, language: str) -> Audio:
+    def _speak_whole(self, text: str, language: str, told: str | None = None) -> Audio:
         try:
             return self.oracle.sample_rate, self.oracle.speak_all(text, language)
         except OracleError as error:
-            raise _for_people(error) from None
+            raise for_people(error, told) from None
 
     # ---- API endpoints (gradio_client); ``language`` is optional, so older clients keep working ----
 
-    def _reply(self, ask, *args) -> Reply:
+    def _reply(self, ask, question, language: str | None, request: gr.Request | None) -> Reply:
+        code = _language(language, request)
         try:
-            reply = ask(*args)
+            reply = ask(question, code, _hint(request))
         except OracleError as error:
-            raise _for_people(error) from None
+            raise for_people(error, _told_in(code, request)) from None
         log_request(reply)
         return reply
 
     def ask(self, audio_path: str | None, language: str | None = None, request: gr.Request = None):
-        reply = self._reply(self.oracle.ask, audio_path, _language(language), _hint(request))
+        reply = self._reply(self.oracle.ask, audio_path, language, request)
         return reply.question, reply.answer
 
     def ask_text(self, question: str, language: str | None = None, request: gr.Request = None) -> str:
-        return self._reply(self.oracle.ask_text, question, _language(language), _hint(request)).answer
+        return self._reply(self.oracle.ask_text, question, language, request).answer
 
     def consult(self, audio_path: str | None, language: str | None = None, request: gr.Request = None):
-        reply = self._reply(self.oracle.ask, audio_path, _language(language), _hint(request))
-        spoken = self.speak_whole(reply.answer, reply.language)
+        reply = self._reply(self.oracle.ask, audio_path, language, request)
+        spoken = self.speak_whole(reply.answer, reply.language, _told_in(_language(language), request))
         return reply.question, reply.answer, spoken
 
     # ---- the page: hear and answer (CPU) ----
@@ -152,12 +157,13 @@ class OracleFlow:
         return header_html(words), history_title_html(words), ball_html("ready", language=words), \
             status_html("ready", language=words)
 
-    def _failed(self, stage: str, error: OracleError, typed: bool, request: gr.Request | None) -> dict:
-        """The failed look. The step then raises ``_for_people(error)``: the message shows, and the speaking
-        step (wired with ``.success``) does not run."""
+    def _failed(self, stage: str, error: OracleError, typed: bool, told: str | None,
+                request: gr.Request | None) -> dict:
+        """The failed look, the message in ``told``. The step then raises ``for_people(error, told)``: the
+        message shows, and the speaking step (wired with ``.success``) does not run."""
         page, words = self.page, _hint(request)
         return {page.ball: ball_html(stage, failed=True, language=words),
-                page.status: status_html(stage, str(error), failed=True, typed=typed, language=words),
+                page.status: status_html(stage, error.message(told), failed=True, typed=typed, language=words),
                 page.heard: "", page.turn: None}
 
     def _answered(self, reply: Reply, request: gr.Request | None, voice=None) -> dict:
@@ -167,21 +173,25 @@ class OracleFlow:
                 page.heard: heard_html(reply.question, words), page.turn: Turn(reply, voice)}
 
     def consult_spoken(self, audio_path: str | None, language: str | None = None, request: gr.Request = None):
-        """An uploaded recording (the spoken examples)."""
+        """An uploaded recording (the spoken examples, each with its own language)."""
+        code = _language(language, request)
         try:
-            reply = self.oracle.ask(audio_path, _language(language), _hint(request))
+            reply = self.oracle.ask(audio_path, code, _hint(request))
         except OracleError as error:
-            yield self._failed("hearing", error, typed=False, request=request)
-            raise _for_people(error) from None
+            told = _told_in(code, request)
+            yield self._failed("hearing", error, typed=False, told=told, request=request)
+            raise for_people(error, told) from None
         log_request(reply)
         yield self._answered(reply, request)
 
     def consult_typed(self, question: str, language: str | None = None, request: gr.Request = None):
+        code = _language(language, request)
         try:
-            reply = self.oracle.ask_text(question, _language(language), _hint(request))
+            reply = self.oracle.ask_text(question, code, _hint(request))
         except OracleError as error:
-            yield self._failed("consulting", error, typed=True, request=request)
-            raise _for_people(error) from None
+            told = _told_in(code, request)
+            yield self._failed("consulting", error, typed=True, told=told, request=request)
+            raise for_people(error, told) from None
         log_request(reply)
         yield self._answered(reply, request)
 
@@ -196,16 +206,16 @@ class OracleFlow:
         page = self.page
         failure = conversation.failure_to_tell() if conversation is not None else None
         if failure is not None:  # it failed since the last chunk (its engine): the stream ends with why
-            raise _for_people(failure)
+            raise for_people(failure, _told_in(conversation.language, request))
         if chunk_path is None and (conversation is None or not conversation.listening):
             return {page.conversation: conversation}  # the stream's last turn, after Stop: nothing new
         if conversation is None or not conversation.listening:
-            conversation = self.conversations.open(_language(language), _hint(request))
+            conversation = self.conversations.open(_language(language, request), _hint(request))
         if chunk_path is not None:
             conversation.add_file(chunk_path)
         failure = conversation.failure_to_tell()
         if failure is not None:  # this chunk was refused: the stream ends with why
-            raise _for_people(failure)
+            raise for_people(failure, _told_in(conversation.language, request))
         return {page.conversation: conversation,
                 page.live: live_html(conversation.partial, conversation.seconds, conversation.heard_speech,
                                      conversation.prepared, conversation.ended, conversation.failed,
@@ -218,8 +228,9 @@ class OracleFlow:
             conversation = self.conversations.open()
         turn = conversation.finish()
         if isinstance(turn, OracleError):
-            yield {**self._failed("hearing", turn, typed=False, request=request), page.conversation: None}
-            raise _for_people(turn)
+            told = _told_in(conversation.language, request)
+            yield {**self._failed("hearing", turn, typed=False, told=told, request=request), page.conversation: None}
+            raise for_people(turn, told)
         log_request(turn.reply)
         yield {**self._answered(turn.reply, request, turn.voice), page.conversation: None}
 
@@ -259,7 +270,7 @@ class OracleFlow:
                     yield {page.voice: (rate, chunk)}
         except gr.Error as error:  # speak() turns the oracle's errors into gr.Error
             log.warning("speaking failed: %s", error)
-        timings = timings_line(reply, first_audio_ms, self.oracle.engines_for(reply.language))
+        timings = timings_line(reply, first_audio_ms, self.oracle.engines_of(reply.language), words)
         if not chunks:  # no voice this time: the written answer stands
             yield {page.ball: ball_html("done", reply.answer, language=words),
                    page.status: status_html("done", "lost_voice", typed=reply.typed, answer=reply.answer,

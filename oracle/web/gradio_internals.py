@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import json
 import logging
 import re
 import time
 from collections import deque
 from pathlib import Path
+from typing import Any, Callable, Mapping
 
 import gradio as gr
 import numpy as np
@@ -69,6 +71,81 @@ def examples_loaded(examples: gr.Examples):
     return examples.load_input_event
 
 
+def after_drawn_js(selector: str) -> str:
+    """JS statements for an async event handler: wait (at most ~10 s) until the element at ``selector`` shows a
+    value. Gradio 6.17 runs a load event's browser-side handler before it has drawn the components with their
+    first props, and then draws them with those props: an update sent earlier is lost."""
+    return (f"for (let frame = 0; frame < 600 && !document.querySelector({selector!r})?.value; frame++)"
+            " await new Promise((done) => requestAnimationFrame(done));")
+
+
+# ---- Gradio's own words in the browser ----
+
+FRONTEND_ASSETS = Path(gr.__file__).parent / "templates" / "frontend" / "assets"
+
+
+def _frontend_i18n_chunk() -> tuple[str, str] | None:
+    """The frontend's translation module (its file name) and the name it exports its locale setter under
+    (``function cu(e){se.set(e)}`` … ``export{…cu as Q…}`` in 6.17.3); None if it cannot be found."""
+    for path in sorted(FRONTEND_ASSETS.glob("i18n-*.js")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if "custom_translations" not in text:
+            continue
+        setters = re.findall(r"function ([\w$]+)\((\w)\)\{([\w$]+)\.set\(\2\)\}", text)
+        exported = [alias for name, _arg, _store in setters
+                    for alias in re.findall(rf"[{{,]{re.escape(name)} as ([\w$]+)[,}}]", text)]
+        if len(exported) == 1:
+            return path.name, exported[0]
+    return None
+
+
+def frontend_locales() -> set[str]:
+    """The languages Gradio's frontend translates its own words into (``./lang/<code>.json``). A browser in any
+    other language gets English from Gradio: its own words, and the app's ``gr.I18n`` labels too."""
+    found = _frontend_i18n_chunk()
+    if found is None:
+        return set()
+    return set(re.findall(r"\./lang/([\w-]+)\.json", (FRONTEND_ASSETS / found[0]).read_text(encoding="utf-8")))
+
+
+def frontend_locale_setter_js() -> str | None:
+    """A JS expression: an async function of a locale code that switches Gradio's frontend to it (its own
+    words, and the ``gr.I18n`` labels, from the translations ``launch(i18n=...)`` brought for that code). For
+    a browser language Gradio does not know, which it shows in English. None when the setter is not found
+    (on a Gradio other than 6.17.3): such a browser then sees English labels."""
+    found = _frontend_i18n_chunk()
+    if found is None:
+        log.warning("Gradio's frontend locale setter was not found: browsers in a language Gradio does not "
+                    "translate (Italian) will see the page's labels in English")
+        return None
+    chunk, setter = found
+    return ("(async (locale) => { const index = document.querySelector('script[type=\"module\"][src*=\"assets/index-\"]');"
+            f" if (index) (await import(new URL('./{chunk}', index.src).href))[{setter!r}](locale); }})")
+
+
+def frontend_locale_head(locales: list[str]) -> str:
+    """``launch(head=...)``: a script that switches Gradio's frontend to the browser's language when it is one
+    of ``locales`` (languages the frontend does not translate itself, whose words ``launch(i18n=...)``
+    brings), as early as it can: Gradio adds it to the page before it draws the components, and its audio
+    recorder takes its words (Record, Stop) once, when drawn. Empty when the setter is not found."""
+    setter = frontend_locale_setter_js()
+    if setter is None or not locales:
+        return ""
+    return ('<script type="module">const code = (navigator.language || "").slice(0, 2).toLowerCase();'
+            f" if ({json.dumps(locales)}.includes(code)) {setter}(code);</script>")
+
+
+def flat_frontend_words(words: dict, prefix: str = "") -> dict[str, str]:
+    """Gradio-shaped translations (``{"audio": {"record": …}}``) as the dotted keys ``gr.I18n`` takes."""
+    flat = {}
+    for key, value in words.items():
+        if isinstance(value, dict):
+            flat.update(flat_frontend_words(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def audio_config(component: gr.Audio) -> dict:
     """A subclass of ``gr.Audio`` configured as ``gr.Audio`` itself: Gradio builds a component's config from
     its class's ``__init__`` signature, which a subclass taking ``**kwargs`` would leave nearly empty (no
@@ -93,12 +170,14 @@ def save_wav_to_cache(samples: np.ndarray, sample_rate: int, name: str) -> str:
     return save_bytes_to_cache(wav_bytes(samples, sample_rate), name, get_upload_folder())
 
 
-def refuse_urls_as_audio(demo: gr.Blocks, message: str) -> None:
+def refuse_urls_as_audio(demo: gr.Blocks, refusal: str | Callable[[], Exception]) -> None:
     """Accept only recordings uploaded to this server, never a URL named in a request.
 
     Gradio downloads any public URL that a request names as a file (``{"path": "https://..."}``, or
     ``handle_file(url)`` in gradio_client), with no size limit: a stranger's string would become a URL the
-    server reads. Every ``gr.Audio`` of ``demo`` refuses them with ``message`` instead.
+    server reads. Every ``gr.Audio`` of ``demo`` refuses them instead: with ``refusal()``, raised while Gradio
+    reads the request's inputs (``refuse_unreadable_inputs`` tells it in the request's words), or with a
+    ``gr.Error`` saying ``refusal`` when it is text.
     """
     from gradio_client.utils import is_http_url_like
 
@@ -111,7 +190,7 @@ def refuse_urls_as_audio(demo: gr.Blocks, message: str) -> None:
 
         async def uploads_only(url_or_file_path, _move=move):
             if url_or_file_path is not None and is_http_url_like(str(url_or_file_path)):
-                raise gr.Error(message, print_exception=False)
+                raise gr.Error(refusal, print_exception=False) if isinstance(refusal, str) else refusal()
             return await _move(url_or_file_path)
 
         uploads_only.uploads_only = True
@@ -160,10 +239,18 @@ def forget_finished_requests(demo: gr.Blocks, first_seen: dict, max_age: float, 
 
 # ---- the server's defences (issue 10): the queue, visits, draining, the cache ----
 
+# What the app says to one request, in its words: given the request's function (None when it names none the app
+# has), the values it sent (raw; None when not read) and its HTTP headers (None when there are none).
+Say = Callable[[Any, "list | None", "Mapping[str, str] | None"], str]
+# The same, as the gr.Error to end the request with.
+Refuse = Callable[[Any, "list | None", "Mapping[str, str] | None"], gr.Error]
+
+
 def guard_the_queue(demo: gr.Blocks, *, session_hash: re.Pattern, max_waiting_per_visit: int,
-                    max_waiting_per_address: int, max_streams_per_address: int, busy_message: str,
-                    unknown_message: str) -> None:
-    """Every request joining ``demo``'s queue is checked before Gradio keeps anything for it.
+                    max_waiting_per_address: int, max_streams_per_address: int, busy_message: Say,
+                    unknown_message: Say) -> None:
+    """Every request joining ``demo``'s queue is checked before Gradio keeps anything for it (the messages are
+    what ``busy_message`` and ``unknown_message`` say to it).
 
     Refused with 400 and ``unknown_message``: a session hash (a visit's id) not matching ``session_hash``,
     or a function index ``demo`` does not have (Gradio would make the visit's state, then fail with a 500).
@@ -180,25 +267,28 @@ def guard_the_queue(demo: gr.Blocks, *, session_hash: re.Pattern, max_waiting_pe
     push = queue.push
 
     async def checked_push(body, request, username):
+        fn = demo.fns.get(body.fn_index) if isinstance(body.fn_index, int) else None
+        data = body.data if isinstance(getattr(body, "data", None), list) else None
+        headers = getattr(request, "headers", None)
         # /call/<api_name> (the REST API) has no visit: Gradio gives its request an id of its own.
         if body.session_hash is not None and not (isinstance(body.session_hash, str)
                                                   and session_hash.fullmatch(body.session_hash)):
-            return False, unknown_message, "error"
+            return False, unknown_message(None, None, headers), "error"
         if not _is_known_function(demo, body.session_hash, body.fn_index):
-            return False, unknown_message, "error"
+            return False, unknown_message(None, None, headers), "error"
         address = _client_address(request)
         waiting = [event for group in queue.event_queue_per_concurrency_id.values() for event in group.queue]
         by_visit = sum(event.session_hash == body.session_hash for event in waiting) if body.session_hash else 0
         by_address = sum(_client_address(event.request) == address for event in waiting)
         if by_visit >= max_waiting_per_visit or by_address >= max_waiting_per_address:
             log.info("refused a request: %d waiting for its visit, %d for its address", by_visit, by_address)
-            return False, busy_message, "queue_full"
+            return False, busy_message(fn, data, headers), "queue_full"
         if demo.fns[body.fn_index].connection == "stream" if body.fn_index in demo.fns else False:
             running = [event for events in queue.active_jobs if events for event in events]
             streams = sum(event.streaming and _client_address(event.request) == address for event in waiting + running)
             if streams >= max_streams_per_address:
                 log.info("refused a microphone stream: %d open for its address", streams)
-                return False, busy_message, "queue_full"
+                return False, busy_message(fn, data, headers), "queue_full"
         return await push(body, request, username)
 
     queue.push = checked_push
@@ -219,11 +309,12 @@ def _client_address(request) -> str | None:
     return client.host if client else None
 
 
-def refuse_unreadable_inputs(demo: gr.Blocks, message: str) -> None:
+def refuse_unreadable_inputs(demo: gr.Blocks, refuse: Callable[[Exception, Any, list], gr.Error]) -> None:
     """A request whose inputs Gradio cannot read (a number for a recording, a file outside the app, too few
-    values) fails with ``message`` as a ``gr.Error``, and no traceback in the log; Gradio would send
-    ``{"error": null}`` and print one. A request that leaves out inputs that have a default (the optional
-    ``language``, added after scripts were written) gets those defaults, as ``gradio_client`` sends them."""
+    values, a refusal raised while reading them) fails with ``refuse(error, function, inputs)``, and no
+    traceback in the log; Gradio would send ``{"error": null}`` and print one. A request that leaves out inputs
+    that have a default (the optional ``language``, added after scripts were written) gets those defaults, as
+    ``gradio_client`` sends them."""
     preprocess = demo.preprocess_data
     if getattr(preprocess, "readable_inputs_only", False):
         return
@@ -238,7 +329,7 @@ def refuse_unreadable_inputs(demo: gr.Blocks, message: str) -> None:
             raise
         except Exception as error:  # noqa: BLE001 - every shape of unreadable input is the same to a user
             log.warning("refused unreadable inputs for %s: %s", block_fn.name, type(error).__name__)
-            raise gr.Error(message, print_exception=False) from None
+            raise refuse(error, block_fn, inputs if isinstance(inputs, list) else []) from None
 
     readable_inputs_only.readable_inputs_only = True
     demo.preprocess_data = readable_inputs_only
@@ -320,8 +411,15 @@ def work_in_progress(demo: gr.Blocks) -> tuple[int, int]:
     return waiting, running
 
 
-async def refuse_waiting_requests(demo: gr.Blocks, message: str) -> int:
-    """Every request still waiting in the queue ends now with ``message`` as its error; how many."""
+def _refusal_for(event, refuse: Refuse) -> gr.Error:
+    """What ``refuse`` says to the request of a queued ``event``."""
+    data = event.data.data if event.data is not None and isinstance(event.data.data, list) else None
+    return refuse(event.fn, data, getattr(event.request, "headers", None))
+
+
+async def refuse_waiting_requests(demo: gr.Blocks, refuse: Refuse) -> int:
+    """Every request still waiting in the queue ends now with what ``refuse`` says to it as its error; how
+    many."""
     from gradio.server_messages import ProcessCompletedMessage
 
     queue = demo._queue
@@ -330,8 +428,10 @@ async def refuse_waiting_requests(demo: gr.Blocks, message: str) -> int:
         for group in queue.event_queue_per_concurrency_id.values():
             for event in list(group.queue):
                 group.queue.remove(event)
+                error = _refusal_for(event, refuse)
                 queue.send_message(event, ProcessCompletedMessage(
-                    output={"error": message, "visible": True, "title": "Error"}, success=False, title="Error"))
+                    output={"error": error.message, "visible": True, "title": error.title}, success=False,
+                    title=error.title))
                 ended += 1
     return ended
 
@@ -520,9 +620,9 @@ def close_microphone_stream_by_id(demo: gr.Blocks, event_id: str) -> None:
         close_microphone_stream(event)
 
 
-async def end_running_streams(demo: gr.Blocks, message: str) -> int:
+async def end_running_streams(demo: gr.Blocks, refuse: Refuse) -> int:
     """Every generator still running stops at its next step, closed (its engine stops), and its request
-    ends with ``message`` as its error (Gradio then ends its HLS streams); how many.
+    ends with what ``refuse`` says to it as its error (Gradio then ends its HLS streams); how many.
 
     Gradio steps a sync generator through a ``SyncToAsyncIterator`` kept for the event (and put back
     after every step, so it cannot be swapped): the generator inside it is."""
@@ -530,11 +630,14 @@ async def end_running_streams(demo: gr.Blocks, message: str) -> int:
     if app is None:
         return 0
     ended = 0
+    events = demo._queue.event_ids_to_events
     async with app.lock:
-        for iterator in list(app.iterators.values()):
+        for event_id, iterator in list(app.iterators.items()):
             inner = getattr(iterator, "iterator", None)
             if inner is not None and not isinstance(inner, _EndWith):
-                iterator.iterator = _EndWith(inner, message)
+                event = events.get(event_id)
+                error = _refusal_for(event, refuse) if event is not None else refuse(None, None, None)
+                iterator.iterator = _EndWith(inner, error)
                 ended += 1
     return ended
 
@@ -543,15 +646,15 @@ class _EndWith:
     """A generator's next step: close the real one (in Gradio's worker thread, between steps, so never
     while it runs) and raise a friendly error."""
 
-    def __init__(self, generator, message: str) -> None:
-        self.generator, self.message = generator, message
+    def __init__(self, generator, error: gr.Error) -> None:
+        self.generator, self.error = generator, error
 
     def __iter__(self):
         return self
 
     def __next__(self):
         self.generator.close()
-        raise gr.Error(self.message, print_exception=False)
+        raise self.error
 
     def close(self):
         self.generator.close()

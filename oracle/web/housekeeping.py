@@ -19,7 +19,9 @@ from oracle.limits import (CACHE_MAX_AGE_S, CACHE_SWEEP_S, DRAIN_GRACE_S, DRAIN_
 from oracle.web.gradio_internals import (SilentStreams, cache_dir, end_microphone_streams, end_running_streams, files_kept_in_cache,
                                          forget_finished_requests, forget_idle_visits, keep_for_good,
                                          refuse_waiting_requests, work_in_progress)
-from oracle.web.middleware import DRAINING_MESSAGE, Drain
+from oracle.errors import Closing
+from oracle.web.middleware import Drain
+from oracle.web.told import for_people, told_in
 
 log = logging.getLogger(__name__)
 
@@ -92,19 +94,28 @@ async def drain_when_asked(demo: gr.Blocks, drain: Drain) -> None:
     rest DRAIN_GRACE_S to finish, and keep serving the playlists DRAIN_LINGER_S more so that players
     hear the end of every stream."""
     await drain.wait_started()
-    waiting = await refuse_waiting_requests(demo, DRAINING_MESSAGE)
+    closing = _closing(demo)
+    waiting = await refuse_waiting_requests(demo, closing)
     end_microphone_streams(demo)
     conversations = getattr(demo, "flow", None) and demo.flow.conversations
     if conversations:
         conversations.close_all()
-    streams = await end_running_streams(demo, DRAINING_MESSAGE)
+    streams = await end_running_streams(demo, closing)
     deadline = time.monotonic() + DRAIN_GRACE_S
     while any(work_in_progress(demo)) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
-        waiting += await refuse_waiting_requests(demo, DRAINING_MESSAGE)
+        waiting += await refuse_waiting_requests(demo, closing)
     log.info("drained: %d waiting requests refused, %d streams ended early", waiting, streams)
     await asyncio.sleep(DRAIN_LINGER_S)
     drain.finish()
+
+
+def _closing(demo: gr.Blocks):
+    """What a request still waiting or being answered is told when the server closes: in the language it names
+    (``demo.language_inputs``, set by ``defences.protect``), else its browser's, else English."""
+    language_inputs = getattr(demo, "language_inputs", set())
+    return lambda fn, values, headers: for_people(
+        Closing(), told_in(getattr(fn, "inputs", ()), values, headers, language_inputs))
 
 
 @contextlib.asynccontextmanager

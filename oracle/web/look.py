@@ -10,26 +10,44 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
 
 import gradio as gr
 
-from oracle.languages import SUPPORTED
+from oracle.languages import AUTO, SUPPORTED
 from oracle.pipeline import Reply
-from oracle.web.gradio_internals import STREAMING_RECORDER_BUTTONS, STREAMING_RECORDER_MODULES, dark_only
+from oracle.web.gradio_internals import (STREAMING_RECORDER_BUTTONS, STREAMING_RECORDER_MODULES, after_drawn_js, dark_only,
+                                         flat_frontend_words, frontend_locale_head, frontend_locale_setter_js,
+                                         frontend_locales)
 
 
 def _ms(value: float | None) -> str:
     return "–" if value is None else f"{value:.0f} ms"
 
 
-def timings_line(reply: Reply | None, first_audio_ms: float | None, engines: str) -> str:
+# How oracle.failover names an engine standing in for another: "local (backup for remote)".
+BACKUP_NAME = re.compile(r"(?P<backup>.+) \(backup for (?P<primary>.+)\)")
+
+
+def _engine(name: str, said: dict[str, str]) -> str:
+    stand_in = BACKUP_NAME.fullmatch(name)
+    return said["backup_for"].format(**stand_in.groupdict()) if stand_in else name
+
+
+def timings_line(reply: Reply | None, first_audio_ms: float | None, engines: dict, language: str | None = None) -> str:
+    """How long each step took and which engines answered (``Oracle.engines_of``), in ``language``'s words
+    (the engines' names are names)."""
     if reply is None:
         return ""
-    language = SUPPORTED[reply.language].native if reply.language in SUPPORTED else reply.language
-    heard = "typed" if reply.typed else f"hearing {_ms(reply.hear_ms)}"
-    return (f"🗣 {language} · ⏱ {heard} · answering {_ms(reply.answer_ms)} · "
-            f"first audio {_ms(first_audio_ms)}  \n⚙ {engines}")
+    said = words(language)
+    spoken_in = SUPPORTED[reply.language].native if reply.language in SUPPORTED else reply.language
+    heard = said["timing_typed"] if reply.typed else f"{said['timing_hearing']} {_ms(reply.hear_ms)}"
+    voice = _engine(engines["voice"], said) + (f" ({said['robotic_voice']})" if engines.get("robotic") else "")
+    return (f"🗣 {spoken_in} · ⏱ {heard} · {said['timing_answering']} {_ms(reply.answer_ms)} · "
+            f"{said['timing_first_audio']} {_ms(first_audio_ms)}  \n"
+            f"⚙ {said['role_hearing']}: {_engine(engines['hearing'], said)} · "
+            f"{said['role_answering']}: {_engine(engines['answering'], said)} · {said['role_voice']}: {voice}")
 
 
 # ---- The page's own words, in every supported language (oracle/web/words/<code>.json) ----
@@ -46,8 +64,15 @@ def words(language: str | None) -> dict[str, str]:
     return WORDS.get(language or "en", ENGLISH_WORDS)
 
 
+# Gradio's own words (its buttons, its footer) for a language its frontend does not translate itself.
+FRONTEND_WORDS: dict[str, dict[str, str]] = {
+    path.stem: flat_frontend_words(json.loads(path.read_text(encoding="utf-8")))
+    for path in sorted((WORDS_DIR / "gradio").glob("*.json"))}
 # Component labels are translated by Gradio in the browser (``launch(i18n=...)``); ``say("key")`` names one.
-I18N = gr.I18n(**WORDS)
+I18N = gr.I18n(**{code: {**FRONTEND_WORDS.get(code, {}), **said} for code, said in WORDS.items()})
+# The page's languages Gradio's frontend shows in English, its own words and the labels above alike: the page's
+# script switches it to them (page_language_js).
+UNTRANSLATED_BY_GRADIO = sorted(code for code in WORDS if code not in frontend_locales())
 
 
 def say(key: str):
@@ -232,7 +257,10 @@ PAGE_SCRIPT = (Path(__file__).with_name("page.js").read_text(encoding="utf-8")
                    "listening": words(code)["hint_listening"]}) + ")")
                .replace("__RECORDER__", json.dumps({**STREAMING_RECORDER_MODULES, "buttons": STREAMING_RECORDER_BUTTONS})))
 
-LOOK = {"theme": THEME, "css": CSS, "i18n": I18N}
+# Switches Gradio's frontend to the browser's language, where Gradio does not translate itself, before it draws
+# the components: its recorder takes its words (Record, Stop) once, when drawn.
+FRONTEND_LOCALE_HEAD = frontend_locale_head(UNTRANSLATED_BY_GRADIO)
+LOOK = {"theme": THEME, "css": CSS, "i18n": I18N, "head": FRONTEND_LOCALE_HEAD}
 
 
 def js_values_unless_answer_kept(make) -> str:
@@ -248,3 +276,45 @@ def js_values(make) -> str:
     """A browser-only event handler that sets its outputs to ``make(language)`` at once, in the browser's
     language, with no server round trip."""
     return f"() => ((WORDS) => {BROWSER_LANGUAGE_JS})({_by_language(lambda code: list(make(code)))})"
+
+
+# ---- The language control and the examples, chosen in the browser ----
+
+BROWSER_CODE_JS = ("((code) => CODES.includes(code) ? code : 'en')"
+                   "((navigator.language || 'en').slice(0, 2).toLowerCase())")
+
+
+def _show_examples_js(example_codes: list[str]) -> str:
+    """A JS function of a language code: visibility updates for the example sets, one per entry of
+    ``example_codes`` (each set's language): those of that language show. The others stay in the page,
+    hidden: Gradio 6.17 does not draw a component that was never drawn when an update from the browser
+    makes it visible."""
+    return (f"((code) => {json.dumps(example_codes)}.map((its) => "
+            "({__type__: 'update', visible: its === code ? true : 'hidden'})))")
+
+
+def page_language_js(example_codes: list[str]) -> str:
+    """At page load, in the browser, updates for the language control and the example sets:
+
+    - the language control's choices with "Auto" in the browser's words (plain labels: Gradio 6.17 would send
+      a translated label as the value);
+    - the examples of the browser's language (``example_codes``: each example set's language, in the order of
+      the event's outputs).
+
+    And Gradio's own words in the browser's language where Gradio does not translate them itself (Italian),
+    if ``FRONTEND_LOCALE_HEAD`` has not switched them already."""
+    choices = {code: [[words(code)["language_auto"], AUTO]] + [[language.native, key] for key, language in
+                                                                SUPPORTED.items()] for code in WORDS}
+    setter = frontend_locale_setter_js()
+    switch = f" if ({json.dumps(UNTRANSLATED_BY_GRADIO)}.includes(code)) await {setter}(code);" if setter else ""
+    return (f"async () => {{ const CODES = {json.dumps(list(WORDS))}; const code = {BROWSER_CODE_JS};"
+            f" {after_drawn_js('#language input')}{switch}"
+            f" return [{{__type__: 'update', choices: {json.dumps(choices, ensure_ascii=False)}[code]}},"
+            f" ...{_show_examples_js(example_codes)}(code)]; }}")
+
+
+def examples_for_choice_js(example_codes: list[str]) -> str:
+    """When the language control changes: the examples of the language chosen (Auto: the browser's)."""
+    return (f"(choice) => {{ const CODES = {json.dumps(list(WORDS))};"
+            f" const code = CODES.includes(choice) ? choice : {BROWSER_CODE_JS};"
+            f" return {_show_examples_js(example_codes)}(code); }}")

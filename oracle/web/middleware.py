@@ -28,6 +28,8 @@ from urllib.parse import parse_qs, unquote
 
 from python_multipart.exceptions import MultipartParseError
 
+from oracle.errors import Closing, NotServedHere, RecordingEnded, RequestTooLarge, UnknownVisit, UnreadableBody
+from oracle.languages import browser_language
 from oracle.limits import MAX_JSON_BODY_BYTES, MAX_SESSION_HASH_CHARS, MULTIPART_OVERHEAD_BYTES
 from oracle.web.gradio_internals import (STREAM_ROUTE, close_microphone_stream_by_id, has_messages_for,
                                          is_open_microphone_stream)
@@ -36,9 +38,10 @@ log = logging.getLogger(__name__)
 
 SESSION_HASH = re.compile(r"[A-Za-z0-9_-]{1,%d}" % MAX_SESSION_HASH_CHARS)
 
-DRAINING_MESSAGE = "The oracle is closing for a moment. Please ask again shortly."
-UNREADABLE_MESSAGE = "That request could not be read."
-URL_REFUSED_MESSAGE = "Only files of this app are served here."
+# The English of what the front door says (each request is told it in its browser's language, if it sends one).
+DRAINING_MESSAGE = Closing().message()
+UNREADABLE_MESSAGE = UnreadableBody().message()
+URL_REFUSED_MESSAGE = NotServedHere().message()
 
 
 class Drain:
@@ -109,22 +112,23 @@ class FrontDoor:
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
+        told = _browser_language(scope)
         if self.drain.started and _is_new_work(method, path):
-            await _reply(send, 503, DRAINING_MESSAGE)
+            await _reply(send, 503, Closing().message(told))
             return
         if any(not SESSION_HASH.fullmatch(h) for h in _session_hashes(scope)):
-            await _reply(send, 400, "Unknown visit: please reload the page.")
+            await _reply(send, 400, UnknownVisit().message(told))
             return
         if method == "GET" and path == "/gradio_api/queue/data":
             visit = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("session_hash", [""])[0]
             if not has_messages_for(scope["app"].get_blocks(), visit):
-                await _reply(send, 404, "Unknown visit: please reload the page.")
+                await _reply(send, 404, UnknownVisit().message(told))
                 return
         stream = STREAM_ROUTE.fullmatch(path) if method == "POST" else None
         if stream is not None:
             demo = scope["app"].get_blocks()
             if not is_open_microphone_stream(demo, stream.group(1)):
-                await _reply(send, 404, "That recording has ended: press Record to ask again.")
+                await _reply(send, 404, RecordingEnded().message(told))
                 return
             if stream.group(2):  # Stop: carried out here, once the chunks sent before it are taken
                 close_microphone_stream_by_id(demo, stream.group(1))
@@ -133,7 +137,7 @@ class FrontDoor:
         if method in ("GET", "HEAD") and _is_file_route(path):
             target = unquote(path.split("/file=", 1)[-1]) if "/file=" in path else ""
             if re.match(r"[a-z][a-z0-9+.-]*:", target, re.I):
-                await _reply(send, 403, URL_REFUSED_MESSAGE)
+                await _reply(send, 403, NotServedHere().message(told))
                 return
             scope = _range_for_starlette(scope)
 
@@ -141,7 +145,7 @@ class FrontDoor:
         limit = self.max_upload_body if is_upload else self.max_json_body
         # An upload too large gets Gradio's own words for one file too large.
         too_large = (f"File size exceeded maximum allowed size of {self.max_upload} bytes." if is_upload
-                     else f"That request is too large: at most {limit // 1024} kB.")
+                     else RequestTooLarge(limit // 1024).message(told))
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _reply(send, 413, too_large, plain=is_upload)
@@ -177,7 +181,7 @@ class FrontDoor:
             if started or method != "POST":
                 raise
             log.warning("refused an unreadable %s %s: %s", method, path, type(error).__name__)
-            await _reply(send, 400, UNREADABLE_MESSAGE)
+            await _reply(send, 400, UnreadableBody().message(told))
 
 
 def _content_length(scope) -> int | None:
@@ -203,6 +207,14 @@ def _range_for_starlette(scope):
             changed = True
         headers.append((name, value))
     return {**scope, "headers": headers} if changed else scope
+
+
+def _browser_language(scope) -> str | None:
+    """The request's browser language (``Accept-Language``): what the front door tells it is in that language."""
+    for name, value in scope.get("headers", ()):
+        if name == b"accept-language":
+            return browser_language(value.decode("latin-1"))
+    return None
 
 
 async def _reply(send, status: int, message: str, plain: bool = False) -> None:
