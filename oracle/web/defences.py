@@ -13,8 +13,9 @@ from starlette.middleware import Middleware
 from oracle.limits import (MAX_STREAMS_PER_ADDRESS, MAX_VISITS, MAX_WAITING_CHUNKS, MAX_WAITING_PER_ADDRESS,
                            MAX_WAITING_PER_VISIT)
 from oracle.errors import AudioByLink
-from oracle.web.gradio_internals import (forget_failed_generators, guard_the_queue, name_every_error,
-                                         refuse_unreadable_inputs, refuse_urls_as_audio, take_every_chunk)
+from oracle.web.gradio_internals import (forget_failed_generators, guard_the_queue, keep_streamed_values_whole,
+                                         name_every_error, refuse_unreadable_inputs, refuse_urls_as_audio,
+                                         take_every_chunk)
 from oracle.web.housekeeping import housekeeping
 from oracle.web.middleware import SESSION_HASH, Drain, FrontDoor
 
@@ -27,9 +28,11 @@ SOMETHING_WENT_WRONG_MESSAGE = "Something went wrong on the oracle's side. Pleas
 def protect(demo: gr.Blocks) -> None:
     """Everything the app changes in Gradio, installed once (installing it again changes nothing): the
     queue's checks on every request joining it, every microphone chunk taken in order, a message with every
-    error it sends, no URL taken for a recording, and no failed generator's record left for the next one."""
+    error it sends, no URL taken for a recording, no failed generator's record left for the next one, and a
+    streamed voice's value left whole by later updates."""
     refuse_urls_as_audio(demo, str(AudioByLink()))
     forget_failed_generators(demo)
+    keep_streamed_values_whole(demo)
     guard_the_queue(demo, session_hash=SESSION_HASH, max_waiting_per_visit=MAX_WAITING_PER_VISIT,
                     max_waiting_per_address=MAX_WAITING_PER_ADDRESS, max_streams_per_address=MAX_STREAMS_PER_ADDRESS,
                     busy_message=BUSY_MESSAGE,
