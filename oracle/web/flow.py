@@ -100,7 +100,9 @@ class OracleFlow:
         language = _language(language) or language_of(text)
         yield from self._voice(text, language, self.oracle.speak(text, language))
 
-    def _voice(self, text: str, language: str, chunks: Iterator[np.ndarray]) -> Iterator[Audio]:
+    def _voice(self, text: str, language: str, chunks: Iterator[np.ndarray], prepared: bool = False) -> Iterator[Audio]:
+        """``chunks`` as the page and the API stream them; ``prepared``: the voice prepared at the pause (the
+        log line says so: benchmarks/browser_latency.py counts them)."""
         rate, start = self.oracle.sample_rate, time.perf_counter()
         first_audio_ms, count, samples = None, 0, 0
         try:
@@ -111,9 +113,9 @@ class OracleFlow:
         except OracleError as error:
             raise _for_people(error) from None
         finally:
-            log.info("speak (%s): first audio %s ms · %d chunks, %.1f s of audio in %.0f ms", language,
-                     "–" if first_audio_ms is None else f"{first_audio_ms:.0f}", count, samples / rate,
-                     elapsed_ms(start))
+            log.info("speak (%s%s): first audio %s ms · %d chunks, %.1f s of audio in %.0f ms", language,
+                     ", prepared" if prepared else "", "–" if first_audio_ms is None else f"{first_audio_ms:.0f}",
+                     count, samples / rate, elapsed_ms(start))
 
     def _speak_whole(self, text: str, language: str) -> Audio:
         try:
@@ -238,7 +240,7 @@ class OracleFlow:
         reply = turn.reply
         prepared = turn.voice_for(reply.answer, reply.language)
         if prepared is not None:
-            return self._voice(reply.answer, reply.language, prepared.chunks())
+            return self._voice(reply.answer, reply.language, prepared.chunks(), prepared=True)
         return self.speak(reply.answer, reply.language)
 
     def speak_for_page(self, turn: Turn | None, history: list[dict], request: gr.Request = None):
