@@ -249,3 +249,30 @@ def test_a_generator_at_a_reused_address_starts_a_stream_of_its_own():
     step((16000, tone))  # the next answer's generator, at the same address
     stream = demo.pending_streams[session][run_id][voice_id]
     assert not stream.ended and len(stream.segments) == 1, "the new answer was added to the old, ended stream"
+
+
+def _sound_onset_s(aac: bytes, rate: int) -> float:
+    """Where the decoded ADTS stream first rises above -40 dBFS."""
+    import io
+
+    import av
+
+    with av.open(io.BytesIO(aac), format="aac") as container:
+        decoded = np.concatenate([frame.to_ndarray().reshape(-1) for frame in container.decode(audio=0)])
+    return int(np.argmax(np.abs(decoded) > 0.01)) / rate
+
+
+def test_a_streamed_answer_starts_at_its_first_sound():
+    """The first chunk's leading silence is not sent (only the AAC encoder's own 46 ms of priming is heard
+    before the voice); later chunks keep theirs, the pauses between sentences."""
+    from oracle.web.speech_stream import SpeechStream
+
+    rate = 22050
+    tone = (np.sin(np.arange(rate) / 3) * 8000).astype(np.int16)
+    chunk = np.concatenate([np.zeros(int(0.3 * rate), dtype=np.int16), tone])
+    voice = SpeechStream(label="voice")
+    first, _playlist = run(voice.stream_output((rate, chunk), "s/1/2/playlist.m3u8", True))
+    later, _playlist = run(voice.stream_output((rate, chunk), "s/1/2/playlist.m3u8", False))
+    assert _sound_onset_s(first["data"], rate) < 0.08
+    assert first["duration"] == pytest.approx(1.01, abs=0.01)
+    assert _sound_onset_s(later["data"], rate) > 0.3
