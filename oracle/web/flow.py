@@ -23,7 +23,7 @@ from oracle.errors import OracleError
 from oracle.language_id import language_of
 from oracle.languages import browser_language, parse_language
 from oracle.limits import HISTORY_LIMIT, SPEAK_GPU_SECONDS, THINKING_CONCURRENCY
-from oracle.pipeline import Oracle, Reply, elapsed_ms
+from oracle.pipeline import STREAMED, Oracle, Reply, elapsed_ms
 from oracle.web.abandoned_streams import AbandonedStreams
 from oracle.web.gradio_internals import save_wav_to_cache
 from oracle.web.look import (ball_html, header_html, heard_html, history_title_html, live_html, status_html,
@@ -241,6 +241,9 @@ class OracleFlow:
         prepared = turn.voice_for(reply.answer, reply.language)
         if prepared is not None:
             return self._voice(reply.answer, reply.language, prepared.chunks(), prepared=True)
+        if reply.source == STREAMED:
+            log.info("speak: no voice prepared for this answer (%s)",
+                     "none was ready at Stop" if turn.voice is None else "it was for other words")
         return self.speak(reply.answer, reply.language)
 
     def speak_for_page(self, turn: Turn | None, history: list[dict], request: gr.Request = None):
