@@ -27,6 +27,7 @@ from oracle.languages import AUTO, ENGLISH, SUPPORTED
 from oracle.limits import (ANSWERING_CONCURRENCY, DRAIN_EXIT_S, LISTENING_CONCURRENCY, MAX_FILE_SIZE, MICROPHONE_CHUNK_S,
                            QUEUE_MAX_SIZE, SPEAKING_CONCURRENCY, THINKING_CONCURRENCY, listen_time_limit_s)
 from oracle.pipeline import Oracle
+from oracle.selection import gpu_available
 from oracle.web.flow import OracleFlow, Page
 from oracle.web.defences import protect, server_settings
 from oracle.web.gradio_internals import BlocksWithLook, check_gradio_version, examples_loaded
@@ -55,9 +56,9 @@ def launch_settings(drain: Drain | None = None) -> dict:
 def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
     # Every language's, recorded once per machine (by the voices the oracle holds already, where it does).
     examples_audio = spoken_examples(example_dir, voices_held_by(oracle.speaker))
-    # The answer is prepared at each pause; its voice is not: in Chromium a voice prepared ahead and streamed
-    # whole in a few milliseconds sometimes never played (the player stayed empty), cause not yet found.
-    flow = OracleFlow(oracle, prepare_voice=False)
+    # The answer's voice is prepared at each pause too, where the voice runs on this CPU: a ZeroGPU voice exists
+    # only inside a @spaces.GPU call, and a GPU's first clause is too dear to spend on words that may change.
+    flow = OracleFlow(oracle, prepare_voice=not gpu_available())
 
     with BlocksWithLook(LOOK, title=TITLE, delete_cache=cache_sweep_settings()) as demo:
         title = gr.HTML(header_html(), elem_id="title")

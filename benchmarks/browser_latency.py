@@ -7,8 +7,9 @@ own Record button. The microphone streams to the server while the question plays
   push       (default) Stop is pressed ``--after`` seconds (0.6) after the question's speech ends
   hands-free the "Hands-free" switch is on and nobody presses Stop: the page does, at the end of speech
 
-The questions: the app's Piper voice (or espeak-ng) saying the example questions, or ``--audio WAV`` (any
-recording, human speech included; repeat it for several). Everything is timed inside the page with
+The questions: the app's Piper voice (or espeak-ng) saying the example questions, ``--audio WAV`` (any
+recording, human speech included; repeat it for several), or ``--human LANG`` (real human recordings from
+``benchmarks/human_speech.py``, each asked in a browser in its language; repeat it to mix languages). Everything is timed inside the page with
 ``performance.now()`` (listeners installed before the page loads), from the Stop click (and, in hands-free
 mode, from the end of the speech: when the fake microphone opened plus where the file's speech ends, by the
 VAD) to:
@@ -19,14 +20,16 @@ VAD) to:
   first sound  that element's currentTime first moves past 0 (polled every 5 ms)
 
 plus, from the page's resource timings, the last chunk of audio uploaded, the queue requests after Stop
-(think, then speak), the HLS playlist and its first segment, and the server's own figures from the page's
-timings line (final hearing, answering, first chunk). One uncounted warm-up question comes first. Word
+(think, then speak), the HLS playlist and its first segment, the player's own steps (hls.js's ``play()``
+call, its first append to the MediaSource), and the server's own figures from the page's timings line (final
+hearing, answering, first chunk). It counts silent answers (the stage says "speaking" and nothing plays for
+20 s) and, from the speaking step's log line, how often the voice played was the one prepared at the pause. One uncounted warm-up question comes first. Word
 errors: what the streamed path heard against what the upload path (``/ask``, the same recording) hears, and
 each against the text spoken when it is known. Prints per-stage p50 and p95 (nearest rank), the CPU core
 count and the load average; --verbose also prints each run's marks and its requests.
 
     .venv/bin/python benchmarks/browser_latency.py [--questions 6] [--voice piper|espeak] [--audio WAV ...]
-        [--mode push|hands-free] [--after 0.6] [--verbose]
+        [--human en --human es] [--mode push|hands-free] [--after 0.6] [--verbose]
 """
 
 from __future__ import annotations
@@ -83,6 +86,17 @@ PROBE = r"""
     const button = event.target instanceof Element && event.target.closest('#question-audio button');
     if (button && button.matches(__STOP__) && bench.stopAt === null) bench.stopAt = performance.now();
   }, true);
+  // The player's own steps: hls.js calls play() once the playlist is parsed, then appends the first segment
+  // (transmuxed to fragmented MP4) to the MediaSource.
+  const play = HTMLMediaElement.prototype.play;
+  HTMLMediaElement.prototype.play = function () {
+    if (this.closest && this.closest('#answer-audio')) mark('play() called');
+    return play.call(this);
+  };
+  if (window.SourceBuffer) {
+    const append = SourceBuffer.prototype.appendBuffer;
+    SourceBuffer.prototype.appendBuffer = function (data) { mark('first append'); return append.call(this, data); };
+  }
   // Media events do not bubble, but they do pass the capture phase.
   for (const type of ['loadstart', 'loadedmetadata', 'canplay', 'play', 'playing']) {
     window.addEventListener(type, (event) => {
@@ -142,9 +156,19 @@ GAPS = [
     ("Stop click -> think queued (browser)", None, "think join"),
     ("think queued -> answer shown", "think join", "answer"),
     ("answer -> speak queued", "answer", "speak join"),
-    ("speak queued -> 1st segment", "speak join", "segment end"),
-    ("1st segment -> first sound (player)", "segment end", "first sound"),
+    ("speak queued -> playlist requested", "speak join", "playlist start"),
+    ("playlist requested -> first sound (player)", "playlist start", "first sound"),
+    ("  playlist fetch", "playlist start", "playlist end"),
+    ("  playlist -> play() called", "playlist end", "play() called"),
+    ("  playlist -> segment requested", "playlist end", "segment start"),
+    ("  segment fetch", "segment start", "segment end"),
+    ("  segment -> first append (transmux)", "segment end", "first append"),
+    ("  first append -> playing (decode)", "first append", "playing"),
+    ("  playing -> first sound", "playing", "first sound"),
 ]
+# An answer whose stage says "speaking" and whose player stays silent this long is counted as silent.
+SILENT_AFTER_MS = 20_000
+LOCALES = {"en": None, "es": "es-ES", "fr": "fr-FR", "it": "it-IT"}  # the browser's language for each
 
 
 def speech_end_s(path: Path) -> float:
@@ -160,8 +184,8 @@ def speech_end_s(path: Path) -> float:
     return endpointer.speech_end_sample / 16_000
 
 
-def make_questions(texts: list[str], voice: str, directory: Path) -> list[tuple[str, Path, Path, float]]:
-    """Each question: (its text, the recording, the fake microphone's WAV, where its speech ends in that WAV)."""
+def make_questions(texts: list[str], voice: str, directory: Path) -> list[tuple]:
+    """Each question as ``question_from`` makes it."""
     if voice == "piper":
         from oracle.audio import wav_bytes
         from oracle.speech.piper import PiperSpeaker
@@ -180,9 +204,31 @@ def make_questions(texts: list[str], voice: str, directory: Path) -> list[tuple[
     return made
 
 
-def question_from(text: str | None, recording: Path, target: Path) -> tuple[str | None, Path, Path, float]:
+def question_from(text: str | None, recording: Path, target: Path,
+                  locale: str | None = None) -> tuple[str | None, Path, Path, float, str | None]:
+    """(its text, the recording, the fake microphone's WAV, where its speech ends in that WAV, the browser's
+    language to ask it in)."""
     wav = microphone_wav(recording, target, lead_s=LEAD_S, tail_s=TAIL_S)
-    return text, recording, wav, speech_end_s(wav)
+    return text, recording, wav, speech_end_s(wav), locale
+
+
+def human_questions(languages: list[str], count: int, directory: Path) -> list[tuple]:
+    """``count`` real human recordings (benchmarks/human_speech.py), the languages taken in turn, each asked in
+    a browser in its language; English starts with docs/question.wav."""
+    from benchmarks.human_speech import clips
+
+    pools = {}
+    for language in languages:
+        found = [(clip.text, clip.path) for clip in clips(language, count)]
+        if language == "en":
+            found.insert(0, ("Should I learn to play the piano?", ROOT / "docs" / "question.wav"))
+        pools[language] = itertools.cycle(found)
+    questions = []
+    for number in range(count):
+        language = languages[number % len(languages)]
+        text, path = next(pools[language])
+        questions.append(question_from(text, path, directory / f"microphone-{number}.wav", LOCALES.get(language)))
+    return questions
 
 
 def resource_marks(resources: list[dict], stop: float) -> dict[str, float]:
@@ -212,6 +258,18 @@ def resource_marks(resources: list[dict], stop: float) -> dict[str, float]:
     return marks
 
 
+def voice_was_prepared(server_log: Path, offset: int) -> tuple[bool | None, str | None]:
+    """Whether the speaking step's log line (oracle.web.flow) since ``offset`` says it streamed the voice
+    prepared at the pause (None when the step logged nothing), and if not, why not."""
+    with server_log.open("rb") as log:
+        log.seek(offset)
+        lines = log.read().decode("utf-8", "replace").splitlines()
+    spoken = [found for line in lines if (found := re.search(r"speak \((\w+)(, prepared)?\): first audio", line))]
+    why_not = [line.split("no voice prepared for this answer", 1)[1].strip(" ()") for line in lines
+               if "no voice prepared for this answer" in line]
+    return (bool(spoken[-1].group(2)) if spoken else None), (why_not[-1] if why_not else None)
+
+
 def server_figures(timings_text: str) -> dict[str, float]:
     """The server's own figures from the page's timings line: hearing, answering, first audio (ms)."""
     figures = {}
@@ -223,10 +281,16 @@ def server_figures(timings_text: str) -> dict[str, float]:
 
 
 def ask_once(playwright, chromium: str, url: str, question: tuple, mode: str, after_s: float,
-             verbose: bool, locale: str | None = None) -> dict:
-    """One question in a fresh browser (in ``locale``'s language, if given); every stage's milliseconds after
-    the Stop click."""
-    text, _recording, wav, speech_end = question
+             verbose: bool, locale: str | None = None, server_log: Path | None = None) -> dict:
+    """One question in a fresh browser (in the question's language, else ``locale``'s, if given); every
+    stage's milliseconds after the Stop click. ``server_log``: the app's log, whose lines written meanwhile
+    say whether the voice played was the one prepared at the pause."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    text, _recording, wav, speech_end, question_locale = question
+    locale = question_locale or locale
+    log_offset = server_log.stat().st_size if server_log else 0
+    silent = False
     flags = browser_flags(wav) + ([f"--lang={locale}"] if locale else [])
     browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=flags, timeout=WAIT_MS)
     try:
@@ -248,12 +312,21 @@ def ask_once(playwright, chromium: str, url: str, question: tuple, mode: str, af
             page.wait_for_function("(at) => performance.now() >= at", arg=stop_at, polling=10)
             recorder_button(page, "stop").click()
         page.wait_for_function("() => window.__bench.stopAt !== null")
-        page.wait_for_function("() => 'first sound' in window.__bench.marks"
+        page.wait_for_function("() => 'stage speaking' in window.__bench.marks"
                                " || Object.keys(window.__bench.marks).some((m) => m.includes('failed'))")
+        try:
+            page.wait_for_function("() => 'first sound' in window.__bench.marks"
+                                   " || Object.keys(window.__bench.marks).some((m) => m.includes('failed'))",
+                                   timeout=SILENT_AFTER_MS)
+        except PlaywrightTimeout:
+            silent = True  # the stage says "speaking" and nothing plays
         if "first sound" in page.evaluate("() => window.__bench.marks"):  # let the whole answer play
             page.wait_for_function("() => document.querySelector('#answer-audio audio')?.ended === true"
                                    " || document.querySelector('#status [data-stage=\"done\"]') !== null")
+            page.wait_for_selector('#status [data-stage="done"]')  # the speaking step has ended (and logged)
         bench = page.evaluate("() => window.__bench")
+        asked = page.locator("#heard .heard-edit")  # what was heard, without the page's words around it
+        heard_question = asked.get_attribute("data-question") if asked.count() else None
         resources = page.evaluate(RESOURCES)
         timings_text = page.locator("#timings").inner_text()
     finally:
@@ -267,11 +340,14 @@ def ask_once(playwright, chromium: str, url: str, question: tuple, mode: str, af
     opened_s = (bench["listeningAt"] - bench["microphoneAt"]) / 1000 if bench["listeningAt"] else None
     if "first sound" in marks:
         marks["first sound since end of speech"] = marks["first sound"] - end_of_speech
-    heard = (bench["heard"] or "").strip()
-    run = {"question": text, "wav": wav, "heard_text": heard.removeprefix("You asked:").strip().strip("“”"),
+    heard = heard_question or (bench["heard"] or "").strip().removeprefix("You asked:").strip().strip("“”")
+    run = {"question": text, "wav": wav, "heard_text": heard,
            "answer_text": (bench["answer"] or "").strip(), "marks": marks,
            "server": server_figures(timings_text), "listening_after_s": opened_s,
-           "spoke_too_early": opened_s is None or opened_s > LEAD_S}
+           "spoke_too_early": opened_s is None or opened_s > LEAD_S, "silent": silent, "locale": locale,
+           "prepared": None, "not_prepared_because": None}
+    if server_log:
+        run["prepared"], run["not_prepared_because"] = voice_was_prepared(server_log, log_offset)
     if verbose:
         print(f"\n  {text or wav.name!r}: {run['heard_text']!r} -> {run['answer_text']!r}")
         for name, at in sorted(marks.items(), key=lambda item: item[1]):
@@ -369,6 +445,10 @@ def main() -> None:
     parser.add_argument("--after", type=float, default=0.6, help="push mode: seconds from end of speech to Stop")
     parser.add_argument("--locale", help="the browser's language, e.g. es-ES (the page's Auto hears it): for "
                                          "--audio questions in another language than English")
+    parser.add_argument("--human", action="append", default=[], choices=sorted(LOCALES),
+                        help="ask real human recordings of this language (benchmarks/human_speech.py; English "
+                             "starts with docs/question.wav), each in a browser in its language; repeat to mix "
+                             "languages, taken in turn")
     parser.add_argument("--verbose", action="store_true", help="print each run's timeline and requests")
     args = parser.parse_args()
 
@@ -379,7 +459,10 @@ def main() -> None:
     if chromium is None:
         raise SystemExit("no Chromium found: run `bash setup.sh`, or set CHROMIUM=/path/to/chromium")
     directory = Path(tempfile.mkdtemp(prefix="browser-latency-"))
-    if args.audio:
+    if args.human:
+        questions = human_questions(args.human, args.questions + 1, directory)  # +1: the warm-up
+        source = "human speech: " + ", ".join(args.human)
+    elif args.audio:
         recordings = [question_from(None, path, directory / f"microphone-{n}.wav") for n, path in enumerate(args.audio)]
         questions = list(itertools.islice(itertools.cycle(recordings), args.questions + 1))  # +1: the warm-up
         source = f"{len(args.audio)} recording(s)"
@@ -390,40 +473,58 @@ def main() -> None:
 
     load_before = load_average()
     app = launch_app()
-    runs, failures = [], []
+    runs, failures, silent = [], [], []
     try:
         with sync_playwright() as playwright:
             for number, question in enumerate(questions):
                 label = question[0] or question[1].name
                 try:
                     run = ask_once(playwright, chromium, app.url, question, args.mode, args.after, args.verbose,
-                                   args.locale)
+                                   args.locale, app.log_path)
                 except PlaywrightError as error:  # a timeout included: note it, go on with the next
                     failures.append(f"{label!r}: {str(error).splitlines()[0]}")
                     print(f"  run failed: {failures[-1]}", file=sys.stderr)
                     continue
-                if "first sound" not in run["marks"]:
-                    failures.append(f"{label!r}: no sound ({sorted(run['marks'])})")
+                if number == 0:  # the first question warms up the server's and browser's paths
                     continue
-                if number > 0:  # the first question warms up the server's and browser's paths
-                    runs.append(run)
+                if run["silent"]:
+                    silent.append(label)
+                elif "first sound" not in run["marks"]:
+                    failures.append(f"{label!r}: no answer ({sorted(run['marks'])})")
+                    continue
+                runs.append(run)
         load_after = load_average()
         print(f"\n{len(runs)} spoken questions ({source}, {args.mode}) in headless Chromium, one fresh browser each, "
               f"{os.cpu_count()} CPU cores; load average {load_before} before, {load_after} after")
         for run in runs:
-            print(f"  asked {run['question'] or run['wav'].name!r}  heard {run['heard_text']!r}")
+            print(f"  asked {run['question'] or run['wav'].name!r} ({run['locale'] or 'en-US'})  "
+                  f"heard {run['heard_text']!r}{'  SILENT' if run['silent'] else ''}")
         if failures:
             print(f"  {len(failures)} failed: " + "; ".join(failures))
-        if not runs:
+        answered = [run for run in runs if not run["silent"]]
+        if not answered:
             raise SystemExit("no run succeeded")
-        report(runs)
-        opened = [run["listening_after_s"] * 1000 for run in runs if run["listening_after_s"] is not None]
+        print(f"  silent answers (stage 'speaking', no sound in {SILENT_AFTER_MS / 1000:.0f} s): {len(silent)} of "
+              f"{len(runs)}")
+        prepared = [run for run in runs if run["prepared"]]
+        reasons = [run["not_prepared_because"] for run in runs if run["not_prepared_because"]]
+        print(f"  the voice prepared at the pause played: {len(prepared)} of {len(runs)} "
+              f"(unknown: {sum(run['prepared'] is None for run in runs)}; the others: "
+              f"{ {reason: reasons.count(reason) for reason in sorted(set(reasons))} })")
+        report(answered)
+        for label, group in (("prepared voice", [run for run in answered if run["prepared"]]),
+                             ("voice made after Stop", [run for run in answered if run["prepared"] is False])):
+            values = [run["marks"]["first sound"] for run in group]
+            if values:
+                print(f"  stop -> first sound, {label} ({len(values)} runs): p50 {statistics.median(values):6.0f} ms"
+                      f"   p95 {percentile(values, 0.95):6.0f} ms")
+        opened = [run["listening_after_s"] * 1000 for run in answered if run["listening_after_s"] is not None]
         if opened:
             early = sum(run["spoke_too_early"] for run in runs)
             print(f"  Record -> server has audio ('Listening')  p50 {statistics.median(opened):6.0f} ms   "
                   f"p95 {percentile(opened, 0.95):6.0f} ms   (speech began before it in {early} of {len(runs)} runs: "
                   "its start was not heard)")
-        report_word_errors(runs, app.url)
+        report_word_errors(answered, app.url)
     finally:
         cleanup(app)
 

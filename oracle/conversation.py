@@ -157,6 +157,7 @@ class Conversation:
         self._worker: threading.Thread | None = None
         self._idle = threading.Condition(self._lock)
         self._guess: _Guess | None = None
+        self._preparing: tuple[int, str | None] | None = None  # (cut, language) the worker hears and answers now
         self.partial = ""
         self._told_language: str | None = None  # the language the last hearing heard
         self.last_active = time.monotonic()
@@ -276,6 +277,7 @@ class Conversation:
         if not re.search(r"\w", question):
             raise NoSpeech()
         hear_ms = elapsed_ms(start)
+        self._wait_for_preparing(cut, heard, question, deadline)
         with self._lock:
             guess, self._guess = self._guess, None
         if guess is not None and (guess.question, guess.language) == (question, heard.language):
@@ -348,9 +350,16 @@ class Conversation:
                 if kind == "partial":
                     self._caption(cut)
                 else:
-                    self._hear(cut, hearing, HEARING_DEADLINE_S, language)
-                    if hearing.heard is not None:
-                        self._prepare(hearing.heard)
+                    with self._lock:
+                        self._preparing = (cut, language)
+                    try:
+                        self._hear(cut, hearing, HEARING_DEADLINE_S, language)
+                        if hearing.heard is not None:
+                            self._prepare(hearing.heard)
+                    finally:
+                        with self._lock:
+                            self._preparing = None
+                            self._idle.notify_all()
             except Exception as error:  # a bug, out of memory: the question fails once, the thread ends
                 log.exception("conversation worker failed")
                 self._fail(EngineUnavailable(), f"its worker raised {type(error).__name__}")
@@ -435,6 +444,18 @@ class Conversation:
             threading.Thread(target=self._hear, name="conversation-final", daemon=True,
                              args=(cut, hearing, max(0.0, deadline - time.perf_counter()), language)).start()
         return hearing
+
+    def _wait_for_preparing(self, cut: int, heard: Transcription, question: str, deadline: float) -> None:
+        """When the worker heard these very words at the pause and is preparing their answer and voice now, wait
+        for it (within ``deadline``) rather than answer and speak them a second time beside it."""
+        with self._lock:
+            guess, preparing = self._guess, self._preparing
+        if guess is not None and (guess.question, guess.language) == (question, heard.language):
+            return
+        if preparing == (cut, self._hearing_language()):
+            with self._lock:
+                self._idle.wait_for(lambda: self._preparing != preparing,
+                                    timeout=max(0.0, deadline - time.perf_counter()))
 
     def _wait_for(self, hearing: _Hearing, since: float, deadline: float) -> Transcription:
         if not hearing.done.wait(max(0.0, deadline - time.perf_counter())):

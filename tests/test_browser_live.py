@@ -251,3 +251,49 @@ def test_hands_free_barge_in_stops_the_answer_and_hears_the_new_question(oracle,
             assert not page.errors, page.errors
 
     drive(scenario)
+
+
+
+# A network that holds the page's requests a moment (while window.oracleSlowNetwork is set): the answer to each
+# of its requests to join Gradio's queue comes 1 s late, and the microphone's "closed" message 4 s late. The
+# server meanwhile runs the step, and its updates come down the page's open event stream before the page knows
+# which step they are for: Gradio's client keeps them, then hands them over all at once.
+SLOW_NETWORK = """() => {
+  const send = window.fetch;
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  window.fetch = async function (input, init) {
+    const url = String((input && input.url) || input);
+    if (window.oracleSlowNetwork && /\\/stream\\/[^/]+\\/close$/.test(url)) await sleep(4000);
+    const response = await send.call(this, input, init);
+    if (window.oracleSlowNetwork && url.includes('/queue/join')) await sleep(1000);
+    return response;
+  };
+}"""
+
+
+def test_two_spoken_questions_in_a_row_each_answer_plays_when_its_updates_arrive_together(
+        chromium_path, microphones, server_url):
+    """Asked twice in one page, push-to-talk, with the voice prepared at the pause: each answer really plays
+    (its <audio> element's time moves on), also when the speaking step's updates reach the page together (the
+    voice's first clause, then the timings and the history). Gradio's browser client used to rewrite the
+    voice's first update with the next one before the page read it: the stage said "speaking" and the player
+    stayed empty (oracle.web.gradio_internals.keep_streamed_values_whole)."""
+
+    def scenario(playwright):
+        with chromium(playwright, chromium_path, microphones["question"]) as browser:
+            page = open_page(browser, server_url)
+            page.evaluate(SLOW_NETWORK)
+            for number in (1, 2):
+                microphone_button(page, "Record").click()
+                wait_for_stage(page, "listening")
+                page.wait_for_selector('#live [data-prepared="true"]', timeout=60_000)
+                page.evaluate("() => { window.oracleSlowNetwork = true; }")
+                microphone_button(page, "Stop").click()
+                wait_for_stage(page, "speaking", timeout_ms=60_000)
+                wait_until_playing(page)  # the new player: Stop reset the last one
+                wait_for_stage(page, "done")
+                page.evaluate("() => { window.oracleSlowNetwork = false; }")
+                page.wait_for_function("(n) => document.querySelectorAll('.history-item').length === n", arg=number)
+            assert not page.errors, page.errors
+
+    drive(scenario)

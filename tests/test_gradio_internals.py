@@ -174,3 +174,105 @@ def test_installing_the_defences_twice_changes_nothing():
     protect(demo)
     again = (demo.process_api, demo.preprocess_data, demo._queue.push, audio.async_move_resource_to_block_cache)
     assert again == installed
+
+
+def _voice_and_words_demo(speak):
+    """A page with a streamed voice and a line of words, both updated by the generator ``speak``."""
+    from oracle.web.speech_stream import SpeechStream
+
+    with gr.Blocks() as demo:
+        box, words = gr.Textbox(), gr.Textbox()
+        voice = SpeechStream(label="voice", autoplay=True)
+
+        def answer(text: str):
+            yield from speak(voice, words)
+
+        gr.Button().click(answer, inputs=[box], outputs=[voice, words], api_name="speak")
+    return demo
+
+
+def test_an_update_that_leaves_out_the_voice_leaves_its_value_as_it_was():
+    """The update after the voice's only clause (the timings, the history) changes nothing in the voice's
+    value: its diff is empty. Gradio would send "delete every key of the playlist", which its browser client
+    applies in place to the value the page may not have read yet (the player then never starts)."""
+    import json
+
+    import httpx
+
+    from harness.server import free_port
+
+    tone = (np.sin(np.arange(8000) / 5) * 8000).astype(np.int16)
+
+    def speak(voice, words):
+        yield {voice: (16000, tone), words: "speaking"}
+        yield {words: "done"}
+
+    demo = _voice_and_words_demo(speak)
+    gradio_internals.keep_streamed_values_whole(demo)
+    _app, url, _share = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
+                                    quiet=True)
+    try:
+        session = "voice-left-out"
+        httpx.post(f"{url}gradio_api/queue/join", timeout=10, json={
+            "data": [""], "fn_index": 0, "session_hash": session, "event_data": None,
+            "trigger_id": None}).raise_for_status()
+        with httpx.stream("GET", f"{url}gradio_api/queue/data", params={"session_hash": session},
+                          timeout=30) as events:
+            messages = [json.loads(line[5:]) for line in events.iter_lines() if line.startswith("data:")]
+        updates = [m["output"]["data"] for m in messages if m.get("msg") == "process_generating"]
+        assert len(updates) == 2, messages
+        first_voice, later_voice = updates[0][0], updates[1][0]
+        assert first_voice["is_stream"] and first_voice["url"].endswith("playlist.m3u8"), first_voice
+        assert later_voice == [], f"the voice's value was rewritten by an update that left it out: {later_voice}"
+        assert updates[1][1] != [], "the words' update itself must arrive"
+    finally:
+        demo.close()
+
+
+def test_a_generator_at_a_reused_address_starts_a_stream_of_its_own():
+    """Gradio keys a generator's streams by ``id()`` of its iterator; a new one at the address of one that
+    has finished gets a fresh stream, not the old answer's ended one."""
+    tone = (np.sin(np.arange(8000) / 5) * 8000).astype(np.int16)
+    demo = _voice_and_words_demo(lambda voice, words: iter(()))  # only its outputs are used
+    gradio_internals.keep_streamed_values_whole(demo)
+    block_fn = next(iter(demo.fns.values()))
+    voice_id = block_fn.outputs[0]._id
+    session, run_id = "reused-address", 12345
+
+    def step(value, final=False):
+        return run(demo.handle_streaming_outputs(block_fn, [value, "words"], session_hash=session, run=run_id,
+                                                 final=final))
+
+    step((16000, tone))
+    step(None, final=True)
+    assert demo.pending_streams[session][run_id][voice_id].ended
+    step((16000, tone))  # the next answer's generator, at the same address
+    stream = demo.pending_streams[session][run_id][voice_id]
+    assert not stream.ended and len(stream.segments) == 1, "the new answer was added to the old, ended stream"
+
+
+def _sound_onset_s(aac: bytes, rate: int) -> float:
+    """Where the decoded ADTS stream first rises above -40 dBFS."""
+    import io
+
+    import av
+
+    with av.open(io.BytesIO(aac), format="aac") as container:
+        decoded = np.concatenate([frame.to_ndarray().reshape(-1) for frame in container.decode(audio=0)])
+    return int(np.argmax(np.abs(decoded) > 0.01)) / rate
+
+
+def test_a_streamed_answer_starts_at_its_first_sound():
+    """The first chunk's leading silence is not sent (only the AAC encoder's own 46 ms of priming is heard
+    before the voice); later chunks keep theirs, the pauses between sentences."""
+    from oracle.web.speech_stream import SpeechStream
+
+    rate = 22050
+    tone = (np.sin(np.arange(rate) / 3) * 8000).astype(np.int16)
+    chunk = np.concatenate([np.zeros(int(0.3 * rate), dtype=np.int16), tone])
+    voice = SpeechStream(label="voice")
+    first, _playlist = run(voice.stream_output((rate, chunk), "s/1/2/playlist.m3u8", True))
+    later, _playlist = run(voice.stream_output((rate, chunk), "s/1/2/playlist.m3u8", False))
+    assert _sound_onset_s(first["data"], rate) < 0.08
+    assert first["duration"] == pytest.approx(1.01, abs=0.01)
+    assert _sound_onset_s(later["data"], rate) > 0.3

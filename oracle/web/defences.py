@@ -14,8 +14,9 @@ from oracle.limits import (MAX_STREAMS_PER_ADDRESS, MAX_VISITS, MAX_WAITING_CHUN
                            MAX_WAITING_PER_VISIT)
 from oracle.errors import AudioByLink, Busy, OracleError, UnknownRequest, UnreadableRequest
 from oracle.messages import say
-from oracle.web.gradio_internals import (forget_failed_generators, guard_the_queue, name_every_error,
-                                         refuse_unreadable_inputs, refuse_urls_as_audio, take_every_chunk)
+from oracle.web.gradio_internals import (forget_failed_generators, guard_the_queue, keep_streamed_values_whole,
+                                         name_every_error, refuse_unreadable_inputs, refuse_urls_as_audio,
+                                         take_every_chunk)
 from oracle.web.housekeeping import housekeeping
 from oracle.web.middleware import SESSION_HASH, Drain, FrontDoor
 from oracle.web.told import for_people, told_in
@@ -32,11 +33,13 @@ SOMETHING_WENT_WRONG_MESSAGE = say("something_went_wrong")
 def protect(demo: gr.Blocks, language_inputs=()) -> None:
     """Everything the app changes in Gradio, installed once (installing it again changes nothing): the
     queue's checks on every request joining it, every microphone chunk taken in order, a message with every
-    error it sends, no URL taken for a recording, and no failed generator's record left for the next one.
-    ``language_inputs``: the components that carry a request's language; its refusals are told in it."""
+    error it sends, no URL taken for a recording, no failed generator's record left for the next one, and a
+    streamed voice's value left whole by later updates. ``language_inputs``: the components that carry a
+    request's language; its refusals are told in it."""
     demo.language_inputs = {block._id for block in language_inputs}  # also read by the drain (housekeeping)
     refuse_urls_as_audio(demo, AudioByLink)
     forget_failed_generators(demo)
+    keep_streamed_values_whole(demo)
     guard_the_queue(demo, session_hash=SESSION_HASH, max_waiting_per_visit=MAX_WAITING_PER_VISIT,
                     max_waiting_per_address=MAX_WAITING_PER_ADDRESS, max_streams_per_address=MAX_STREAMS_PER_ADDRESS,
                     busy_message=lambda fn, values, headers: Busy().message(_told(demo, fn, values, headers)),

@@ -23,7 +23,7 @@ from oracle.errors import NothingToSpeak, OracleError
 from oracle.language_id import language_of
 from oracle.languages import parse_language
 from oracle.limits import HISTORY_LIMIT, SPEAK_GPU_SECONDS, THINKING_CONCURRENCY
-from oracle.pipeline import Oracle, Reply, elapsed_ms
+from oracle.pipeline import STREAMED, Oracle, Reply, elapsed_ms
 from oracle.web.abandoned_streams import AbandonedStreams
 from oracle.web.gradio_internals import save_wav_to_cache
 from oracle.web.told import browser_hint, for_people
@@ -104,7 +104,10 @@ class OracleFlow:
         language = told or language_of(text)
         yield from self._voice(text, language, self.oracle.speak(text, language), told)
 
-    def _voice(self, text: str, language: str, chunks: Iterator[np.ndarray], told: str | None) -> Iterator[Audio]:
+    def _voice(self, text: str, language: str, chunks: Iterator[np.ndarray], told: str | None,
+               prepared: bool = False) -> Iterator[Audio]:
+        """``chunks`` as the page and the API stream them; ``prepared``: the voice prepared at the pause (the
+        log line says so: benchmarks/browser_latency.py counts them)."""
         rate, start = self.oracle.sample_rate, time.perf_counter()
         first_audio_ms, count, samples = None, 0, 0
         try:
@@ -115,9 +118,9 @@ class OracleFlow:
         except OracleError as error:
             raise for_people(error, told) from None
         finally:
-            log.info("speak (%s): first audio %s ms · %d chunks, %.1f s of audio in %.0f ms", language,
-                     "–" if first_audio_ms is None else f"{first_audio_ms:.0f}", count, samples / rate,
-                     elapsed_ms(start))
+            log.info("speak (%s%s): first audio %s ms · %d chunks, %.1f s of audio in %.0f ms", language,
+                     ", prepared" if prepared else "", "–" if first_audio_ms is None else f"{first_audio_ms:.0f}",
+                     count, samples / rate, elapsed_ms(start))
 
     def _speak_whole(self, text: str, language: str, told: str | None = None) -> Audio:
         try:
@@ -248,7 +251,10 @@ class OracleFlow:
         reply = turn.reply
         prepared = turn.voice_for(reply.answer, reply.language)
         if prepared is not None:
-            return self._voice(reply.answer, reply.language, prepared.chunks())
+            return self._voice(reply.answer, reply.language, prepared.chunks(), reply.language, prepared=True)
+        if reply.source == STREAMED:
+            log.info("speak: no voice prepared for this answer (%s)",
+                     "none was ready at Stop" if turn.voice is None else "it was for other words")
         return self.speak(reply.answer, reply.language)
 
     def speak_for_page(self, turn: Turn | None, history: list[dict], request: gr.Request = None):

@@ -673,6 +673,55 @@ STREAMING_RECORDER_BUTTONS = {"record": "button.record-button",
                               "stop": "button.stop-button, button.stop-button-paused, button.spinner-button"}
 
 
+# ---- the streamed voice (oracle/web/speech_stream.py) ----
+
+def keep_streamed_values_whole(demo: gr.Blocks) -> None:
+    """A generator's later updates leave the value of its streaming outputs (the voice's playlist) as it was,
+    so that Gradio 6.17.3's browser client cannot rewrite that value before the page has read it.
+
+    Symptom: the answer's step said "speaking" and its player stayed empty (no ``<audio>`` element, no
+    playlist fetched), whenever the stream's updates reached the browser together: a voice prepared at the
+    pause (one clause, then the closing update, within milliseconds), or a short typed answer on a slow
+    browser. Mechanism: Gradio sends each update of a generator after the first as a diff against the one
+    before. An update that leaves out the voice (``gr.skip()``, or a dict without it: the closing update with
+    the timings and the history) is, for the voice, a diff from the playlist's ``FileData`` to
+    ``{"__type__": "update"}``: delete each key, add ``__type__``. The browser client applies diffs in place
+    (``apply_diff`` in ``@gradio/client``'s ``utils/stream.ts``), on the very object it handed the page with
+    the first update; when the page reads that first update only after the next has arrived, it finds a
+    no-op update, and the player is never given the stream. Here such a left-out streaming output is sent as
+    "no new audio" (``None``: no segment, the same playlist), whose diff is empty.
+
+    Also: Gradio keys a generator's streams by ``id()`` of its iterator, which Python reuses. A generator
+    placed at the address of one that has finished would add its audio to that one's ended stream (its
+    playlist starting with the old answer, and closed); such a stream is let go when the new one starts.
+    """
+    handle = demo.handle_streaming_outputs
+    if getattr(handle, "keeps_streamed_values_whole", False):
+        return
+
+    async def handle_keeping_streamed_values_whole(block_fn, data, session_hash=None, run=None, root_path=None,
+                                                   final=False):
+        if session_hash is not None and run is not None and not final:
+            streams = demo.pending_streams[session_hash].get(run, {})
+            for i, block in enumerate(block_fn.outputs):
+                stream = streams.get(block._id)
+                if stream is None or not getattr(block, "streaming", False):
+                    continue
+                if stream.ended:  # an earlier generator's, at a reused id: this one starts a stream of its own
+                    del streams[block._id]
+                elif _is_skip(data[i]):
+                    data[i] = None
+        return await handle(block_fn, data, session_hash=session_hash, run=run, root_path=root_path, final=final)
+
+    handle_keeping_streamed_values_whole.keeps_streamed_values_whole = True
+    demo.handle_streaming_outputs = handle_keeping_streamed_values_whole
+
+
+def _is_skip(value) -> bool:
+    """An update that changes nothing (``gr.skip()``; what Gradio puts for an output a dict leaves out)."""
+    return isinstance(value, dict) and value == {"__type__": "update"}
+
+
 # ---- generators that fail after yielding ----
 
 def forget_failed_generators(demo: gr.Blocks) -> None:
