@@ -60,14 +60,14 @@ def test_each_language_is_heard_when_given(heard_with_language, language):
 
 def test_english_is_heard_by_tiny_en_and_the_rest_by_base(hearing, speech_folder):
     question = QUESTIONS["en"][0]
-    tiny = hearing._model.transcribe  # the tiny.en model's own method, to count its calls
+    tiny = hearing._english.hear  # tiny.en's own hearing, to count its calls
     calls = []
 
-    def counting(*args, **kwargs):
-        calls.append(kwargs.get("language"))
-        return tiny(*args, **kwargs)
+    def counting(audio, tokenizer, *args, **kwargs):
+        calls.append(tokenizer.language_code)
+        return tiny(audio, tokenizer, *args, **kwargs)
 
-    hearing._model.transcribe = counting
+    hearing._english.hear = counting
     try:
         heard = hearing.transcribe(samples(question, speech_folder), "en")
         assert heard.language == "en" and overlap(question, heard.text) >= 0.8
@@ -77,7 +77,7 @@ def test_english_is_heard_by_tiny_en_and_the_rest_by_base(hearing, speech_folder
         detected = hearing.transcribe(samples(question, speech_folder))  # auto: detected English -> tiny.en
         assert detected.language == "en" and calls == ["en", "en"]
     finally:
-        del hearing._model.transcribe
+        del hearing._english.hear
     assert not hearing._model.model.is_multilingual and hearing.multilingual._model.model.is_multilingual
 
 
