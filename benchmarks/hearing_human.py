@@ -9,7 +9,7 @@ clip, wall and CPU (``time.process_time``, all threads: steadier than wall on a 
 Sections:
 
 - hearing: per language and configuration, word error, loops caught (heard again in the full window),
-  median wall and CPU ms, language given (tiny.en greedy for English, Whisper base for es/fr/it);
+  median wall and CPU ms, language given (tiny.en for English, Whisper base for es/fr/it);
 - detection: Whisper base telling the language (among ``oracle.languages.SUPPORTED``, no hint) of every
   clip, right/total and median encode + detect ms, in the full window and in the detection window;
 - auto: an English question heard with ``language=None`` (and a French browser's hint) against
@@ -131,32 +131,35 @@ def row(label: str, result: dict) -> None:
           f"CPU {result['cpu']:6.0f} ms   loops caught {result['loops']}/{result['n']}", flush=True)
 
 
+def configurations(chosen_window, chosen_beam: int) -> list[tuple[str, object, int]]:
+    """What the chosen window and beam are weighed against: the 30 s window greedy (as before), the 30 s
+    window with the beam, and the chosen window greedy."""
+    return [("30 s window, greedy (before)", FULL_WINDOW, 1),
+            (f"30 s window, beam {chosen_beam}", FULL_WINDOW, chosen_beam),
+            (f"{chosen_window}, greedy", chosen_window, 1),
+            (f"chosen: {chosen_window}, beam {chosen_beam}", chosen_window, chosen_beam)]
+
+
 def hearing_section(hearing: LocalWhisper, args, counter: FallbackCounter) -> None:
     print("hearing (language given): word error, median wall and CPU per clip")
-    english = hearing._english
-    for noisy in (False, True):
-        set_ = recordings("en", args.count, args.snr if noisy else None)
-        label = f"en{f' + pink noise {args.snr:g} dB' if noisy else ''} (tiny.en greedy)"
-        print(f" {label}")
-        for name, window in (("30 s window", FULL_WINDOW), (f"chosen: {ENGLISH_WINDOW}", ENGLISH_WINDOW)):
-            english.window = window
-            row(name, hear_set(lambda audio: hearing.transcribe(audio, "en"), set_, counter, "en"))
-        english.window = ENGLISH_WINDOW
+    english, english_beam = hearing._english, hearing.english_beam_size
+    if "en" in args.languages:
+        for noisy in (False, True):
+            set_ = recordings("en", args.count, args.snr if noisy else None)
+            print(f" en{f' + pink noise {args.snr:g} dB' if noisy else ''} (tiny.en)")
+            for name, window, beam in configurations(ENGLISH_WINDOW, english_beam):
+                english.window, hearing.english_beam_size = window, beam
+                row(name, hear_set(lambda audio: hearing.transcribe(audio, "en"), set_, counter, "en"))
+            english.window, hearing.english_beam_size = ENGLISH_WINDOW, english_beam
     base = hearing.multilingual
     chosen_window, chosen_beams = base.windows.window, dict(base.beam_sizes)
     for language in [code for code in args.languages if code != "en"]:
         set_ = recordings(language, args.count)
         print(f" {language} (Whisper base)")
-        configurations = [("30 s window, greedy (before)", FULL_WINDOW, 1),
-                          (f"30 s window, beam {chosen_beams.get(language, 1)}", FULL_WINDOW,
-                           chosen_beams.get(language, 1)),
-                          (f"{chosen_window}, greedy", chosen_window, 1),
-                          (f"chosen: {chosen_window}, beam {chosen_beams.get(language, 1)}", chosen_window,
-                           chosen_beams.get(language, 1))]
-        for name, window, beam in configurations:
+        for name, window, beam in configurations(chosen_window, chosen_beams[language]):
             base.windows.window, base.beam_sizes[language] = window, beam
             row(name, hear_set(lambda audio: base.transcribe(audio, language), set_, counter, language))
-        base.windows.window, base.beam_sizes[language] = chosen_window, chosen_beams.get(language, 1)
+        base.windows.window, base.beam_sizes[language] = chosen_window, chosen_beams[language]
 
 
 def detection_section(hearing: LocalWhisper, args) -> None:
