@@ -33,7 +33,7 @@ from oracle.web.defences import protect, server_settings
 from oracle.web.gradio_internals import BlocksWithLook, check_gradio_version, examples_loaded
 from oracle.web.housekeeping import cache_sweep_settings
 from oracle.web.middleware import Drain
-from oracle.web.look import (LOOK, PAGE_SCRIPT, ball_html, examples_for_choice_js, header_html, history_entry_html,
+from oracle.web.look import (LOOK, PAGE_SCRIPT, SharedValues, ball_html, examples_for_choice_js, header_html, history_entry_html,
                              history_title_html, js_values, js_values_unless_answer_kept, live_html, page_language_js,
                              say, status_html, words)
 from oracle.web.speech_stream import SpeechStream
@@ -138,10 +138,12 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
         language.change(None, [language], example_datasets, js=examples_for_choice_js(example_codes), **ui)
         demo.load(flow.page_words, None, [title, history_title, ball, status], concurrency_limit=None, **ui)
 
+        first_stage = SharedValues()  # every question's first look, sent to the page once (see chain)
+
         def chain(trigger, consult_fn, question_input, typed_flow: bool, language_input=language):
             first = "consulting" if typed_flow else "hearing"
             # At once, in the browser: show the first stage, silence the last answer (a fresh player).
-            trigger(None, None, [ball, status, heard, timings, voice], js=js_values(lambda language: (
+            trigger(None, None, [ball, status, heard, timings, voice], js=first_stage.js(lambda language: (
                 ball_html(first, language=language), status_html(first, typed=typed_flow, language=language),
                 "", "", None)), **ui)
             group = dict(concurrency_id="answer", concurrency_limit=ANSWERING_CONCURRENCY) if typed_flow else \
@@ -179,6 +181,7 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
                   language_input=its_language)
             chain(examples_loaded(typed_set).then, flow.consult_typed, typed, typed_flow=True,
                   language_input=its_language)
+        demo.load(None, None, None, js=first_stage.script(), **ui)
         voice.stop(flow.finished, inputs=[turn_state], outputs=[ball, status], concurrency_limit=None, **ui)
 
         # ---- API-only components, for gradio_client scripts ----
