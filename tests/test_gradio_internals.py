@@ -170,9 +170,11 @@ def test_installing_the_defences_twice_changes_nothing():
     demo.queue()
     protect(demo)
     audio = next(block for block in demo.blocks.values() if isinstance(block, gr.Audio))
-    installed = (demo.process_api, demo.preprocess_data, demo._queue.push, audio.async_move_resource_to_block_cache)
+    installed = (demo.process_api, demo.preprocess_data, demo._queue.push, audio.async_move_resource_to_block_cache,
+                 demo.handle_streaming_outputs)
     protect(demo)
-    again = (demo.process_api, demo.preprocess_data, demo._queue.push, audio.async_move_resource_to_block_cache)
+    again = (demo.process_api, demo.preprocess_data, demo._queue.push, audio.async_move_resource_to_block_cache,
+             demo.handle_streaming_outputs)
     assert again == installed
 
 
