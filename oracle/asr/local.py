@@ -5,14 +5,16 @@ English, the common case, stays on tiny.en: several times faster than base and a
 multilingual model is loaded on first need (or by ``warm_up(languages=...)``), once. Every pass encodes a
 window fitted to the question instead of Whisper's 30 s (``oracle.asr.windows``): tiny.en, with a 5-wide
 beam, hears 30 real English recordings with 5.3 % word error instead of 6.3 % (7.4 instead of 7.9 % in pink
-noise at 15 dB) in ~170 ms of CPU instead of ~535.
+noise at 15 dB) in ~180 ms of CPU instead of ~570.
 
 With no language given, base tells it from the speech: its encoder over a short window (the question plus
-1 s, at least 3 s) and one decoder step, ~95 ms of CPU per question (the 30-second window cost ~1 s, and was
-wrong more often). Meanwhile tiny.en hears the question as English on a thread of its own (CTranslate2 lets
-go of the GIL): an English question is then ready about when its language is, and any other is heard by
-base, the English hearing wasted. Measured on a busy 2-core machine (benchmarks/hearing_human.py), telling
-the language added ~50 ms of wall time to an English question this way, ~160 ms one after the other.
+1 s, at least 3 s) and one decoder step, ~90-120 ms of CPU per question (the 30-second window cost ~1 s, and
+was wrong more often). Meanwhile tiny.en hears the question as English on a thread of its own (CTranslate2
+lets go of the GIL), so an English question is ready about when its language is; any other is then heard by
+base, the English hearing wasted. Measured on 30 real English questions on a shared 2-core machine
+(benchmarks/hearing_human.py, medians): telling the language adds ~45 ms of wall time to an English
+question this way, ~100 ms one after the other; a Spanish question of ~3 s costs ~150-200 ms more than one
+after the other, and is heard in auto in ~0.6 s.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ log = logging.getLogger(__name__)
 # (benchmarks/hearing_human.py; word error, clean / noisy): the 30 s window greedy 6.3 / 7.9 %; any floor of
 # 10-20 s with a 2 s margin, greedy, 6.3 / 7.4 % (none looped); max(10 s, audio + 2 s) with a 5-wide beam
 # 5.3 / 7.4 % for ~20 ms more CPU. The beam also hears the test suite's fast espeak-ng question ("Will I
-# pass my driving test?" at 180 words a minute) more steadily across CPU kernels: greedy, GENERIC and
-# AVX-512 heard "I'll cast my driving test."; with the beam the worst was "Will I cast my driving test?".
+# pass my driving test?" at 180 words a minute) more steadily across CPU kernels: greedy in that window,
+# GENERIC and AVX-512 heard "I'll cast my driving test."; with the beam the worst was "Will I cast my driving
+# test?".
 ENGLISH_WINDOW = Window(floor_s=10.0, margin_s=2.0)
 ENGLISH_BEAM_SIZE = 5
 # Hearing one question never takes this long; a wait for it that does is a hung engine.

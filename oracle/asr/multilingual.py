@@ -14,8 +14,8 @@ with a 5-wide beam: better and about three times cheaper than greedy decoding of
 The language, when not given, is decided from the speech: Whisper's language probabilities from the first
 decoder step over the question's own short window (``DETECTION_WINDOW``), restricted to
 ``oracle.languages.SUPPORTED`` and renormalised, with the browser's language as a prior (``HINT_WEIGHT``).
-That costs its own encoding, about 95 ms of CPU for a question of a few seconds (the 30-second window cost
-about 1 s).
+That costs its own encoding and one decoder step, ~90-120 ms of CPU for a question of a few seconds (the
+30-second window cost about 1 s).
 """
 
 from __future__ import annotations
@@ -55,17 +55,18 @@ CACHE_FOLDER = ("magic8ball", "whisper-base-multilingual")
 HINT_WEIGHT = 3.0
 
 # Measured on real human speech (30 Asterisk prompts each of es, fr, it; benchmarks/hearing_human.py;
-# word error without case, accents or punctuation; CPU per clip on 2 cores):
-# - the window every question is heard in: max(10 s, audio + 2 s). Shorter floors (5 s) made Italian
-#   loop on 3-4 clips of 30; 10 s made none loop, and heard as well as the full window;
-# - a 5-wide beam in every language: with that window es 14.4 -> 11.3 %, fr 25.6 -> 23.1 %, it 19.0 -> 11.5 %
-#   against greedy over the full window, for ~390 ms of CPU instead of ~1,150 (beam 3 was 20-30 ms cheaper
-#   and as good or slightly worse). German, Portuguese and Japanese have no human recordings here; on the
-#   synthetic questions of harness/multilingual_audio.py the beam was as good or better (pt 0.36 -> 0.32);
+# word error without case, accents or punctuation; median CPU per clip on 2 cores):
+# - the window every question is heard in: max(10 s, audio + 2 s). A 5 s floor made Italian loop on 3-4
+#   clips of 30 (caught, and heard again in the full window); a 10 s floor made none loop;
+# - a 5-wide beam in every language: with that window es 14.4 -> 11.3 %, fr 25.6 -> 24.0 %, it 19.0 ->
+#   13.5 % against greedy over the full window, for ~360-440 ms of CPU instead of ~1,150-1,250 (beam 3 was
+#   20-30 ms cheaper and as good or slightly worse; beam 8, patience 2, a length or repetition penalty were
+#   no better). German, Portuguese and Japanese have no human recordings here; on the synthetic questions of
+#   harness/multilingual_audio.py the window and the beam heard them as well (pt 0.36 -> 0.32);
 # - the window the language is told from: max(3 s, audio + 1 s). Whisper reads the language from the first
-#   decoder step alone, and there a window just over the speech tells it better than the full one as well
-#   as ten times cheaper: 114/120 right (en, es, fr, it; among the supported languages, no hint) in ~85 ms
-#   of CPU, against 110/120 in ~1,040 ms.
+#   decoder step alone, and there a window just over the speech tells it as well as the full one or better,
+#   ten times cheaper: 112/120 right (en, es, fr, it among the supported languages, no hint) in ~90-120 ms
+#   of CPU, against 110/120 in ~1,050 ms.
 HEARING_WINDOW = Window(floor_s=10.0, margin_s=2.0)
 BEAM_SIZE = 5
 DETECTION_WINDOW = Window(floor_s=3.0, margin_s=1.0)

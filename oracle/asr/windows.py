@@ -140,15 +140,13 @@ class WindowedWhisper:
     fallback to the full window when the fitted one loops. Thread-safe (as CTranslate2 is)."""
 
     def __init__(self, model, window: Window):
-        from faster_whisper.transcribe import TranscriptionOptions, get_suppressed_tokens
+        from faster_whisper.transcribe import TranscriptionOptions
 
         self.model = model  # faster_whisper.WhisperModel
         self.window = window
         self._suppressed = None
-        self._get_suppressed_tokens = get_suppressed_tokens
-        # faster-whisper's options for one short question, for audio longer than one window: greedy, one
-        # temperature (no fallback), no timestamps, no conditioning on earlier text (there is none, and it
-        # feeds hallucinations).
+        # faster-whisper's options for audio longer than one window: one temperature (no fallback), no
+        # timestamps, no conditioning on earlier text (there is none, and it feeds hallucinations).
         self.long_options = TranscriptionOptions(
             beam_size=1, best_of=1, patience=1.0, length_penalty=1.0, repetition_penalty=1.0,
             no_repeat_ngram_size=0, log_prob_threshold=LOG_PROB_THRESHOLD, no_speech_threshold=NO_SPEECH_THRESHOLD,
@@ -162,8 +160,11 @@ class WindowedWhisper:
         )
 
     def suppressed_tokens(self, tokenizer) -> list[int]:
+        """The model's own list (the same for every language of one model), as faster-whisper builds it."""
         if self._suppressed is None:
-            self._suppressed = self._get_suppressed_tokens(tokenizer, [-1])
+            from faster_whisper.transcribe import get_suppressed_tokens
+
+            self._suppressed = get_suppressed_tokens(tokenizer, [-1])
         return self._suppressed
 
     def encode(self, audio: np.ndarray, window: Window | None = None) -> Encoded:
@@ -193,13 +194,13 @@ class WindowedWhisper:
             return "", []
         return tokenizer.decode(tokens).strip(), tokens
 
-    def hear(self, audio: np.ndarray, tokenizer, beam_size: int = 1, encoded: Encoded | None = None) -> Heard:
-        """What ``audio`` says, heard through the fitted window (or ``encoded``, one the caller already
-        made), and again through the full window if that result looks like a loop."""
+    def hear(self, audio: np.ndarray, tokenizer, beam_size: int = 1) -> Heard:
+        """What ``audio`` says, heard through the fitted window, and again through the full window if that
+        result looks like a loop."""
         audio = np.asarray(audio, dtype=np.float32)
         if audio.size / SAMPLE_RATE > FULL_WINDOW_S:
-            return Heard(self._hear_long(audio, tokenizer), FULL_WINDOW_FRAMES, None)
-        encoded = encoded or self.encode(audio)
+            return Heard(self._hear_long(audio, tokenizer, beam_size), FULL_WINDOW_FRAMES, None)
+        encoded = self.encode(audio)
         text, tokens = self.decode(encoded, tokenizer, beam_size)
         if encoded.frames == FULL_WINDOW_FRAMES:
             return Heard(text, encoded.frames, None)
@@ -209,8 +210,8 @@ class WindowedWhisper:
         full = self.encode(audio, FULL_WINDOW)
         return Heard(self.decode(full, tokenizer, beam_size)[0], full.frames, reason)
 
-    def _hear_long(self, audio: np.ndarray, tokenizer) -> str:
-        options = replace(self.long_options, suppress_tokens=self.suppressed_tokens(tokenizer))
+    def _hear_long(self, audio: np.ndarray, tokenizer, beam_size: int) -> str:
+        options = replace(self.long_options, beam_size=beam_size, suppress_tokens=self.suppressed_tokens(tokenizer))
         features = self.model.feature_extractor(audio)
         segments = self.model.generate_segments(features, tokenizer, options, log_progress=False)
         return " ".join(segment.text.strip() for segment in segments).strip()
