@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from harness.audio_tools import SpeechMaker
+from harness.browser_tools import find_chromium
 from harness.server import serve
 
 
@@ -89,3 +90,12 @@ def scripted_app(scripted_app_server) -> ScriptedApp:
     """The session's one app with steered engines (one server for every module that needs one), as no
     test has steered it yet."""
     return scripted_app_server.reset()
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = find_chromium()
+    if path is None:
+        pytest.fail("no Chromium found: run `bash setup.sh` (as root it installs Debian's chromium), or "
+                    "`sudo apt-get install chromium`, or set CHROMIUM=/path/to/chromium")
+    return path

@@ -17,7 +17,7 @@ import soundfile
 
 from oracle.audio import wav_bytes
 
-from harness.browser_tools import (MICROPHONE_TAIL_S, PageErrors, QueueGate, browser_flags, find_chromium,
+from harness.browser_tools import (MICROPHONE_TAIL_S, PageErrors, QueueGate, browser_flags,
                                    forget_answer_playback, microphone_wav, page_state, screenshot_dir, small_png,
                                    wait_for_answer_playback, wait_for_recording, watch_answer_playback)
 
@@ -25,15 +25,6 @@ QUESTION = "Should I learn to play the piano?"
 TYPED_QUESTION = "Will my garden grow this summer?"
 WAIT_MS = 30_000  # the longest any single step may take
 NO_HORIZONTAL_OVERFLOW = "() => document.documentElement.scrollWidth <= window.innerWidth"
-
-
-@pytest.fixture(scope="session")
-def chromium_path() -> str:
-    path = find_chromium()
-    if path is None:
-        pytest.fail("no Chromium found: run `bash setup.sh` (as root it installs Debian's chromium), or "
-                    "`sudo apt-get install chromium`, or set CHROMIUM=/path/to/chromium")
-    return path
 
 
 @pytest.fixture(scope="session")

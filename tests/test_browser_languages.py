@@ -23,7 +23,7 @@ from oracle.examples import example_questions
 from oracle.languages import SUPPORTED
 from oracle.messages import TABLE
 from oracle.web.look import WORDS
-from harness.browser_tools import find_chromium, screenshot_dir
+from harness.browser_tools import screenshot_dir
 from harness.live_browser import WAIT_MS, chromium, drive, open_page, wait_for_stage
 
 LOCALES = ("fr-FR", "es-ES", "de-DE", "it-IT", "pt-BR", "ja-JP")
@@ -35,14 +35,6 @@ SHOWN_EXAMPLES = """(code) => [...document.querySelectorAll(`#spoken-examples-${
     .filter((button) => button.checkVisibility()).map((button) => button.innerText.trim())"""
 ALL_SHOWN_EXAMPLES = """() => [...document.querySelectorAll('[id^="spoken-examples-"], [id^="typed-examples-"]')]
     .filter((set) => set.checkVisibility()).map((set) => set.id)"""
-
-
-@pytest.fixture(scope="module")
-def chromium_path() -> str:
-    path = find_chromium()
-    if path is None:
-        pytest.fail("no Chromium found: run `bash setup.sh`, or set CHROMIUM=/path/to/chromium")
-    return path
 
 
 @pytest.fixture(scope="module")

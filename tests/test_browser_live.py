@@ -9,7 +9,6 @@ import re
 
 import pytest
 
-from harness.browser_tools import find_chromium
 from harness.hearing import assert_heard_gist, key_words
 from harness.live_browser import (as_microphone, chromium, drive, microphone_button, open_page, recorder_button,
                                   silence, wait_for_stage, wait_until_playing, write_microphone)
@@ -24,14 +23,6 @@ LEAD_S = 1.5
 # question keeps a recording from hearing it twice.
 AFTER_S = 12.0
 FOCUSED_BUTTON = "() => document.activeElement && document.activeElement.textContent.trim()"
-
-
-@pytest.fixture(scope="module")
-def chromium_path() -> str:
-    path = find_chromium()
-    if path is None:
-        pytest.fail("no Chromium found: run `bash setup.sh`, or set CHROMIUM=/path/to/chromium")
-    return path
 
 
 @pytest.fixture(scope="module")
