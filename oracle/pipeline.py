@@ -131,12 +131,6 @@ class Oracle:
                 "voice": voice_name(language) if voice_name else self.speaker.name,
                 "robotic": robotic is not None and robotic(language)}
 
-    def engines_for(self, language: str) -> str:
-        """The engines that hear, answer and speak ``language`` (a voice people would call robotic says so)."""
-        names = self.engines_of(language)
-        voice = names["voice"] + (" (robotic voice)" if names["robotic"] else "")
-        return f"hearing: {names['hearing']} · answering: {names['answering']} · voice: {voice}"
-
     @property
     def sample_rate(self) -> int:
         return self.speaker.sample_rate
