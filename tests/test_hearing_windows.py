@@ -145,7 +145,7 @@ def test_audio_longer_than_one_window_is_heard_window_by_window(hearing, piano):
 # -- auto -------------------------------------------------------------------------------------------
 
 def test_english_in_a_french_browser_is_heard_as_english_by_tiny_en(hearing, piano):
-    assert hearing.detect_language(piano, hint="fr") == "en"
+    assert hearing.multilingual.detect_language(piano, hint="fr").language == "en"
     heard = hearing.transcribe(piano, None, "fr")
     assert heard.language == "en"
     assert heard.text == hearing.transcribe(piano, "en").text  # tiny.en heard it, as when English is given

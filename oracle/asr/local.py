@@ -89,10 +89,6 @@ class LocalWhisper:
         if any(language != ENGLISH for language in languages):
             self.multilingual.warm_up()
 
-    def detect_language(self, audio: np.ndarray, hint: str | None = None) -> str:
-        """The supported language ``audio`` is spoken in (``hint``, the browser's language, weighs in)."""
-        return self.multilingual.detect_language(audio, hint).language
-
     def transcribe(self, audio: np.ndarray, language: str | None = None, hint: str | None = None) -> Transcription:
         if language == ENGLISH:
             return self._transcribe_english(audio)
