@@ -16,7 +16,7 @@ import unicodedata
 
 import pytest
 
-from oracle.answer.book import load_book
+from oracle.answer.library import load_book
 from oracle.answer.guard import FOOLISH_ANSWERS
 from oracle.errors import EmptyQuestion
 from oracle.examples import example_questions

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from oracle.answer.guard import FOOLISH_ANSWER
-from oracle.answer.library import Proverb, load_book, load_proverbs
+from oracle.answer.library import Proverb, load_proverbs
 from oracle.config import Settings
 from oracle.languages import ENGLISH
 
