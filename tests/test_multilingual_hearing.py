@@ -216,3 +216,21 @@ def test_remote_hearing_without_a_language_sends_raw_audio_and_reads_the_languag
         assert remote.transcribe(np.zeros(16_000, dtype=np.float32), hint="fr").language == "fr"
     finally:
         api.transcript = DEFAULT_TRANSCRIPT
+
+
+def test_a_long_question_is_told_and_heard_from_one_encoding(hearing, speech_folder):
+    # Two Spanish questions, over 8 s with the pause between: the detection window would be about the hearing
+    # window, so the language is told from the hearing window's encoding and the words decoded from it; they
+    # are the very words heard when the language is given.
+    spanish = [samples(question, speech_folder) for question in QUESTIONS["es"][:3]]
+    gap = np.zeros(8_000, dtype=np.float32)
+    audio = np.concatenate([part for question in spanish for part in (question, gap)])
+    assert audio.size / 16_000 >= 8.0
+    detected = hearing.multilingual.detect_language(audio, hint="en")
+    assert detected.language == "es"
+    assert detected.speech.frames == multilingual.HEARING_WINDOW.frames(audio.size / 16_000)
+    told = hearing.transcribe(audio, None, "en")
+    assert told.language == "es" and told.text == hearing.transcribe(audio, "es").text
+    # A short question is told from its own, shorter window.
+    short = hearing.multilingual.detect_language(spanish[0])
+    assert short.speech.frames == multilingual.DETECTION_WINDOW.frames(spanish[0].size / 16_000)

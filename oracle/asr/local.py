@@ -9,12 +9,14 @@ noise at 15 dB) in ~180 ms of CPU instead of ~570.
 
 With no language given, base tells it from the speech: its encoder over a short window (the question plus
 1 s, at least 3 s) and one decoder step, ~90-120 ms of CPU per question (the 30-second window cost ~1 s, and
-was wrong more often). Meanwhile tiny.en hears the question as English on a thread of its own (CTranslate2
-lets go of the GIL), so an English question is ready about when its language is; any other is then heard by
-base, the English hearing wasted. Measured on 30 real English questions on a shared 2-core machine
-(benchmarks/hearing_human.py, medians): telling the language adds ~45 ms of wall time to an English
-question this way, ~100 ms one after the other; a Spanish question of ~3 s costs ~150-200 ms more than one
-after the other, and is heard in auto in ~0.6 s.
+was wrong more often). Meanwhile, when English is the likely language (the browser's, or none is known),
+tiny.en hears the question as English on a thread of its own (CTranslate2 lets go of the GIL), so an English
+question is ready about when its language is; any other is then heard by base, the English hearing wasted.
+Measured on 30 real English questions on a shared 2-core machine (benchmarks/hearing_human.py, medians):
+telling the language adds ~45 ms of wall time to an English question this way, ~100 ms one after the other;
+a Spanish question of ~3 s costs ~150-200 ms more than one after the other, so in a browser of another
+language the steps run one after the other. From 8 s of speech on, base decodes the words from the very
+encoding it told the language from (``MultilingualWhisper.encode_to_detect``).
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ class LocalWhisper:
             return self.multilingual.transcribe(audio, language)
         start = time.perf_counter()
         english = None
-        if self.hear_english_while_detecting:
+        if self.hear_english_while_detecting and hint in (None, ENGLISH):
             english = self._english_thread.submit(self._transcribe_english, audio)
         detected = self.multilingual.detect_language(audio, hint)
         if detected.language == ENGLISH:
@@ -104,7 +106,7 @@ class LocalWhisper:
         else:
             if english:
                 english.cancel()
-            heard = self.multilingual.transcribe(audio, detected.language)
+            heard = self.multilingual.transcribe(audio, detected.language, detected_from=detected.speech)
         return Transcription(heard.text, heard.language, heard.audio_s, (time.perf_counter() - start) * 1000)
 
     def _transcribe_english(self, audio: np.ndarray) -> Transcription:

@@ -70,6 +70,9 @@ HINT_WEIGHT = 3.0
 HEARING_WINDOW = Window(floor_s=10.0, margin_s=2.0)
 BEAM_SIZE = 5
 DETECTION_WINDOW = Window(floor_s=3.0, margin_s=1.0)
+# From 8 s of speech on the two windows differ by a second of padding at most: the language is told from the
+# hearing window's encoding, which the words are then decoded from (one encoder pass, ~175 ms, saved).
+SHARED_WINDOW_SLACK_FRAMES = 100
 
 CHUNK = 1 << 20
 
@@ -196,25 +199,36 @@ class MultilingualWhisper:
         """The question's encoding in ``window`` (by default the one languages are told from)."""
         return self.windows.encode(audio, window)
 
+    def encode_to_detect(self, audio: np.ndarray) -> Encoded:
+        """The encoding to tell ``audio``'s language from: in the detection window, or in the hearing window when
+        that is hardly longer, so that ``transcribe`` can decode the words from it too."""
+        audio_s = np.asarray(audio).size / SAMPLE_RATE
+        if HEARING_WINDOW.frames(audio_s) - DETECTION_WINDOW.frames(audio_s) <= SHARED_WINDOW_SLACK_FRAMES:
+            return self.encode(audio, HEARING_WINDOW)
+        return self.encode(audio)
+
     def detect_language(self, audio: np.ndarray | Encoded, hint: str | None = None) -> DetectedLanguage:
         """The supported language the speech is most likely in, from the whole question (encoded in
         ``DETECTION_WINDOW``, or as given), with ``hint`` (the browser's language) as a prior."""
         start = time.perf_counter()
-        speech = audio if isinstance(audio, Encoded) else self.encode(audio)
+        speech = audio if isinstance(audio, Encoded) else self.encode_to_detect(audio)
         [results] = self._model.model.detect_language(speech.output)
         probabilities = {token[2:-2]: probability for token, probability in results}
         language, posterior = choose_language(probabilities, hint if hint in SUPPORTED else None)
         return DetectedLanguage(language, posterior, speech, (time.perf_counter() - start) * 1000)
 
-    def transcribe(self, audio: np.ndarray, language: str | None = None, hint: str | None = None) -> Transcription:
-        """Mono float32 16 kHz audio -> what was said, in ``language`` or (None) the detected one."""
+    def transcribe(self, audio: np.ndarray, language: str | None = None, hint: str | None = None,
+                   detected_from: Encoded | None = None) -> Transcription:
+        """Mono float32 16 kHz audio -> what was said, in ``language`` or (None) the detected one.
+        ``detected_from``: the encoding its language was just told from, reused when in the hearing window."""
         start = time.perf_counter()
         audio = np.asarray(audio, dtype=np.float32)
         if language is None:
-            language = self.detect_language(audio, hint).language
+            detected = self.detect_language(audio, hint)
+            language, detected_from = detected.language, detected.speech
         if language not in SUPPORTED:
             raise ValueError(f"unsupported language {language!r}")
-        heard = self.windows.hear(audio, self._tokenizers[language], self.beam_sizes[language])
+        heard = self.windows.hear(audio, self._tokenizers[language], self.beam_sizes[language], detected_from)
         if heard.fell_back:
             log.info("multilingual Whisper: the fitted window %s; heard again with the full window", heard.fell_back)
         return Transcription(heard.text, language, audio.size / SAMPLE_RATE, (time.perf_counter() - start) * 1000)

@@ -194,13 +194,14 @@ class WindowedWhisper:
             return "", []
         return tokenizer.decode(tokens).strip(), tokens
 
-    def hear(self, audio: np.ndarray, tokenizer, beam_size: int = 1) -> Heard:
-        """What ``audio`` says, heard through the fitted window, and again through the full window if that
-        result looks like a loop."""
+    def hear(self, audio: np.ndarray, tokenizer, beam_size: int = 1, encoded: Encoded | None = None) -> Heard:
+        """What ``audio`` says, heard through the fitted window (``encoded`` already, when given in that very
+        window), and again through the full window if that result looks like a loop."""
         audio = np.asarray(audio, dtype=np.float32)
         if audio.size / SAMPLE_RATE > FULL_WINDOW_S:
             return Heard(self._hear_long(audio, tokenizer, beam_size), FULL_WINDOW_FRAMES, None)
-        encoded = self.encode(audio)
+        if encoded is None or encoded.frames != self.window.frames(audio.size / SAMPLE_RATE):
+            encoded = self.encode(audio)
         text, tokens = self.decode(encoded, tokenizer, beam_size)
         if encoded.frames == FULL_WINDOW_FRAMES:
             return Heard(text, encoded.frames, None)
