@@ -49,6 +49,9 @@ from oracle.pipeline import STREAMED, Oracle, Reply, clean_question, elapsed_ms
 
 # Heard after the last speech, so that a word's fading end is not cut off.
 TAIL_S = 0.2
+# Quiet for less than this, the person is still speaking and a caption is worth hearing; longer, a pause may
+# be starting, and a caption heard then would hold up the pause's hearing (one hearing slot).
+STILL_SPEAKING_S = 0.1
 
 
 
@@ -320,7 +323,7 @@ class Conversation:
         silence = self._endpointer.silence_after_speech_s
         if silence >= max(self.settings.pause_s, TAIL_S) and (cut, self._hearing_language()) not in self._hearings:
             return "pause", cut
-        if silence < self.settings.pause_s and self._size - self._partial_at >= self.settings.partial_every_s * SAMPLE_RATE:
+        if silence < STILL_SPEAKING_S and self._size - self._partial_at >= self.settings.partial_every_s * SAMPLE_RATE:
             return "partial", self._size
         return None
 
