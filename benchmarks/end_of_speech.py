@@ -90,9 +90,8 @@ def main() -> None:
         false_endings, delays = 0, []
         for _voice, first, second in spoken:
             audio = np.concatenate([lead, first, breath, second, tail])
-            second_starts = lead.size + first.size + breath.size
             ended = first_ending(audio, end_silence_s)
-            if ended is not None and ended < second_starts:
+            if ended is not None and ended < speech_end(audio):  # in the breath, or as the second half began
                 false_endings += 1
                 continue
             true_end = speech_end(audio)
