@@ -14,8 +14,10 @@ with a 5-wide beam: better and about three times cheaper than greedy decoding of
 The language, when not given, is decided from the speech: Whisper's language probabilities from the first
 decoder step over the question's own short window (``DETECTION_WINDOW``), restricted to
 ``oracle.languages.SUPPORTED`` and renormalised, with the browser's language as a prior (``HINT_WEIGHT``).
-That costs its own encoding and one decoder step, ~90-120 ms of CPU for a question of a few seconds (the
-30-second window cost about 1 s).
+Telling it costs an encoder pass over that short window plus one decoder step, ~90-120 ms of CPU for a
+question of a few seconds (the 30-second window cost about 1 s); hearing the words then encodes the question
+again, in its own longer window (``HEARING_WINDOW``), or with tiny.en's encoder when the language is English
+(``oracle.asr.local``).
 """
 
 from __future__ import annotations
