@@ -10,8 +10,9 @@ Strings from outside (an API argument, the CLI's ``--language``, a browser's ``A
 service's words) become a ``Language`` here, at the boundary: ``parse_language`` refuses an unsupported one
 with ``UnsupportedLanguage``, whose message lists the supported languages.
 
-On the page, hearing tells the language from the speech at each pause, the browser's language (``hint``)
-weighing in as a prior only (``oracle.asr.multilingual.HINT_WEIGHT``).
+On the page in auto, hearing tells the language from the speech at each pause (the captions in between reuse
+the last one told), the browser's language (``hint``) weighing in as a prior only
+(``oracle.asr.multilingual.HINT_WEIGHT``): it decides only when the speech leaves languages close.
 """
 
 from __future__ import annotations
