@@ -1,7 +1,9 @@
 """The languages the oracle hears, answers and speaks, and how a request names one.
 
 A supported language is a ``Language``: a ``StrEnum`` whose value is its ISO 639-1 code, so it is that code
-wherever a plain string is read (JSON, dict keys, Gradio values, log lines). ``LanguageOrAuto``
+wherever a plain string is read (JSON, lookups in tables keyed by code, Gradio values, log lines); only as a
+key of a dict that Gradio serialises is it refused (orjson takes no str subclass there: see ``SUPPORTED``).
+``LanguageOrAuto``
 (``Language | None``) is used only where "not known yet" is meaningful: what a request asked for, and the
 language handed to hearing, where None means "tell it from the speech". Hearing always returns a decided
 ``Language``, so answering and speaking never see None and no signature falls back to English.
@@ -90,15 +92,6 @@ def parse_language(value: object) -> LanguageOrAuto:
     if code not in SUPPORTED:
         raise UnsupportedLanguage()
     return Language(code)
-
-
-def supported_language(value: object) -> Language:
-    """A code that must name a supported language (a hearing result, a key of a file) -> its ``Language``;
-    "auto" and anything unsupported raise ``UnsupportedLanguage``."""
-    language = parse_language(value)
-    if language is None:
-        raise UnsupportedLanguage()
-    return language
 
 
 def browser_language(accept_language: str | None) -> Language | None:

@@ -18,7 +18,7 @@ from oracle.answer.library import load_book
 from oracle.engines import ENGINES
 from oracle.language_id import language_of_heard
 from oracle.languages import (FALLBACK_LANGUAGE, SUPPORTED, Language, UnsupportedLanguage, browser_language,
-                              parse_language, supported_language)
+                              parse_language)
 from oracle.messages import say
 from oracle.pipeline import TYPED, Oracle, Reply
 
@@ -54,13 +54,6 @@ def test_an_unsupported_language_is_refused_with_the_supported_ones_listed(text)
         parse_language(text)
     message = refused.value.message(None)
     assert all(f"{language} ({language.native})" in message for language in Language)
-
-
-def test_a_language_that_must_be_decided_is_never_auto():
-    assert supported_language("fr-CA") is Language.French
-    for text in ("auto", None, "xx"):
-        with pytest.raises(UnsupportedLanguage):
-            supported_language(text)
 
 
 def test_the_cli_refuses_an_unsupported_language_before_loading_anything(capsys):
