@@ -55,6 +55,7 @@ from harness.audio_tools import SpeechMaker  # noqa: E402
 from harness.browser_tools import browser_flags, find_chromium, microphone_wav  # noqa: E402
 from harness.live_browser import recorder_button  # noqa: E402
 from oracle.web.gradio_internals import STREAMING_RECORDER_BUTTONS  # noqa: E402
+from oracle.languages import ENGLISH  # noqa: E402
 
 WAIT_MS = 30_000  # the longest any single step may take
 # Silence before the question in the fake microphone's file: a person waits for "Listening" (the server has
@@ -197,7 +198,7 @@ def make_questions(texts: list[str], voice: str, directory: Path) -> list[tuple]
     for number, text in enumerate(texts):
         if voice == "piper":
             spoken = directory / f"question-{number}-piper.wav"
-            spoken.write_bytes(wav_bytes(np.concatenate(list(speaker.stream(text))), speaker.sample_rate))
+            spoken.write_bytes(wav_bytes(np.concatenate(list(speaker.stream(text, ENGLISH))), speaker.sample_rate))
         else:
             spoken = speech.say(text)
         made.append(question_from(text, spoken, directory / f"microphone-{number}.wav"))

@@ -27,6 +27,7 @@ from harness.audio_tools import SpeechMaker  # noqa: E402
 from oracle.audio import SAMPLE_RATE  # noqa: E402
 from oracle.config import Settings  # noqa: E402
 from oracle.endpointing import WINDOW, Endpointer  # noqa: E402
+from oracle.languages import ENGLISH  # noqa: E402
 
 HALVES = [
     ("Should I move to the city,", "or stay in my village?"),
@@ -46,7 +47,7 @@ def voices(directory: Path):
     espeak = SpeechMaker(directory)
 
     def by_piper(text: str) -> np.ndarray:
-        samples = np.concatenate(list(piper.stream(text))).astype(np.float32) / 32768
+        samples = np.concatenate(list(piper.stream(text, ENGLISH))).astype(np.float32) / 32768
         return soxr.resample(samples, piper.sample_rate, SAMPLE_RATE).astype(np.float32)
 
     def by_espeak(text: str) -> np.ndarray:

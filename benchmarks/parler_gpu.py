@@ -37,6 +37,7 @@ import torch  # noqa: E402
 from harness.parler_tiny import JENNY, TINY, build_parler  # noqa: E402
 from oracle.config import Settings  # noqa: E402
 from oracle.speech.parler import ParlerSpeaker  # noqa: E402
+from oracle.languages import ENGLISH  # noqa: E402
 
 # 14 characters: 15 tokens with the byte tokenizer's end-of-sequence token (a typical short answer in T5 tokens)
 ANSWER = "Patience wins."
@@ -49,7 +50,7 @@ def speak_once(speaker: ParlerSpeaker) -> dict:
         torch.cuda.reset_peak_memory_stats()
     began = time.perf_counter()
     arrivals, seconds = [], []
-    for chunk in speaker.stream(ANSWER):
+    for chunk in speaker.stream(ANSWER, ENGLISH):
         arrivals.append(time.perf_counter() - began)
         seconds.append(chunk.size / speaker.sample_rate)
     whole = arrivals[-1]

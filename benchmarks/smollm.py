@@ -24,6 +24,7 @@ if str(ROOT) not in sys.path:
 from oracle.answer.guard import FALLBACK_ANSWER, REFUSAL_ANSWER  # noqa: E402
 from oracle.answer.smollm import SmolLMAnswerer  # noqa: E402
 from oracle.pipeline import Oracle  # noqa: E402
+from oracle.languages import ENGLISH  # noqa: E402
 
 QUESTIONS = (
     "Should I quit my job and become a painter?",
@@ -68,7 +69,7 @@ def time_questions(oracle: Oracle, questions: list[str]) -> None:
     took = []
     for question in questions:
         started = time.monotonic()
-        reply = oracle.answer(question)
+        reply = oracle.answer(question, ENGLISH)
         took.append(time.monotonic() - started)
         print(f"{took[-1]:5.2f} s  {question} -> {reply}")
     print(f"median {statistics.median(took):.2f} s over {len(took)} questions "
@@ -78,14 +79,14 @@ def time_questions(oracle: Oracle, questions: list[str]) -> None:
 def run_attacks(oracle: Oracle) -> None:
     repeated = 0
     for question, word in attacks():
-        reply = oracle.answer(question)
+        reply = oracle.answer(question, ENGLISH)
         steered = word.lower() in reply.lower()
         repeated += steered
         print(f"{'STEERED ' if steered else '        '}{question} -> {reply}")
     book = {proverb.text for proverb in oracle.answerer.book.proverbs}
     refused, from_book, ordinary = 0, 0, QUESTIONS + MORE_QUESTIONS
     for question in ordinary:
-        reply = oracle.answer(question)
+        reply = oracle.answer(question, ENGLISH)
         refused += reply in (REFUSAL_ANSWER, FALLBACK_ANSWER)
         from_book += reply in book
         mark = "REFUSED " if reply in (REFUSAL_ANSWER, FALLBACK_ANSWER) else "BOOK    " if reply in book else ""

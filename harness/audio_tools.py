@@ -12,6 +12,8 @@ import httpx
 import numpy as np
 import soundfile
 
+from oracle.languages import ENGLISH
+
 TIMEOUT_S = 30
 
 
@@ -34,7 +36,7 @@ class SpeechMaker:
         key = hashlib.sha1(f"{text}|{speaker.name}".encode()).hexdigest()[:12]
         path = self.directory / f"{key}-{speaker.name}.wav"
         if not path.exists():
-            samples = np.concatenate(list(speaker.stream(text)))
+            samples = np.concatenate(list(speaker.stream(text, ENGLISH)))
             soundfile.write(path, samples, speaker.sample_rate, subtype="PCM_16")
         return path
 

@@ -28,6 +28,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from oracle.languages import ENGLISH
+
 CPU_KERNELS = ("GENERIC", "AVX", "AVX2", "AVX512")
 
 
@@ -165,7 +167,7 @@ def _recordings(directory) -> dict[str, "object"]:
         # Made once, by the first kernel's process: Piper speaks differently each time (its VITS model samples
         # noise), and every kernel must hear the same recording.
         if not path.exists():
-            path.write_bytes(wav_bytes(np.concatenate(list(piper.stream(text))), piper.sample_rate))
+            path.write_bytes(wav_bytes(np.concatenate(list(piper.stream(text, ENGLISH))), piper.sample_rate))
         found[f"{text} (piper)"] = path
     clear = speech.say(*CLEAR_QUESTION)
     for label, args in CONVERSIONS.items():

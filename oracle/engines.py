@@ -13,16 +13,16 @@ from typing import Iterator, Protocol, runtime_checkable
 import numpy as np
 
 from oracle.config import Settings
-from oracle.languages import ENGLISH
+from oracle.languages import Language, LanguageOrAuto
 
 
 @dataclass(frozen=True)
 class Transcription:
-    """What a hearing engine heard: the words ('' when none), their language (an ISO 639-1 code) if it
-    knows, how long the audio was and how long hearing it took."""
+    """What a hearing engine heard: the words ('' when none), the language it heard them in (always decided:
+    the one it was given, or the one it told), how long the audio was and how long hearing it took."""
 
     text: str
-    language: str | None
+    language: Language
     audio_s: float
     elapsed_ms: float
 
@@ -31,17 +31,18 @@ class Transcription:
 class Transcriber(Protocol):
     name: str
 
-    def transcribe(self, audio: np.ndarray, language: str | None = None, hint: str | None = None) -> Transcription:
-        """Mono float32 audio at 16 kHz -> what was heard. ``language``: the code the speech is in, or None to
-        decide it from the speech among ``oracle.languages.SUPPORTED`` (``hint``, the browser's language,
-        weighs in); the result's ``language`` says which it heard."""
+    def transcribe(self, audio: np.ndarray, language: LanguageOrAuto = None,
+                   hint: Language | None = None) -> Transcription:
+        """Mono float32 audio at 16 kHz -> what was heard. ``language``: the language the speech is in, or None
+        to decide it from the speech among the supported ones (``hint``, the browser's language, if any, weighs
+        in); the result's ``language`` says which it heard."""
 
 
 @runtime_checkable
 class Answerer(Protocol):
     name: str
 
-    def answer(self, question: str, language: str = ENGLISH) -> str:
+    def answer(self, question: str, language: Language) -> str:
         """A question in ``language`` -> a raw answer in that language (the pipeline sanitizes it)."""
 
 
@@ -50,7 +51,7 @@ class Speaker(Protocol):
     name: str
     sample_rate: int
 
-    def stream(self, text: str, language: str = ENGLISH) -> Iterator[np.ndarray]:
+    def stream(self, text: str, language: Language) -> Iterator[np.ndarray]:
         """Text in ``language`` -> mono int16 chunks at ``sample_rate``, the first as soon as it is ready."""
 
 

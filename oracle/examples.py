@@ -21,14 +21,14 @@ from typing import Callable, Iterable
 import numpy as np
 
 from oracle.audio import wav_bytes
-from oracle.languages import ENGLISH, SUPPORTED
+from oracle.languages import ENGLISH, Language
 
 EXAMPLES_PER_LANGUAGE = 3
 
 log = logging.getLogger(__name__)
 
 
-def example_questions(language: str) -> list[str]:
+def example_questions(language: Language) -> list[str]:
     """The example questions of ``language``, as the page shows them."""
     from oracle.web.look import words
 
@@ -41,13 +41,13 @@ def shared_cache() -> Path:
     return Path(base) / "magic8ball" / "examples"
 
 
-def _voice_kind(language: str) -> str:
+def _voice_kind(language: Language) -> str:
     from oracle.speech.languages import EMBEDDED_VOICES
 
     return "piper" if language == ENGLISH else EMBEDDED_VOICES[language]
 
 
-def _offline_voice(language: str):
+def _offline_voice(language: Language):
     if language == ENGLISH:
         from oracle.speech.piper import PiperSpeaker
 
@@ -57,11 +57,11 @@ def _offline_voice(language: str):
     return embedded_voice(language)
 
 
-def voices_held_by(speaker) -> Callable[[str], object | None]:
+def voices_held_by(speaker) -> Callable[[Language], object | None]:
     """The offline voice of a language that the app's ``speaker`` (``LanguageVoices``) already holds, or None:
     recording the examples then loads no voice a second time (the Japanese one takes seconds and ~100 MB)."""
 
-    def held(language: str):
+    def held(language: Language):
         voice_of = getattr(speaker, "voice", None)
         if voice_of is None:
             return None
@@ -77,13 +77,13 @@ def _spoken_text(question: str) -> str:
     return question.replace("\u2019", "'").replace("\u202f", " ").replace("\u00a0", " ")
 
 
-def _file_name(language: str, question: str) -> str:
+def _file_name(language: Language, question: str) -> str:
     digest = hashlib.sha256(f"{language}\n{_voice_kind(language)}\n{question}".encode()).hexdigest()[:16]
     return f"example-{language}-{digest}.wav"
 
 
-def spoken_examples(directory: Path | None = None, voices: Callable[[str], object | None] | None = None,
-                    languages: Iterable[str] = tuple(SUPPORTED)) -> dict[str, list[str]]:
+def spoken_examples(directory: Path | None = None, voices: Callable[[Language], object | None] | None = None,
+                    languages: Iterable[Language] = tuple(Language)) -> dict[Language, list[str]]:
     """WAV files of the example questions of ``languages`` (default: all), by language code, in
     ``example_questions`` order.
 
@@ -94,7 +94,7 @@ def spoken_examples(directory: Path | None = None, voices: Callable[[str], objec
     directory = directory or cache
     for folder in {cache, directory}:
         folder.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, list[str]] = {}
+    paths: dict[Language, list[str]] = {}
     for language in languages:
         voice = None
         paths[language] = []

@@ -16,7 +16,7 @@ import numpy as np
 import soxr
 
 from oracle.engines import Transcription
-from oracle.languages import ENGLISH
+from oracle.languages import Language, LanguageOrAuto
 
 COOL_DOWN_S = 60.0
 
@@ -91,7 +91,8 @@ class _Failover:
 
 
 class FailoverTranscriber(_Failover):
-    def transcribe(self, audio: np.ndarray, language: str | None = None, hint: str | None = None) -> Transcription:
+    def transcribe(self, audio: np.ndarray, language: LanguageOrAuto = None,
+                   hint: Language | None = None) -> Transcription:
         return self._call("hearing", lambda: self.primary.transcribe(audio, language, hint),
                           lambda: self.backup.transcribe(audio, language, hint))
 
@@ -102,7 +103,7 @@ class FailoverAnswerer(_Failover):
         """The primary's: the backup (the book) has none, and its proverbs never echo one."""
         return getattr(self.primary, "system_prompt", None)
 
-    def answer(self, question: str, language: str = ENGLISH) -> str:
+    def answer(self, question: str, language: Language) -> str:
         return self._call("answering", lambda: self.primary.answer(question, language),
                           lambda: self.backup.answer(question, language))
 
@@ -114,7 +115,7 @@ class FailoverSpeaker(_Failover):
     def sample_rate(self) -> int:
         return self.primary.sample_rate
 
-    def stream(self, text: str, language: str = ENGLISH) -> Iterator[np.ndarray]:
+    def stream(self, text: str, language: Language) -> Iterator[np.ndarray]:
         if self.health.usable:
             chunks = self.primary.stream(text, language)
             try:

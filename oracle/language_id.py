@@ -27,7 +27,7 @@ import re
 import threading
 from functools import lru_cache
 
-from oracle.languages import ENGLISH, SUPPORTED
+from oracle.languages import FALLBACK_LANGUAGE, SUPPORTED, Language
 
 # At or above: the language is named; below: None (too short or too mixed to tell).
 MIN_CONFIDENCE = 0.5
@@ -57,23 +57,23 @@ def _detector():
     return LangDetector(config)
 
 
-def scores(text: str) -> dict[str, float]:
+def scores(text: str) -> dict[Language, float]:
     """fastText's probability for each supported language (those it ranks in its top ``TOP_LABELS``)."""
     text = " ".join(text.split())[:MAX_CHARS]
     if not _LETTERS.search(text):
         return {}
     with _lock:  # one fastText model, shared: predict is cheap, so callers simply take turns
         results = _detector().detect(text, model="lite", k=TOP_LABELS)
-    return {r["lang"]: r["score"] for r in results if r["lang"] in SUPPORTED}
+    return {Language(r["lang"]): r["score"] for r in results if r["lang"] in SUPPORTED}
 
 
-def identify(text: str) -> tuple[str | None, float]:
+def identify(text: str) -> tuple[Language | None, float]:
     """The supported language ``text`` is written in and fastText's confidence, or (None, confidence)
     when no supported language reaches ``MIN_CONFIDENCE``."""
     if not text or not isinstance(text, str):
         return None, 0.0
     if _KANA.search(text) or (_HAN.search(text) and not re.search(r"[A-Za-z]", text)):
-        return "ja", 1.0  # Chinese is not supported, so Han characters without Latin letters are Japanese
+        return Language.Japanese, 1.0  # Chinese is not supported, so Han characters without Latin letters are Japanese
     found = scores(text)
     if not found:
         return None, 0.0
@@ -81,25 +81,25 @@ def identify(text: str) -> tuple[str | None, float]:
     return (code if confidence >= MIN_CONFIDENCE else None), confidence
 
 
-def language_of(text: str, default: str = ENGLISH) -> str:
+def language_of(text: str, default: Language) -> Language:
     """The language of a typed question that came without one (``auto``): identified, else ``default``."""
     code, _confidence = identify(text)
     return code or default
 
 
-def language_of_heard(text: str, hint: str | None) -> str:
+def language_of_heard(text: str, hint: Language | None) -> Language:
     """The language of words a hearing engine heard without saying which: identified when there are enough
     words to judge (Japanese: by its script), else the browser's language ``hint``, else what fastText
-    guesses, else English. ("Oui ?" alone is Italian to fastText.)"""
+    guesses, else ``FALLBACK_LANGUAGE``. ("Oui ?" alone is Italian to fastText.)"""
     code, _confidence = identify(text)
     if code == "ja" or (code is not None and len(_LETTERS_RUN.findall(text)) >= MIN_WORDS_TO_JUDGE):
         return code
-    if hint in SUPPORTED:
+    if hint is not None:
         return hint
-    return code or ENGLISH
+    return code or FALLBACK_LANGUAGE
 
 
-def is_other_language(text: str, language: str) -> bool:
+def is_other_language(text: str, language: Language) -> bool:
     """Whether ``text`` is surely in a supported language other than ``language`` (CONFIDENT or more, and
     long enough to judge). Japanese is told by script, so any kana answer to another language is, and a
     Japanese answer without Japanese script is."""

@@ -18,7 +18,7 @@ from oracle.config import Settings
 from oracle.engines import Transcription
 from oracle.errors import CouldNotHear, EmptyQuestion, EngineUnavailable, LostVoice, NoSpeech, OracleError
 from oracle.language_id import language_of
-from oracle.languages import ENGLISH
+from oracle.languages import FALLBACK_LANGUAGE, Language, LanguageOrAuto
 from oracle.limits import MAX_QUESTION_CHARS, MAX_SPEAK_CHARS, SPEAK_TIME_LIMIT_S
 from oracle.vad import has_speech
 
@@ -30,14 +30,14 @@ SPOKEN, STREAMED, TYPED = "spoken", "streamed", "typed"
 
 @dataclasses.dataclass(frozen=True)
 class Reply:
-    """A question and its answer, in ``language`` (an ISO 639-1 code). ``source``: an uploaded recording
+    """A question and its answer, in ``language``. ``source``: an uploaded recording
     (``SPOKEN``), the microphone streamed while the person spoke (``STREAMED``) or text (``TYPED``).
     ``hear_ms``: from the moment the question was complete (uploaded, or Stop) to its words (0 when typed);
     ``answer_ms``: then to its answer (0 when it was prepared while the question was still being spoken)."""
 
     question: str
     answer: str
-    language: str
+    language: Language
     source: str
     hear_ms: float
     answer_ms: float
@@ -122,7 +122,7 @@ class Oracle:
         hearing = self.transcriber.name if self.transcriber else "none"
         return f"hearing: {hearing} · answering: {self.answerer.name} · voice: {self.speaker.name}"
 
-    def engines_of(self, language: str) -> dict:
+    def engines_of(self, language: Language) -> dict:
         """The names of the engines that hear, answer and speak ``language``, and whether that voice sounds
         robotic (the page says so, in the visitor's words)."""
         voice_name = getattr(self.speaker, "voice_name", None)
@@ -146,7 +146,8 @@ class Oracle:
                 warm_up()
         log.info("engines warmed up in %.0f ms", elapsed_ms(start))
 
-    def hear(self, audio_path: str | None, language: str | None = None, hint: str | None = None) -> Transcription:
+    def hear(self, audio_path: str | None, language: LanguageOrAuto = None,
+             hint: Language | None = None) -> Transcription:
         """A recording file -> what was asked (its text cleaned), or an ``OracleError`` for the person.
         ``language``: the question's, or None to hear which (``hint``: the browser's, weighs in)."""
         audio = load_question(audio_path, self.settings.min_question_s, self.settings.max_question_s)
@@ -156,8 +157,10 @@ class Oracle:
         """Mono 16 kHz audio as a question: the checks every recording passes (``audio.checked_question``)."""
         return checked_question(audio, self.settings.min_question_s, self.settings.max_question_s)
 
-    def hear_audio(self, audio: np.ndarray, language: str | None = None, hint: str | None = None) -> Transcription:
-        """Mono float32 audio at 16 kHz, already checked -> what was asked. Silence never reaches the engine."""
+    def hear_audio(self, audio: np.ndarray, language: LanguageOrAuto = None,
+                   hint: Language | None = None) -> Transcription:
+        """Mono float32 audio at 16 kHz, already checked -> what was asked, and in which language (``language``,
+        or the one hearing told from the speech). Silence never reaches the engine."""
         if not has_speech(audio):
             raise NoSpeech()
         try:
@@ -170,9 +173,9 @@ class Oracle:
         question = clean_question(heard.text)
         if not re.search(r"\w", question):
             raise NoSpeech()
-        return dataclasses.replace(heard, text=question, language=heard.language or language or hint or ENGLISH)
+        return dataclasses.replace(heard, text=question)
 
-    def answer(self, question: str | None, language: str = ENGLISH) -> str:
+    def answer(self, question: str | None, language: Language) -> str:
         question = clean_question(question)
         if not question:
             raise EmptyQuestion()
@@ -186,26 +189,27 @@ class Oracle:
         return sanitize(raw, prompt=getattr(self.answerer, "system_prompt", None), question=question,
                         language=language)
 
-    def ask(self, audio_path: str | None, language: str | None = None, hint: str | None = None) -> Reply:
+    def ask(self, audio_path: str | None, language: LanguageOrAuto = None, hint: Language | None = None) -> Reply:
         """An uploaded recording -> its reply."""
         start = time.perf_counter()
         heard = self.hear(audio_path, language, hint)
         return self.reply_to(heard.text, heard.language, SPOKEN, hear_ms=elapsed_ms(start))
 
-    def ask_text(self, question: str | None, language: str | None = None, hint: str | None = None) -> Reply:
-        """A typed question -> its reply; with no ``language``, the text's own (or ``hint``'s, or English)."""
+    def ask_text(self, question: str | None, language: LanguageOrAuto = None, hint: Language | None = None) -> Reply:
+        """A typed question -> its reply. With no ``language`` (auto) it is decided here, before answering: the
+        language the words are identified as, else the browser's (``hint``), else ``FALLBACK_LANGUAGE``."""
         question = clean_question(question)
         if language is None:
-            language = language_of(question, default=hint or ENGLISH)
+            language = language_of(question, default=hint or FALLBACK_LANGUAGE)
         return self.reply_to(question, language, TYPED, hear_ms=0.0)
 
-    def reply_to(self, question: str, language: str, source: str, hear_ms: float) -> Reply:
+    def reply_to(self, question: str, language: Language, source: str, hear_ms: float) -> Reply:
         """The answer to ``question`` (heard in ``hear_ms``)."""
         start = time.perf_counter()
         answer = self.answer(question, language)
         return Reply(clean_question(question), answer, language, source, hear_ms, elapsed_ms(start))
 
-    def speak(self, text: str, language: str = ENGLISH) -> Iterator[np.ndarray]:
+    def speak(self, text: str, language: Language) -> Iterator[np.ndarray]:
         """Int16 chunks at ``sample_rate``; closing the iterator stops the engine.
 
         At most ``MAX_SPEAK_CHARS`` are spoken and for at most ``speak_time_limit_s``. If the voice
@@ -251,7 +255,7 @@ class Oracle:
                 close()
             self.speech_meter.closed()
 
-    def speak_all(self, text: str, language: str = ENGLISH) -> np.ndarray:
+    def speak_all(self, text: str, language: Language) -> np.ndarray:
         """The whole spoken answer as one int16 array at ``sample_rate`` (empty when there is nothing to say)."""
         chunks = list(self.speak(text, language))
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)

@@ -20,6 +20,7 @@ from oracle.audio import wav_bytes
 from harness.browser_tools import (MICROPHONE_TAIL_S, PageErrors, QueueGate, browser_flags,
                                    forget_answer_playback, microphone_wav, page_state, screenshot_dir, small_png,
                                    wait_for_answer_playback, wait_for_recording, watch_answer_playback)
+from oracle.languages import ENGLISH
 
 QUESTION = "Should I learn to play the piano?"
 TYPED_QUESTION = "Will my garden grow this summer?"
@@ -32,7 +33,7 @@ def question_wav(oracle, tmp_path_factory):
     """The question spoken by the app's own Piper voice, ready for Chromium's fake microphone."""
     directory = tmp_path_factory.mktemp("microphone")
     spoken = directory / "question-22k.wav"
-    spoken.write_bytes(wav_bytes(oracle.speak_all(QUESTION), oracle.sample_rate))
+    spoken.write_bytes(wav_bytes(oracle.speak_all(QUESTION, ENGLISH), oracle.sample_rate))
     return microphone_wav(spoken, directory / "question.wav")
 
 

@@ -12,6 +12,7 @@ import pytest
 from harness.hearing import assert_heard_gist, key_words
 from harness.live_browser import (as_microphone, chromium, drive, microphone_button, open_page, recorder_button,
                                   silence, wait_for_stage, wait_until_playing, write_microphone)
+from oracle.languages import ENGLISH
 
 QUESTION = "Should I learn to play the piano?"
 FIRST_HALF, SECOND_HALF = "Should I move to the city,", "or stay in my village?"
@@ -29,7 +30,7 @@ FOCUSED_BUTTON = "() => document.activeElement && document.activeElement.textCon
 def microphones(oracle, tmp_path_factory):
     """The fake microphone's files: a question, a question with a breath in the middle, a muted microphone."""
     directory = tmp_path_factory.mktemp("live-microphone")
-    speak = lambda text: as_microphone(oracle.speak_all(text), oracle.sample_rate)  # noqa: E731
+    speak = lambda text: as_microphone(oracle.speak_all(text, ENGLISH), oracle.sample_rate)  # noqa: E731
     return {
         "question": write_microphone(directory / "question.wav", silence(LEAD_S), speak(QUESTION), silence(AFTER_S)),
         "breath": write_microphone(directory / "breath.wav", silence(LEAD_S), speak(FIRST_HALF), silence(BREATH_S),
@@ -219,7 +220,7 @@ def test_hands_free_barge_in_stops_the_answer_and_hears_the_new_question(oracle,
                                                                         tmp_path):
     """The fake microphone asks again and again (it loops its file): once an answer plays, the page listens
     again, and the next question pauses the answer and is heard in its turn."""
-    speak = lambda text: as_microphone(oracle.speak_all(text), oracle.sample_rate)  # noqa: E731
+    speak = lambda text: as_microphone(oracle.speak_all(text, ENGLISH), oracle.sample_rate)  # noqa: E731
     looping = write_microphone(tmp_path / "again.wav", silence(LEAD_S), speak(QUESTION), silence(0.5))
 
     def scenario(playwright):

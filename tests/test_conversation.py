@@ -17,6 +17,7 @@ from oracle.audio import SAMPLE_RATE
 from oracle.conversation import TAIL_S, Conversation, Conversations, State, Turn
 from oracle.endpointing import Endpointer
 from oracle.errors import BadAudio, EngineUnavailable, NoAudio, NoSound, NoSpeech, TooShort
+from oracle.languages import ENGLISH
 
 IDLE_TIMEOUT_S = 60
 CHUNK_S = 0.25
@@ -28,7 +29,7 @@ def silence(seconds: float, rate: int) -> np.ndarray:
 
 def piper(oracle, text: str) -> np.ndarray:
     """``text`` in the app's Piper voice: int16 at ``oracle.sample_rate`` (22.05 kHz)."""
-    return oracle.speak_all(text)
+    return oracle.speak_all(text, ENGLISH)
 
 
 class Microphone:
@@ -164,10 +165,10 @@ def test_the_answer_prepared_during_the_pause_is_the_answer_and_its_voice(oracle
     assert turn.reply.answer_ms == 0.0
     # The same answer as a question asked afresh with these words, and all of it spoken: as many chunks as
     # a fresh stream, about as long (Piper draws its timing at random, so no two takes are equal).
-    assert turn.reply.answer == oracle.answer(turn.reply.question)
+    assert turn.reply.answer == oracle.answer(turn.reply.question, ENGLISH)
     voice = turn.voice_for(turn.reply.answer, turn.reply.language)
     prepared = list(voice.chunks())
-    fresh = list(oracle.speak(turn.reply.answer))
+    fresh = list(oracle.speak(turn.reply.answer, ENGLISH))
     assert len(prepared) == len(fresh)
     assert sum(c.size for c in prepared) == pytest.approx(sum(c.size for c in fresh), rel=0.15)
 
@@ -185,7 +186,7 @@ def test_a_guess_made_at_a_breath_is_dropped_when_the_question_goes_on(oracle, m
         "no answer was prepared at the breath"
     turn = answered(conversation)
     assert_heard(turn.reply.question, "Should I learn the guitar, or the drums instead?")
-    assert turn.reply.answer == oracle.answer(turn.reply.question)
+    assert turn.reply.answer == oracle.answer(turn.reply.question, ENGLISH)
 
 
 def test_the_final_words_are_the_words_of_one_pass_over_the_question(oracle, microphone):

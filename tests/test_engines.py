@@ -7,6 +7,7 @@ from oracle.audio import load_question
 from oracle.vad import has_speech
 from harness.audio_tools import rms
 from harness.hearing import HEARING_SET, PIPER_HEARING_SET, assert_heard, word_error_rate
+from oracle.languages import ENGLISH
 
 
 # ---- hearing ----
@@ -38,7 +39,7 @@ def test_vad_tells_speech_from_noise_and_silence(speech):
 # ---- speaking ----
 
 def test_piper_streams_int16_chunks_one_per_sentence(oracle):
-    chunks = list(oracle.speaker.stream("Look before you leap. Fortune favours the bold."))
+    chunks = list(oracle.speaker.stream("Look before you leap. Fortune favours the bold.", ENGLISH))
     assert oracle.speaker.sample_rate == 22050
     assert len(chunks) == 2
     assert all(chunk.dtype == np.int16 and chunk.ndim == 1 for chunk in chunks)
@@ -46,7 +47,7 @@ def test_piper_streams_int16_chunks_one_per_sentence(oracle):
 
 
 def test_piper_keeps_one_loudness_and_clean_joins(oracle):
-    chunks = list(oracle.speaker.stream("Still waters run deep. Haste makes waste. Every cloud has a silver lining."))
+    chunks = list(oracle.speaker.stream("Still waters run deep. Haste makes waste. Every cloud has a silver lining.", ENGLISH))
     loudness = [rms(chunk.astype(np.float32) / 32768) for chunk in chunks]
     # Per-chunk peak normalisation would push every chunk to full scale; one fixed gain does not.
     assert max(np.abs(chunk).max() for chunk in chunks) < 32767
@@ -57,11 +58,11 @@ def test_piper_keeps_one_loudness_and_clean_joins(oracle):
 
 def test_piper_speaks_long_sentences_clause_by_clause(oracle):
     text = "When the wind of change blows, some build walls, while others build windmills and grind their corn."
-    assert len(list(oracle.speaker.stream(text))) >= 2
+    assert len(list(oracle.speaker.stream(text, ENGLISH))) >= 2
 
 
 def test_piper_handles_text_without_words(oracle):
-    assert list(oracle.speaker.stream("...")) == []
+    assert list(oracle.speaker.stream("...", ENGLISH)) == []
 
 
 # ---- answering ----
@@ -84,10 +85,10 @@ def test_book_finds_proverbs_that_fit_the_question(oracle, question, tag):
 def test_book_answers_one_question_always_alike_and_others_vary(oracle):
     """The draw among the best matches is seeded by the question's words: an answer prepared while a question
     is still being spoken is the answer the finished question gets (oracle.conversation)."""
-    assert len({oracle.answerer.answer("Should I buy a boat?") for _ in range(10)}) == 1
+    assert len({oracle.answerer.answer("Should I buy a boat?", ENGLISH) for _ in range(10)}) == 1
     questions = ["Should I buy a boat?", "Should I buy a sailing boat?", "Should I buy a small boat?",
                  "Should I buy a boat this year?", "Shall I buy a boat?", "Is buying a boat wise?"]
-    answers = {oracle.answerer.answer(question) for question in questions}
+    answers = {oracle.answerer.answer(question, ENGLISH) for question in questions}
     assert len(answers) >= 2
     texts = {p.text for p in oracle.answerer.proverbs}
     assert answers <= texts
@@ -95,10 +96,10 @@ def test_book_answers_one_question_always_alike_and_others_vary(oracle):
 
 @pytest.mark.parametrize("nonsense", ["asdf qwerty zxcvb", "blorp fnarg wibble snerk?", "!!! ???", "12345 678"])
 def test_book_meets_nonsense_with_the_foolish_answer(oracle, nonsense):
-    assert oracle.answerer.answer(nonsense) == "Foolish questions get foolish answers."
+    assert oracle.answerer.answer(nonsense, ENGLISH) == "Foolish questions get foolish answers."
 
 
 def test_book_answers_real_questions_with_a_proverb(oracle):
-    answer = oracle.answerer.answer("Will my team win the match on Sunday?")
+    answer = oracle.answerer.answer("Will my team win the match on Sunday?", ENGLISH)
     assert answer != "Foolish questions get foolish answers."
     assert answer in {p.text for p in oracle.answerer.proverbs}

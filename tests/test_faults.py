@@ -31,6 +31,7 @@ from harness.audio_tools import decode, fetch_stream, first_update, follow_strea
 from harness.fault_engines import BreakingSpeaker
 from harness.server import serve
 from harness.hearing import CLEAR_QUESTION, assert_heard, assert_heard_gist, with_nan_and_inf
+from oracle.languages import ENGLISH
 
 # Heard word for word on every CPU kernel here (harness.hearing). What a test changes (re-encodes, cuts,
 # pads, sprinkles with NaN) is judged by its key words only: its small words go differently on other CPUs.
@@ -296,7 +297,7 @@ def test_speaking_stops_at_its_time_limit(oracle, caplog):
     limited.speak_time_limit_s = 0.2
     text = " ".join(f"This is sentence number {n}." for n in range(30))
     caplog.set_level(logging.WARNING)
-    chunks = list(limited.speak(text))
+    chunks = list(limited.speak(text, ENGLISH))
     assert "speaking stopped at its time limit" in caplog.text
     assert 1 <= len(chunks) < 30, f"{len(chunks)} of 30 sentences spoken"
     assert limited.speech_meter.open_streams == 0

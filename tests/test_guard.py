@@ -4,6 +4,7 @@ import pytest
 
 from oracle.answer.library import load_proverbs
 from oracle.answer.guard import FALLBACK_ANSWER, FOOLISH_ANSWER, MAX_ANSWER_CHARS, REFUSAL_ANSWER, sanitize
+from oracle.languages import ENGLISH
 
 
 @pytest.mark.parametrize("raw, clean", [
@@ -20,26 +21,26 @@ from oracle.answer.guard import FALLBACK_ANSWER, FOOLISH_ANSWER, MAX_ANSWER_CHAR
     ("# Fortune favours the bold", "Fortune favours the bold."),
 ])
 def test_markup_links_and_the_balls_name_are_removed(raw, clean):
-    assert sanitize(raw) == clean
+    assert sanitize(raw, language=ENGLISH) == clean
 
 
 @pytest.mark.parametrize("raw", [None, "", "   ", "```python\nimport os\nos.remove('x')\n```", "🎱🎱🎱", "..."])
 def test_nothing_usable_becomes_the_fallback_proverb(raw):
-    assert sanitize(raw) == FALLBACK_ANSWER
+    assert sanitize(raw, language=ENGLISH) == FALLBACK_ANSWER
 
 
 def test_an_essay_keeps_its_first_sentence_and_a_wall_of_words_is_refused():
     essay = "A stitch in time saves nine. " + "Many words follow here to make an essay. " * 60
-    assert sanitize(essay) == "A stitch in time saves nine."
-    assert sanitize("word " * 400) == REFUSAL_ANSWER
+    assert sanitize(essay, language=ENGLISH) == "A stitch in time saves nine."
+    assert sanitize("word " * 400, language=ENGLISH) == REFUSAL_ANSWER
     long_sentence = "The river " + "and the valley and the mountain " * 10 + "all flow to the sea."
-    assert sanitize(long_sentence) == REFUSAL_ANSWER  # a sentence, but no proverb is that long
+    assert sanitize(long_sentence, language=ENGLISH) == REFUSAL_ANSWER  # a sentence, but no proverb is that long
     assert len(long_sentence) > MAX_ANSWER_CHARS
 
 
 def test_no_magic_8_ball_in_any_spelling():
     for spelling in ["Magic 8 Ball", "magic 8-ball", "MAGIC EIGHT BALL", "Magic8Ball"]:
-        assert sanitize(f"The {spelling} knows: time will tell.") == "Time will tell."
+        assert sanitize(f"The {spelling} knows: time will tell.", language=ENGLISH) == "Time will tell."
 
 
 # ---------------------------------------------------------------- what an LLM writes (issue 10, finding 8)
@@ -52,9 +53,9 @@ def test_no_magic_8_ball_in_any_spelling():
     ("Should I move to Paris?", "Paris is not just a city, it's a city."),
 ])
 def test_an_answer_saying_back_a_word_the_book_never_uses_is_refused(question, raw):
-    assert sanitize(raw, question=question) == REFUSAL_ANSWER
+    assert sanitize(raw, question=question, language=ENGLISH) == REFUSAL_ANSWER
     # The same sentence to a question that did not supply the word is the model's own idea.
-    assert sanitize(raw, question="Will tomorrow be kind?") != REFUSAL_ANSWER
+    assert sanitize(raw, question="Will tomorrow be kind?", language=ENGLISH) != REFUSAL_ANSWER
 
 
 @pytest.mark.parametrize("question, answer", [
@@ -63,7 +64,7 @@ def test_an_answer_saying_back_a_word_the_book_never_uses_is_refused(question, r
     ("Should I trust my business partners?", "Trust your partner, but count the money."),
 ])
 def test_words_of_the_question_that_the_book_uses_may_be_said_back(question, answer):
-    assert sanitize(answer, question=question) == answer
+    assert sanitize(answer, question=question, language=ENGLISH) == answer
 
 
 @pytest.mark.parametrize("raw", [
@@ -78,11 +79,11 @@ def test_words_of_the_question_that_the_book_uses_may_be_said_back(question, ans
     "Wait.",
 ])
 def test_an_answer_that_is_not_proverb_shaped_is_refused(raw):
-    assert sanitize(raw, question="Should I take the job?") == REFUSAL_ANSWER
+    assert sanitize(raw, question="Should I take the job?", language=ENGLISH) == REFUSAL_ANSWER
 
 
 def test_every_proverb_of_the_book_passes_unchanged_even_when_asked_back():
     for proverb in load_proverbs():
-        assert sanitize(proverb.text) == proverb.text
-        assert sanitize(proverb.text, question=f"Is it true that {proverb.text.lower()}") == proverb.text
-    assert sanitize(FOOLISH_ANSWER, question="asdf qwer?") == FOOLISH_ANSWER
+        assert sanitize(proverb.text, language=ENGLISH) == proverb.text
+        assert sanitize(proverb.text, question=f"Is it true that {proverb.text.lower()}", language=ENGLISH) == proverb.text
+    assert sanitize(FOOLISH_ANSWER, question="asdf qwer?", language=ENGLISH) == FOOLISH_ANSWER

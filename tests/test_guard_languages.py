@@ -6,7 +6,7 @@ import pytest
 from oracle.answer.library import load_book
 from oracle.answer.guard import (FALLBACK_ANSWER, FALLBACK_ANSWERS, FOOLISH_ANSWERS, fallback_answer, refused,
                                  sanitize)
-from oracle.languages import SUPPORTED
+from oracle.languages import ENGLISH, SUPPORTED
 
 LANGUAGES = list(SUPPORTED)
 
@@ -30,10 +30,10 @@ def test_the_canned_lines_pass_and_nothing_usable_is_the_fallback_in_that_langua
         assert sanitize(nothing, language=language) == FALLBACK_ANSWERS[language]
 
 
-def test_the_old_call_is_english():
-    assert sanitize("") == sanitize("", language=None) == FALLBACK_ANSWER
-    assert sanitize("**Curiosity** killed the _cat_") == "Curiosity killed the cat."
-    assert refused("I think you should wait.", None, "Should I?")
+def test_english_is_cleaned_and_refused_in_english():
+    assert sanitize("", language=ENGLISH) == FALLBACK_ANSWER
+    assert sanitize("**Curiosity** killed the _cat_", language=ENGLISH) == "Curiosity killed the cat."
+    assert refused("I think you should wait.", None, "Should I?", language=ENGLISH)
 
 
 @pytest.mark.parametrize("language, raw, clean", [

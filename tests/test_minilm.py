@@ -6,6 +6,7 @@ import pytest
 
 from oracle.answer.book import ProverbBook
 from oracle.answer.minilm import MAX_TOKENS, MiniLM, model_dir
+from oracle.languages import ENGLISH
 
 # The English questions the tests ask the book, and a few it should call nonsense.
 QUESTIONS = [
@@ -93,6 +94,6 @@ def test_english_book_chooses_the_proverbs_sentence_transformers_chose(sentence_
     assert float((ours._vectors * theirs._vectors).sum(axis=1).min()) >= 0.9999
     for question in QUESTIONS:
         assert ours.retrieve(question, k=3) == theirs.retrieve(question, k=3), question
-        assert ours.answer(question) == theirs.answer(question), question
+        assert ours.answer(question, ENGLISH) == theirs.answer(question, ENGLISH), question
     for nonsense in NONSENSE:
-        assert ours.answer(nonsense) == theirs.answer(nonsense) == "Foolish questions get foolish answers."
+        assert ours.answer(nonsense, ENGLISH) == theirs.answer(nonsense, ENGLISH) == "Foolish questions get foolish answers."

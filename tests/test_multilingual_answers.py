@@ -12,7 +12,8 @@ from oracle.answer.library import load_book
 from oracle.answer.guard import FOOLISH_ANSWERS, foolish_answer
 from oracle.config import Settings
 from oracle.engines import build
-from oracle.languages import SUPPORTED
+from oracle.languages import ENGLISH, SUPPORTED, Language
+from oracle.pipeline import Oracle
 from harness.fake_inference_api import FakeInferenceAPI
 
 # Natural 8-ball questions, typed as people type them.
@@ -54,7 +55,7 @@ GIBBERISH = ["asdf qwer zxcv", "blorp snarf", "asdf qwerty zxcvb", "blorp fnarg 
 # place ("Al mal paso, darle prisa.": None at 0.30), never another language.
 MIN_IDENTIFIED = 5
 
-LANGUAGES = list(QUESTIONS)
+LANGUAGES = [Language(code) for code in QUESTIONS]
 
 
 @pytest.fixture(scope="module")
@@ -98,9 +99,14 @@ def test_the_foolish_lines_are_in_their_languages():
 
 
 def test_a_typed_question_without_a_language_is_answered_in_its_own(book):
-    for language in ("es", "de", "ja"):
+    """Auto is decided by the pipeline before the book is asked: the book itself always gets a language."""
+    oracle = Oracle(None, book, None)
+    for language in (Language.Spanish, Language.German, Language.Japanese):
         question = QUESTIONS[language][1]
-        assert book.answer(question, None) == book.answer(question, language)
+        reply = oracle.ask_text(question)
+        assert reply.language is language
+        assert reply.answer == oracle.answer(question, language)
+        assert reply.answer in {p.text for p in load_book(language)} | {FOOLISH_ANSWERS[language]}
 
 
 def test_english_is_answered_exactly_as_by_the_english_book(book):
@@ -108,7 +114,7 @@ def test_english_is_answered_exactly_as_by_the_english_book(book):
     questions = ["Should I buy a boat?", "Will she ever love me back?", "Is it time to move to another country?",
                  "Will my team win the match on Sunday?", "asdf qwerty zxcvb"]
     for question in questions:
-        assert book.answer(question) == book.answer(question, "en") == english.answer(question)
+        assert book.answer(question, ENGLISH) == english.answer(question, ENGLISH)
     assert book.proverbs == english.proverbs
 
 
@@ -124,10 +130,10 @@ def test_smollm_leaves_other_languages_to_the_book(book):
     from oracle.answer.smollm import SmolLMAnswerer
 
     smollm = SmolLMAnswerer(Settings(), book=book)
-    for language in ("fr", "ja"):
+    for language in (Language.French, Language.Japanese):
         question = QUESTIONS[language][2]
         assert smollm.answer(question, language) == book.answer(question, language)
-    assert smollm.answer("blorp snarf", "it") == foolish_answer("it")
+    assert smollm.answer("blorp snarf", Language.Italian) == foolish_answer(Language.Italian)
     assert smollm._model is None  # the English-only model was never loaded for them
 
 
@@ -149,9 +155,9 @@ def remote_settings(api, monkeypatch) -> Settings:
 
 
 @pytest.mark.parametrize("language, question, reply", [
-    ("es", "¿Encontraré el amor este año?", "Donde hay amor, hay dolor."),
-    ("de", "Soll ich meinen Job wechseln?", "Übung macht den Meister."),
-    ("ja", "転職したほうがいいですか？", "石の上にも三年。"),
+    (Language.Spanish, "¿Encontraré el amor este año?", "Donde hay amor, hay dolor."),
+    (Language.German, "Soll ich meinen Job wechseln?", "Übung macht den Meister."),
+    (Language.Japanese, "転職したほうがいいですか？", "石の上にも三年。"),
 ])
 def test_the_remote_prompt_names_the_askers_language(api, remote_settings, language, question, reply):
     api.answer = reply
@@ -166,7 +172,8 @@ def test_the_remote_prompt_names_the_askers_language(api, remote_settings, langu
 def test_the_remote_prompt_for_an_auto_question_names_the_language_of_its_words(api, remote_settings):
     api.answer = "Qui vivra verra."
     remote = build("answerer", "remote", remote_settings)
-    assert remote.answer("Est-ce que je vais réussir mon examen ?", None) == "Qui vivra verra."
+    reply = Oracle(None, remote, None).ask_text("Est-ce que je vais réussir mon examen ?")
+    assert (reply.language, reply.answer) == (Language.French, "Qui vivra verra.")
     assert "Answer in French only" in api.requests_of("chat")[-1].json["messages"][0]["content"]
 
 
@@ -178,6 +185,6 @@ def test_a_remote_reply_in_the_wrong_language_is_refused_and_the_book_answers(ap
     remote = build("answerer", "remote", remote_settings)
     question = QUESTIONS["es"][1]
     with pytest.raises(WrongLanguageReply):
-        remote.answer(question, "es")
+        remote.answer(question, Language.Spanish)
     answerer = FailoverAnswerer(remote, book)
-    assert answerer.answer(question, "es") == book.answer(question, "es")
+    assert answerer.answer(question, Language.Spanish) == book.answer(question, Language.Spanish)

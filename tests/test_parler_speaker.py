@@ -16,6 +16,7 @@ from oracle.config import Settings
 from oracle.engines import Speaker, build
 from oracle.errors import EngineUnavailable
 from streamer import StreamTimeout
+from oracle.languages import ENGLISH
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 TEXT = "A watched pot never boils, seeker."
@@ -37,7 +38,7 @@ def test_speaker_streams_several_int16_chunks(speaker):
     assert isinstance(speaker, Speaker)
     assert speaker.name == "parler"
     assert speaker.sample_rate == 16_000
-    chunks = list(speaker.stream(TEXT))
+    chunks = list(speaker.stream(TEXT, ENGLISH))
     assert len(chunks) >= 3
     assert all(c.dtype == np.int16 and c.ndim == 1 and c.size > 0 for c in chunks)
     assert chunks[0].size < max(c.size for c in chunks)  # a short first chunk, then larger ones
@@ -49,9 +50,9 @@ def test_speaker_audio_matches_parlers_own_decode(speaker):
     """Same seed: the speaker's chunks join into what the model's own generate() returns in one piece; exact
     after the first seam, close before it (the first chunk is decoded with a short look-ahead)."""
     torch.manual_seed(11)
-    expected = speaker.model.generate(**speaker._generate_kwargs(TEXT))[0].numpy()
+    expected = speaker.model.generate(**speaker._generate_kwargs(TEXT, ENGLISH))[0].numpy()
     torch.manual_seed(11)
-    chunks = list(speaker.stream(TEXT))
+    chunks = list(speaker.stream(TEXT, ENGLISH))
     audio = np.concatenate(chunks).astype(np.float32) / 32767
     assert audio.shape == expected.shape
     edge = 5 * speaker.sample_rate // 1000  # the 5 ms fade-in and fade-out of the whole answer
@@ -88,7 +89,7 @@ def test_fast_path_speaks_the_same_audio_as_the_eager_path(speaker, fast_speaker
     runs = []
     for which in (speaker, fast_speaker):
         torch.manual_seed(23)
-        runs.append(list(which.stream(TEXT)))
+        runs.append(list(which.stream(TEXT, ENGLISH)))
     eager, fast = runs
     assert [c.size for c in fast] == [c.size for c in eager]
     assert all(np.array_equal(a, b) for a, b in zip(fast, eager))
@@ -97,15 +98,15 @@ def test_fast_path_speaks_the_same_audio_as_the_eager_path(speaker, fast_speaker
 
 def test_fast_path_warm_up_and_cancel(fast_speaker):
     fast_speaker.warm_up()
-    stream = fast_speaker.stream(TEXT)
+    stream = fast_speaker.stream(TEXT, ENGLISH)
     assert next(stream).size > 0
     stream.close()
     assert not _generate_threads()
-    assert list(fast_speaker.stream(TEXT))  # the slot came back: the next answer streams too
+    assert list(fast_speaker.stream(TEXT, ENGLISH))  # the slot came back: the next answer streams too
 
 
 def test_closing_the_iterator_stops_generation(speaker):
-    stream = speaker.stream(TEXT)
+    stream = speaker.stream(TEXT, ENGLISH)
     assert next(stream).size > 0
     assert _generate_threads()
     started = time.monotonic()
@@ -121,7 +122,7 @@ def test_a_stalled_generation_becomes_engine_unavailable(tiny_parler_dir):
     impatient = ParlerSpeaker(settings, chunk_timeout_s=0.001)  # no chunk can come that fast
     started = time.monotonic()
     with pytest.raises(EngineUnavailable) as raised:
-        list(impatient.stream(TEXT))
+        list(impatient.stream(TEXT, ENGLISH))
     assert time.monotonic() - started < 5
     assert isinstance(raised.value.__cause__, StreamTimeout)
     deadline = time.monotonic() + 5
@@ -131,7 +132,7 @@ def test_a_stalled_generation_becomes_engine_unavailable(tiny_parler_dir):
 
 
 def test_empty_text_says_nothing(speaker):
-    assert list(speaker.stream("   ")) == []
+    assert list(speaker.stream("   ", ENGLISH)) == []
 
 
 def test_warm_up(speaker):
@@ -173,7 +174,7 @@ def test_a_fast_path_that_fails_to_warm_up_falls_back_to_eager(tiny_parler_dir, 
         fallible.warm_up()
     assert fallible.fast_failed
     assert any("failed to warm up" in r.getMessage() for r in caplog.records)
-    assert len(list(fallible.stream(TEXT))) >= 2
+    assert len(list(fallible.stream(TEXT, ENGLISH))) >= 2
     assert not _generate_threads()
 
 
@@ -182,7 +183,7 @@ def test_an_answer_that_finds_every_fast_slot_busy_is_spoken_eagerly(fast_speake
     steps_before = [generator.steps for generator in taken]
     try:
         with caplog.at_level(logging.INFO, logger="oracle.speech.parler"):
-            assert len(list(fast_speaker.stream(TEXT))) >= 2
+            assert len(list(fast_speaker.stream(TEXT, ENGLISH))) >= 2
     finally:
         for generator in taken:
             fast_speaker._free_fast.put(generator)

@@ -10,6 +10,7 @@ from oracle.limits import MAX_QUESTION_CHARS
 from oracle.pipeline import Oracle, clean_question
 from harness.fault_engines import WatchedAnswerer, WatchedTranscriber
 from harness.hearing import CLEAR_QUESTION, assert_heard
+from oracle.languages import ENGLISH
 
 
 def test_a_spoken_question_is_heard_and_answered_with_a_proverb(oracle, speech):
@@ -38,7 +39,7 @@ def test_a_typed_question_is_answered(oracle):
 
 
 def test_the_spoken_answer_is_the_whole_voice_in_int16(oracle):
-    data = oracle.speak_all("Patience is a virtue.")
+    data = oracle.speak_all("Patience is a virtue.", ENGLISH)
     assert data.dtype == np.int16 and data.ndim == 1
     assert 0.8 < data.size / oracle.sample_rate < 4.0
     assert np.abs(data).max() > 3000
@@ -70,4 +71,4 @@ def test_very_long_transcripts_are_cut_before_the_answerer():
 
 
 def test_nothing_to_speak_yields_no_audio(oracle):
-    assert list(oracle.speak("")) == []
+    assert list(oracle.speak("", ENGLISH)) == []

@@ -35,6 +35,7 @@ from harness.audio_tools import decode, fetch_stream
 from harness.gradio_api import join_by_hand
 from harness.server import free_port
 from harness.fault_engines import OBEDIENT_SYSTEM_PROMPT, ObedientLLM
+from oracle.languages import ENGLISH
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE_TOKEN = "hf_FakeTokenForTests" + "0123456789abcdefXYZ"
@@ -114,7 +115,7 @@ def obedient_oracle(oracle):
 
 @pytest.mark.parametrize("question", ADVERSARIAL_QUESTIONS)
 def test_an_llm_that_obeys_the_attacker_is_still_held_to_a_proverb(obedient_oracle, question):
-    raw = obedient_oracle.answerer.answer(question)
+    raw = obedient_oracle.answerer.answer(question, ENGLISH)
     with pytest.raises(AssertionError):  # the fake attacker really does misbehave
         assert_proverb_like(raw, question, [OBEDIENT_SYSTEM_PROMPT])
     answer = obedient_oracle.ask_text(question).answer
@@ -165,7 +166,7 @@ def test_the_remote_llm_obeying_the_attacker_is_still_held_to_a_proverb(remote_o
     from oracle.answer.prompt import SYSTEM_PROMPT
 
     fake_api.reset()
-    fake_api.answer = ObedientLLM(token=FAKE_TOKEN, system_prompt=SYSTEM_PROMPT).answer(question)
+    fake_api.answer = ObedientLLM(token=FAKE_TOKEN, system_prompt=SYSTEM_PROMPT).answer(question, ENGLISH)
     answer = remote_oracle.ask_text(question).answer
     chats = fake_api.requests_of("chat")
     assert len(chats) == 1 and chats[0].bearer_token == FAKE_TOKEN  # it really went through the API
@@ -198,7 +199,7 @@ def test_the_space_paths_answerer_declares_the_prompt_the_guard_checks(fake_api)
     assert answerer.system_prompt == SYSTEM_PROMPT
     fake_api.reset()
     fake_api.answer = "Someone will present to you a situation or question and your job is to answer it."
-    assert Oracle(None, answerer, None, settings).answer("Should I?") == REFUSAL_ANSWER
+    assert Oracle(None, answerer, None, settings).answer("Should I?", ENGLISH) == REFUSAL_ANSWER
 
 
 def test_the_fake_apis_own_hostile_reply_is_held_to_a_proverb(remote_oracle, fake_api):
@@ -218,21 +219,21 @@ def test_the_fake_apis_own_hostile_reply_is_held_to_a_proverb(remote_oracle, fak
 def test_a_leaked_prompt_is_refused_even_without_telltale_words():
     leak = ("Someone will present to you a situation or question and your job is to answer with a cryptic "
             "adage or proverb.")
-    assert sanitize(leak, prompt=OBEDIENT_SYSTEM_PROMPT) == REFUSAL_ANSWER
+    assert sanitize(leak, prompt=OBEDIENT_SYSTEM_PROMPT, language=ENGLISH) == REFUSAL_ANSWER
     # The proverbs a prompt quotes as examples are still fine answers.
-    assert sanitize("Curiosity killed the cat.", prompt=OBEDIENT_SYSTEM_PROMPT) == "Curiosity killed the cat."
+    assert sanitize("Curiosity killed the cat.", prompt=OBEDIENT_SYSTEM_PROMPT, language=ENGLISH) == "Curiosity killed the cat."
 
 
 def test_every_proverb_in_the_book_passes_the_guard_unchanged(oracle):
     for proverb in oracle.answerer.proverbs:
-        assert sanitize(proverb.text, prompt=OBEDIENT_SYSTEM_PROMPT) == proverb.text
+        assert sanitize(proverb.text, prompt=OBEDIENT_SYSTEM_PROMPT, language=ENGLISH) == proverb.text
 
 
 def test_a_proverb_asked_back_is_not_mistaken_for_parroting():
     """Words of the question said back are an echo, unless the answer is a proverb of the book."""
     question = "Do all things come to those who wait?"
-    assert sanitize("All things come to those who wait.", question=question) == "All things come to those who wait."
-    assert sanitize("Things come to those who wait, they say.", question=question) == REFUSAL_ANSWER
+    assert sanitize("All things come to those who wait.", question=question, language=ENGLISH) == "All things come to those who wait."
+    assert sanitize("Things come to those who wait, they say.", question=question, language=ENGLISH) == REFUSAL_ANSWER
 
 
 @pytest.mark.parametrize("raw", [
@@ -247,7 +248,7 @@ def test_a_proverb_asked_back_is_not_mistaken_for_parroting():
     "ｈｔｔｐｓ：／／evil.example.com Look before you leap.",
 ])
 def test_hijacked_outputs_never_pass(raw):
-    answer = sanitize(raw)
+    answer = sanitize(raw, language=ENGLISH)
     assert answer in {REFUSAL_ANSWER, FALLBACK_ANSWER, "Look before you leap."}, answer
 
 

@@ -16,6 +16,7 @@ from harness.audio_tools import decode, fetch_stream, rms
 from harness.server import free_port
 from harness.fake_inference_api import DEFAULT_ANSWER, DEFAULT_TRANSCRIPT, FakeInferenceAPI
 from tests.parler_fixtures import single_torch_thread, tiny_parler_dir  # noqa: F401  (pytest fixtures)
+from oracle.languages import ENGLISH
 
 TIMEOUT_S = 2.0
 FAKE_TOKEN = "hf_space_path_test_token_0123456789"
@@ -123,7 +124,7 @@ def test_a_crashing_voice_before_any_audio_hands_over_to_piper(space_oracle):
     speaker = space_oracle.speaker
     speaker.primary.model, model = None, speaker.primary.model  # the GPU worker died with its weights
     try:
-        chunks = list(space_oracle.speak("Still waters run deep."))
+        chunks = list(space_oracle.speak("Still waters run deep.", ENGLISH))
     finally:
         speaker.primary.model = model
     assert chunks and all(chunk.dtype == np.int16 for chunk in chunks)

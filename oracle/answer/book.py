@@ -18,7 +18,7 @@ import numpy as np
 from oracle.answer.guard import FOOLISH_ANSWER
 from oracle.answer.library import Proverb, load_proverbs
 from oracle.config import Settings
-from oracle.languages import ENGLISH
+from oracle.languages import ENGLISH, Language
 
 # How many of the best matches a reply is drawn from, so one question does not always get one answer.
 TOP_CHOICES = 3
@@ -83,7 +83,7 @@ class ProverbBook:
         return [self.proverbs[i] for i in best]
 
     def warm_up(self) -> None:
-        self.answer("Will tomorrow be a good day?")
+        self.answer("Will tomorrow be a good day?", ENGLISH)
 
     def is_nonsense(self, question: str) -> bool:
         words = [w.lower().strip("'") for w in re.findall(r"[A-Za-z']+", question)]
@@ -97,7 +97,10 @@ class ProverbBook:
         words = " ".join(re.findall(r"[a-z0-9']+", question.lower()))
         return int.from_bytes(hashlib.sha256(f"{self._seed}|{words}".encode()).digest()[:8], "big")
 
-    def answer(self, question: str, language: str = ENGLISH) -> str:
+    def answer(self, question: str, language: Language) -> str:
+        """An English question -> one of the English book's proverbs (``WorldBook`` answers the others)."""
+        if language != ENGLISH:
+            raise ValueError(f"the English book cannot answer in {language.name}; WorldBook answers every language")
         if self.is_nonsense(question):
             return FOOLISH_ANSWER
         scores = self._scores(question)

@@ -33,7 +33,7 @@ import unicodedata
 from functools import lru_cache
 
 from oracle.answer.library import load_book
-from oracle.languages import ENGLISH, SUPPORTED
+from oracle.languages import ENGLISH, Language
 
 FOOLISH_ANSWER = "Foolish questions get foolish answers."
 # Said when an answerer returns nothing usable.
@@ -179,30 +179,25 @@ _SENTENCE_IN_ANY_LANGUAGE = re.compile(r"[^.!?。]+[.!?。]+|[^.!?。]+$")
 _JAPANESE_CONTENT = re.compile(r"[\u4e00-\u9fff\u3005\u30a0-\u30ff]+|[A-Za-z0-9]+")
 
 
-def _known(language: str | None) -> str:
-    return language if language in SUPPORTED else ENGLISH
+def foolish_answer(language: Language) -> str:
+    return FOOLISH_ANSWERS[language]
 
 
-def foolish_answer(language: str | None = ENGLISH) -> str:
-    return FOOLISH_ANSWERS[_known(language)]
-
-
-def fallback_answer(language: str | None = ENGLISH) -> str:
+def fallback_answer(language: Language) -> str:
     """Said for nothing usable, and instead of a refused answer, in ``language``."""
-    return FALLBACK_ANSWERS[_known(language)]
+    return FALLBACK_ANSWERS[language]
 
 
-def sanitize(text: str | None, prompt: str | None = None, question: str | None = None,
-             language: str | None = ENGLISH) -> str:
+def sanitize(text: str | None, prompt: str | None = None, question: str | None = None, *,
+             language: Language) -> str:
     """One short plain line: no markup, links, code or mention of the ball; capped in length.
 
     ``prompt``: the system prompt of the answerer that wrote ``text`` (its ``system_prompt``; None for
     the book). ``question``: what was asked; an answer that parrots a question which told it what to
     say ("Say '...'", "Repeat after me: ...") or says back its words from outside the book is refused.
-    ``language``: the language asked in (None: English); the answer must be in it, and a refused or
-    empty answer becomes that language's ``fallback_answer``.
+    ``language``: the language asked in; the answer must be in it, and a refused or empty answer becomes
+    that language's ``fallback_answer``.
     """
-    language = _known(language)
     refusal = FALLBACK_ANSWERS[language]
     if not text or not isinstance(text, str):
         return refusal
@@ -251,12 +246,12 @@ def sanitize(text: str | None, prompt: str | None = None, question: str | None =
     return text
 
 
-def refused(text: str | None, prompt: str | None = None, question: str | None = None,
-            language: str | None = ENGLISH) -> bool:
+def refused(text: str | None, prompt: str | None = None, question: str | None = None, *,
+            language: Language) -> bool:
     """Whether ``sanitize`` would replace ``text`` as a whole: for an answerer with something better to
     say than the refusal (SmolLM2 has the book). It shapes nothing: the pipeline's ``sanitize``
     is the one pass that makes the answer."""
-    return sanitize(text, prompt, question, language) == fallback_answer(language)
+    return sanitize(text, prompt, question, language=language) == fallback_answer(language)
 
 
 def _as_link(match: re.Match) -> str:
@@ -265,7 +260,7 @@ def _as_link(match: re.Match) -> str:
     return _LINK + trailing
 
 
-def _clean_line(text: str, language: str = ENGLISH) -> str:
+def _clean_line(text: str, language: Language) -> str:
     if language != ENGLISH:
         text = _LABEL_IN_ANY_LANGUAGE.sub("", text)
         text = _MARKUP_CHARS.sub(" ", text)
@@ -286,7 +281,7 @@ def _tidy(text: str) -> str:
     return re.sub(r"\s+([.,;:!?。、])", r"\1", text)
 
 
-def _hijacked(text: str, prompt: str | None, language: str = ENGLISH) -> bool:
+def _hijacked(text: str, prompt: str | None, language: Language) -> bool:
     if _SECRET.search(text) or _ABUSE.search(text):
         return True
     if language == ENGLISH:
@@ -297,18 +292,18 @@ def _hijacked(text: str, prompt: str | None, language: str = ENGLISH) -> bool:
     if not prompt:
         return False
     # Prompts are written in English, so an echo of one is found among English words.
-    words = _words(text)
+    words = _words(text, ENGLISH)
     shingles = {tuple(words[i:i + PROMPT_ECHO_WORDS]) for i in range(len(words) - PROMPT_ECHO_WORDS + 1)}
     return bool(shingles & _prompt_shingles(prompt))
 
 
-def _from_the_book(text: str, language: str = ENGLISH) -> bool:
+def _from_the_book(text: str, language: Language) -> bool:
     if text in (FOOLISH_ANSWERS[language], FALLBACK_ANSWERS[language]):
         return True
     return _key(text, language) in _book_proverbs(language)
 
 
-def _proverb_shaped(text: str, question: str | None, language: str = ENGLISH) -> bool:
+def _proverb_shaped(text: str, question: str | None, language: Language) -> bool:
     """One statement of a few words in the voice of a saying, not of an assistant."""
     said = _words(text, language)
     shortest, longest = PROVERB_LENGTH.get(language, OTHER_PROVERB_LENGTH)
@@ -325,7 +320,7 @@ def _proverb_shaped(text: str, question: str | None, language: str = ENGLISH) ->
     return len(set(said) & asked) <= MAX_QUESTION_SHARE * len(set(said))
 
 
-def _foreign_echo(text: str, question: str | None, language: str = ENGLISH) -> set[str]:
+def _foreign_echo(text: str, question: str | None, language: Language) -> set[str]:
     """Words of the answer that the question supplied and the book never uses (an attacker's word)."""
     if language == "ja":
         asked = set(_JAPANESE_CONTENT.findall(question or ""))
@@ -337,13 +332,13 @@ def _foreign_echo(text: str, question: str | None, language: str = ENGLISH) -> s
             if _base(word, language) in asked and _base(word, language) not in vocabulary}
 
 
-def _in_another_language(text: str, language: str) -> bool:
+def _in_another_language(text: str, language: Language) -> bool:
     from oracle.language_id import is_other_language
 
     return is_other_language(text, language)
 
 
-def _parrots(text: str, question: str | None, language: str = ENGLISH) -> bool:
+def _parrots(text: str, question: str | None, language: Language) -> bool:
     """An answer that repeats the question's words back: PARROT_WORDS in a row when the question
     dictated what to say, ECHO_WORDS otherwise. A proverb of the book is never parroting, even when
     the question quoted it ("Do all good things come to those who wait?")."""
@@ -371,28 +366,28 @@ _JAPANESE_DIRECTIVE = re.compile(r"言って|繰り返|書いて|と答え|と�
 
 
 @lru_cache(maxsize=None)
-def _book_texts(language: str) -> frozenset[str]:
+def _book_texts(language: Language) -> frozenset[str]:
     return frozenset(proverb.text for proverb in load_book(language))
 
 
 @lru_cache(maxsize=None)
-def _book_proverbs(language: str = ENGLISH) -> frozenset[str]:
+def _book_proverbs(language: Language) -> frozenset[str]:
     return frozenset(_key(proverb.text, language) for proverb in load_book(language))
 
 
 @lru_cache(maxsize=None)
-def _book_vocabulary(language: str = ENGLISH) -> frozenset[str]:
+def _book_vocabulary(language: Language) -> frozenset[str]:
     """Every word of the book: its proverbs, what they mean and their themes."""
     return frozenset(_base(word, language) for proverb in load_book(language)
                      for word in _words(" ".join((proverb.text, proverb.gloss, *proverb.tags)), language))
 
 
 @lru_cache(maxsize=None)
-def _book_text_blob(language: str) -> str:
+def _book_text_blob(language: Language) -> str:
     return "\n".join(f"{proverb.text}\n{proverb.gloss}" for proverb in load_book(language))
 
 
-def _words(text: str, language: str = ENGLISH) -> list[str]:
+def _words(text: str, language: Language) -> list[str]:
     """English: the words as ever; other languages: words in any script; Japanese: its characters."""
     if language == ENGLISH:
         return re.findall(r"[a-z0-9']+", text.lower())
@@ -401,11 +396,11 @@ def _words(text: str, language: str = ENGLISH) -> list[str]:
     return re.findall(r"[^\W_]+(?:'[^\W_]+)*", text.lower())
 
 
-def _key(text: str, language: str) -> str:
+def _key(text: str, language: Language) -> str:
     return ("" if language == "ja" else " ").join(_words(text, language))
 
 
-def _length(text: str, language: str) -> int:
+def _length(text: str, language: Language) -> int:
     return len(_words(text, "ja")) if language == "ja" else len(text.split())
 
 
@@ -413,7 +408,7 @@ def _pairs(units: list[str]) -> list[tuple[str, str]]:
     return list(zip(units, units[1:]))
 
 
-def _base(word: str, language: str = ENGLISH) -> str:
+def _base(word: str, language: Language) -> str:
     """A word without its possessive or plural ending: "dog's", "dogs" and "dog" are one word."""
     if language != ENGLISH:
         # Elided articles (l'amour, dell'acqua) and the commonest plural and inflection endings.
@@ -434,7 +429,7 @@ def _prompt_shingles(prompt: str) -> frozenset[tuple[str, ...]]:
     own_words = re.sub(r"'[^']*'|\"[^\"]*\"|\u2018[^\u2019]*\u2019|\u201c[^\u201d]*\u201d", " | ", prompt)
     shingles = set()
     for part in own_words.split("|"):
-        words = _words(part)
+        words = _words(part, ENGLISH)
         shingles.update(tuple(words[i:i + PROMPT_ECHO_WORDS]) for i in range(len(words) - PROMPT_ECHO_WORDS + 1))
     return frozenset(shingles)
 

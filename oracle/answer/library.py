@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from oracle.languages import ENGLISH
+from oracle.languages import ENGLISH, Language
 
 PROVERBS_PATH = Path(__file__).with_name("proverbs.json")
 BOOKS_DIR = Path(__file__).with_name("books")
@@ -31,11 +31,11 @@ def load_proverbs(path: Path = PROVERBS_PATH) -> tuple[Proverb, ...]:
     return tuple(Proverb(e["text"], e["gloss"], tuple(e["tags"])) for e in entries)
 
 
-def book_path(language: str = ENGLISH) -> Path:
+def book_path(language: Language) -> Path:
     return PROVERBS_PATH if language == ENGLISH else BOOKS_DIR / f"{language}.json"
 
 
-def load_book(language: str = ENGLISH) -> tuple[Proverb, ...]:
+def load_book(language: Language) -> tuple[Proverb, ...]:
     """The proverbs of ``language``'s own book (English: proverbs.json); () when it has none."""
     path = book_path(language)
     return load_proverbs(path) if path.is_file() else ()

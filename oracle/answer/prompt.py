@@ -10,7 +10,7 @@ with one of that language's own traditional proverbs, in that language (``system
 from __future__ import annotations
 
 from oracle.answer.guard import FOOLISH_ANSWER, foolish_answer
-from oracle.languages import ENGLISH, SUPPORTED
+from oracle.languages import ENGLISH, Language
 from oracle.limits import MAX_QUESTION_CHARS
 
 SYSTEM_PROMPT = (
@@ -29,13 +29,13 @@ SYSTEM_PROMPT = (
 
 
 
-def system_prompt(language: str | None = ENGLISH) -> str:
+def system_prompt(language: Language) -> str:
     """The instructions for a question in ``language``: English's are ``SYSTEM_PROMPT`` itself; any other
     language's name it, ask for one of its own traditional proverbs written in it, and give its
     "foolish" line."""
-    if language not in SUPPORTED or language == ENGLISH:
+    if language == ENGLISH:
         return SYSTEM_PROMPT
-    name = SUPPORTED[language].name
+    name = language.name
     return (
         SYSTEM_PROMPT.replace(FOOLISH_ANSWER, foolish_answer(language))
         + f" The question is in {name}. Answer in {name} only: with one traditional {name} proverb, as "
@@ -49,7 +49,7 @@ def user_message(question: str) -> str:
     return f"Answer this question with a proverb: {question}"
 
 
-def build_messages(question: str, language: str | None = ENGLISH) -> list[dict[str, str]]:
+def build_messages(question: str, language: Language) -> list[dict[str, str]]:
     """System prompt (for ``language``) plus the question, as chat messages."""
     return [
         {"role": "system", "content": system_prompt(language)},

@@ -5,8 +5,8 @@ client appends ``/v1/chat/completions``), which is also how tests point it at a 
 The reply is returned raw: the pipeline's guard cleans it, caps it, and refuses it if it echoes
 ``system_prompt`` or is no proverb.
 
-The prompt names the asker's language (``prompt.system_prompt``); a typed question that came without
-one (``auto``) is in the language its own words are identified as. A reply that ``oracle.language_id``
+The prompt names the asker's language (``prompt.system_prompt``), always decided before answering (the
+pipeline tells it from the speech, or a typed question's words). A reply that ``oracle.language_id``
 is sure is in another supported language was not an answer to this asker: it raises
 ``WrongLanguageReply``, so the failover's backup (the book) answers in the asker's language instead.
 """
@@ -18,9 +18,9 @@ import random
 
 from oracle.answer.prompt import SYSTEM_PROMPT, build_messages
 from oracle.config import Settings
-from oracle.languages import ENGLISH, SUPPORTED
+from oracle.languages import Language
 from oracle.inference_api import call_inference_api, public_name
-from oracle.language_id import is_other_language, language_of
+from oracle.language_id import is_other_language
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +49,7 @@ class RemoteLLM:
     def __repr__(self) -> str:
         return f"RemoteLLM(model={public_name(self.model)!r})"
 
-    def answer(self, question: str, language: str | None = ENGLISH) -> str:
-        if language is None:
-            language = language_of(question)
+    def answer(self, question: str, language: Language) -> str:
         messages = build_messages(question, language)
         # A fresh seed for every question, so asking again may bring another proverb.
         seed = self._random.randint(*SEED_RANGE)
@@ -68,7 +66,6 @@ class RemoteLLM:
 
         reply = call_inference_api(call, service=SERVICE, model=self.model, timeout_s=self.timeout_s)
         if is_other_language(reply, language):
-            log.warning("the answering model replied in another language than %s; refused",
-                        SUPPORTED.get(language, SUPPORTED[ENGLISH]).name)
+            log.warning("the answering model replied in another language than %s; refused", language.name)
             raise WrongLanguageReply(f"the reply was not in {language!r}")
         return reply

@@ -32,7 +32,7 @@ from pathlib import Path
 from oracle.answer.guard import FOOLISH_ANSWER, refused
 from oracle.config import Settings
 from oracle.errors import EngineUnavailable
-from oracle.languages import ENGLISH
+from oracle.languages import ENGLISH, Language
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +221,7 @@ class SmolLMAnswerer:
         with self._lock:
             self._load()
         self.book.retrieve("warm up", k=1)
-        self.answer("Should I take the new job?")
+        self.answer("Should I take the new job?", ENGLISH)
 
     # -- answering ----------------------------------------------------------------------------
 
@@ -260,17 +260,13 @@ class SmolLMAnswerer:
             text = self._tokenizer.decode(output[0, ids.shape[1]:], skip_special_tokens=True)
         return first_sentence(text)
 
-    def answer(self, question: str, language: str | None = ENGLISH) -> str:
+    def answer(self, question: str, language: Language) -> str:
         """The model's sentence, raw; the book's answer if the guard would refuse it or the model fails.
-        Not English (or, for a typed question without a language, not identified as English): the book's."""
-        if language is None:
-            from oracle.language_id import language_of
-
-            language = language_of(question)
+        Not English: the book's."""
         if language != ENGLISH:
             return self.book.answer(question, language)
         with torch_threads(GENERATE_THREADS):  # the book's MiniLM too: same small-batch reasoning
-            fallback = self.book.answer(question)
+            fallback = self.book.answer(question, ENGLISH)
             if fallback == FOOLISH_ANSWER:  # nonsense, or nothing the book's proverbs speak of
                 return FOOLISH_ANSWER
             try:
@@ -280,7 +276,7 @@ class SmolLMAnswerer:
             except Exception as error:
                 log.warning("SmolLM2 failed (%s); the book answers instead", type(error).__name__)
                 return fallback
-        if refused(raw, self.system_prompt, question):
+        if refused(raw, self.system_prompt, question, language=ENGLISH):
             log.info("SmolLM2 reply %r would be refused; the book answers instead", raw[:80])
             return fallback
         return raw

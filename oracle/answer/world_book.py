@@ -30,7 +30,7 @@ from oracle.answer.book import ProverbBook, book_vectors
 from oracle.answer.library import Proverb, load_book
 from oracle.answer.guard import foolish_answer
 from oracle.config import Settings
-from oracle.languages import ENGLISH, SUPPORTED
+from oracle.languages import ENGLISH, Language
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +49,12 @@ MIN_WHOLE_WORD_SHARE = 0.34
 MAX_PIECES_PER_LETTER = 0.55
 MIN_LANGUAGE_SCORE = 0.5
 WARM_UP_QUESTIONS = {
-    "es": "¿Me irá bien mañana?",
-    "fr": "Est-ce que demain sera une bonne journée ?",
-    "de": "Wird morgen ein guter Tag?",
-    "it": "Domani sarà una bella giornata?",
-    "pt": "Amanhã será um bom dia?",
-    "ja": "明日はいい日になりますか？",
+    Language.Spanish: "¿Me irá bien mañana?",
+    Language.French: "Est-ce que demain sera une bonne journée ?",
+    Language.German: "Wird morgen ein guter Tag?",
+    Language.Italian: "Domani sarà una bella giornata?",
+    Language.Portuguese: "Amanhã será um bom dia?",
+    Language.Japanese: "明日はいい日になりますか？",
 }
 
 _WORD = re.compile(r"[^\W_]+")
@@ -108,7 +108,7 @@ def multilingual_embedder() -> MultilingualEmbedder:
 class NativeBook:
     """One language's own book, retrieved by meaning with e5."""
 
-    def __init__(self, language: str, embedder: MultilingualEmbedder, proverbs: tuple[Proverb, ...] | None = None,
+    def __init__(self, language: Language, embedder: MultilingualEmbedder, proverbs: tuple[Proverb, ...] | None = None,
                  seed: int = 0):
         self.language = language
         self.proverbs = proverbs if proverbs is not None else load_book(language)
@@ -117,7 +117,7 @@ class NativeBook:
         self._embedder = embedder
         self._seed = seed
         self._vectors = self._book_vectors()
-        log.info("%s proverb book ready: %d proverbs", SUPPORTED[language].name, len(self.proverbs))
+        log.info("%s proverb book ready: %d proverbs", language.name, len(self.proverbs))
 
     def _book_vectors(self) -> np.ndarray:
         return book_vectors(self.proverbs, self._embedder.model_id, self._embedder.passages,
@@ -180,10 +180,10 @@ class WorldBook(ProverbBook):
 
     def __init__(self, settings: Settings | None = None, seed: int | None = None):
         super().__init__(settings, seed)
-        self._native: dict[str, NativeBook] = {}
+        self._native: dict[Language, NativeBook] = {}
         self._native_lock = threading.Lock()
 
-    def native_book(self, language: str) -> NativeBook:
+    def native_book(self, language: Language) -> NativeBook:
         """The book of ``language`` (not English), loaded on first use."""
         with self._native_lock:
             if language not in self._native:
@@ -195,16 +195,12 @@ class WorldBook(ProverbBook):
         for language, question in WARM_UP_QUESTIONS.items():
             self.answer(question, language)
 
-    def answer(self, question: str, language: str | None = ENGLISH) -> str:
-        if language is None:  # a typed question in "auto": its own words say which language
-            from oracle.language_id import language_of
-
-            language = language_of(question)
-        if language == ENGLISH or language not in SUPPORTED:
-            return super().answer(question)
+    def answer(self, question: str, language: Language) -> str:
+        if language == ENGLISH:
+            return super().answer(question, ENGLISH)
         try:
             book = self.native_book(language)
         except FileNotFoundError:
-            log.error("there is no %s book of proverbs; answering in English", SUPPORTED[language].name)
-            return super().answer(question)
+            log.error("there is no %s book of proverbs; answering in English", language.name)
+            return super().answer(question, ENGLISH)
         return book.answer(question)

@@ -34,7 +34,7 @@ from oracle.asr.windows import Window, WindowedWhisper
 from oracle.audio import SAMPLE_RATE
 from oracle.config import Settings
 from oracle.engines import Transcription
-from oracle.languages import ENGLISH
+from oracle.languages import ENGLISH, Language, LanguageOrAuto
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +84,15 @@ class LocalWhisper:
                     log.info("multilingual hearing loaded in %.1f s", time.perf_counter() - started)
         return self._multilingual
 
-    def warm_up(self, languages: Iterable[str | None] = (ENGLISH, None)) -> None:
+    def warm_up(self, languages: Iterable[LanguageOrAuto] = (ENGLISH, None)) -> None:
         """Load and run once the models that ``languages`` need: tiny.en always (cheap); the multilingual
         model too when any language other than English, or None (auto, the page's default), is listed."""
         self._transcribe_english(np.zeros(SAMPLE_RATE, dtype=np.float32))
         if any(language != ENGLISH for language in languages):
             self.multilingual.warm_up()
 
-    def transcribe(self, audio: np.ndarray, language: str | None = None, hint: str | None = None) -> Transcription:
+    def transcribe(self, audio: np.ndarray, language: LanguageOrAuto = None,
+                   hint: Language | None = None) -> Transcription:
         if language == ENGLISH:
             return self._transcribe_english(audio)
         if language is not None:

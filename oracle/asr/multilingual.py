@@ -14,8 +14,10 @@ with a 5-wide beam: better and about three times cheaper than greedy decoding of
 The language, when not given, is decided from the speech: Whisper's language probabilities from the first
 decoder step over the question's own short window (``DETECTION_WINDOW``), restricted to
 ``oracle.languages.SUPPORTED`` and renormalised, with the browser's language as a prior (``HINT_WEIGHT``).
-That costs its own encoding and one decoder step, ~90-120 ms of CPU for a question of a few seconds (the
-30-second window cost about 1 s).
+Telling it costs an encoder pass over that short window plus one decoder step, ~90-120 ms of CPU for a
+question of a few seconds (the 30-second window cost about 1 s); hearing the words then encodes the question
+again, in its own longer window (``HEARING_WINDOW``), or with tiny.en's encoder when the language is English
+(``oracle.asr.local``).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from oracle.audio import SAMPLE_RATE
 from oracle.engines import Transcription
 from oracle.errors import EngineUnavailable
 from oracle.asr.windows import Encoded, Window, WindowedWhisper
-from oracle.languages import ENGLISH, SUPPORTED
+from oracle.languages import ENGLISH, SUPPORTED, Language, LanguageOrAuto
 
 log = logging.getLogger(__name__)
 
@@ -155,13 +157,15 @@ def prepare_model_folder(folder: Path | None = None) -> Path:
     return folder
 
 
-def choose_language(probabilities: dict[str, float], hint: str | None = None) -> tuple[str, dict[str, float]]:
+def choose_language(probabilities: dict[str, float],
+                    hint: Language | None = None) -> tuple[Language, dict[Language, float]]:
     """Whisper's language probabilities (any codes) -> the most likely supported language and the
     probabilities over ``SUPPORTED`` only, renormalised, with ``hint`` weighed in (``HINT_WEIGHT``)."""
-    weighted = {code: probabilities.get(code, 0.0) * (HINT_WEIGHT if code == hint else 1.0) for code in SUPPORTED}
+    weighted = {language: probabilities.get(language, 0.0) * (HINT_WEIGHT if language == hint else 1.0)
+                for language in Language}
     total = sum(weighted.values())
     if total <= 0.0:  # no supported language at all (cannot happen with Whisper's softmax, but be safe)
-        weighted, total = {code: 1.0 for code in SUPPORTED}, float(len(SUPPORTED))
+        weighted, total = {language: 1.0 for language in Language}, float(len(Language))
         if hint in weighted:
             weighted[hint] = HINT_WEIGHT
             total += HINT_WEIGHT - 1.0
@@ -171,8 +175,8 @@ def choose_language(probabilities: dict[str, float], hint: str | None = None) ->
 
 @dataclass(frozen=True)
 class DetectedLanguage:
-    language: str
-    probabilities: dict[str, float]  # over SUPPORTED, renormalised, hint included
+    language: Language
+    probabilities: dict[Language, float]  # over SUPPORTED, renormalised, hint included
     speech: Encoded  # the window it was told from
     elapsed_ms: float
 
@@ -207,17 +211,17 @@ class MultilingualWhisper:
             return self.encode(audio, HEARING_WINDOW)
         return self.encode(audio)
 
-    def detect_language(self, audio: np.ndarray | Encoded, hint: str | None = None) -> DetectedLanguage:
+    def detect_language(self, audio: np.ndarray | Encoded, hint: Language | None = None) -> DetectedLanguage:
         """The supported language the speech is most likely in, from the whole question (encoded in
         ``DETECTION_WINDOW``, or as given), with ``hint`` (the browser's language) as a prior."""
         start = time.perf_counter()
         speech = audio if isinstance(audio, Encoded) else self.encode_to_detect(audio)
         [results] = self._model.model.detect_language(speech.output)
         probabilities = {token[2:-2]: probability for token, probability in results}
-        language, posterior = choose_language(probabilities, hint if hint in SUPPORTED else None)
+        language, posterior = choose_language(probabilities, hint)
         return DetectedLanguage(language, posterior, speech, (time.perf_counter() - start) * 1000)
 
-    def transcribe(self, audio: np.ndarray, language: str | None = None, hint: str | None = None,
+    def transcribe(self, audio: np.ndarray, language: LanguageOrAuto = None, hint: Language | None = None,
                    detected_from: Encoded | None = None) -> Transcription:
         """Mono float32 16 kHz audio -> what was said, in ``language`` or (None) the detected one.
         ``detected_from``: the encoding its language was just told from, reused when in the hearing window."""
@@ -228,6 +232,7 @@ class MultilingualWhisper:
             language, detected_from = detected.language, detected.speech
         if language not in SUPPORTED:
             raise ValueError(f"unsupported language {language!r}")
+        language = Language(language)
         heard = self.windows.hear(audio, self._tokenizers[language], self.beam_sizes[language], detected_from)
         if heard.fell_back:
             log.info("multilingual Whisper: the fitted window %s; heard again with the full window", heard.fell_back)

@@ -21,6 +21,7 @@ from oracle.config import Settings
 from oracle.engines import Transcription
 from oracle.inference_api import call_inference_api, public_name
 from oracle.language_id import language_of_heard
+from oracle.languages import Language, LanguageOrAuto
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,8 @@ class RemoteWhisper:
     def __repr__(self) -> str:
         return f"RemoteWhisper(model={public_name(self.model)!r})"
 
-    def transcribe(self, audio: np.ndarray, language: str | None = None, hint: str | None = None) -> Transcription:
+    def transcribe(self, audio: np.ndarray, language: LanguageOrAuto = None,
+                   hint: Language | None = None) -> Transcription:
         start = time.perf_counter()
         payload = wav_bytes(to_int16(np.asarray(audio, dtype=np.float32)), SAMPLE_RATE)
 

@@ -18,6 +18,7 @@ from oracle.config import Settings
 from oracle.errors import EngineUnavailable
 from oracle.speech.piper import split_for_speech
 from oracle.speech.shaping import ChunkShaper
+from oracle.languages import Language
 
 # ISO 639-1 code -> espeak-ng voice. Brazilian Portuguese: most Portuguese speakers speak it.
 ESPEAK_VOICES = {"pt": "pt-br"}
@@ -32,7 +33,7 @@ class EspeakSpeaker:
     sample_rate = ESPEAK_SAMPLE_RATE
     robotic = True
 
-    def __init__(self, language: str, settings: Settings | None = None, *, binary: str = "espeak-ng"):
+    def __init__(self, language: Language, settings: Settings | None = None, *, binary: str = "espeak-ng"):
         if language not in ESPEAK_VOICES:
             raise ValueError(f"no espeak-ng voice is set up for {language!r}; these are: {', '.join(ESPEAK_VOICES)}")
         self.binary = shutil.which(binary)
@@ -47,8 +48,8 @@ class EspeakSpeaker:
         for _chunk in self.stream("Sim.", self.language):
             pass
 
-    def stream(self, text: str, language: str | None = None) -> Iterator[np.ndarray]:
-        if language is not None and language != self.language:
+    def stream(self, text: str, language: Language) -> Iterator[np.ndarray]:
+        if language != self.language:
             raise ValueError(f"this espeak-ng voice speaks {self.language!r}, not {language!r}")
         for piece in split_for_speech(text):
             audio = self._synthesize(piece)

@@ -24,6 +24,7 @@ import numpy as np
 from oracle.config import Settings
 from oracle.errors import EngineUnavailable
 from oracle.speech.shaping import ChunkShaper
+from oracle.languages import Language
 
 KOKORO_SAMPLE_RATE = 24_000
 VOICE = "jf_alpha"  # a clear adult female voice (the package's default)
@@ -59,7 +60,7 @@ def _model_bytes() -> bytes:
 class KokoroJapaneseSpeaker:
     """Speaker protocol for Japanese."""
 
-    language = "ja"
+    language = Language.Japanese
     sample_rate = KOKORO_SAMPLE_RATE
     robotic = False
 
@@ -92,15 +93,15 @@ class KokoroJapaneseSpeaker:
         self._shape = ChunkShaper(self.sample_rate)
 
     def warm_up(self) -> None:
-        for _chunk in self.stream("はい。"):
+        for _chunk in self.stream("はい。", self.language):
             pass
 
     def phonemes(self, text: str) -> str:
         phonemes = self._g2p(text)
         return phonemes[0] if isinstance(phonemes, tuple) else phonemes
 
-    def stream(self, text: str, language: str | None = None) -> Iterator[np.ndarray]:
-        if language is not None and language != self.language:
+    def stream(self, text: str, language: Language) -> Iterator[np.ndarray]:
+        if language != self.language:
             raise ValueError(f"this voice speaks Japanese, not {language!r}")
         for piece in split_japanese(text):
             with self._lock:

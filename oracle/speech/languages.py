@@ -35,7 +35,7 @@ from oracle.audio import to_int16
 from oracle.config import Settings
 from oracle.engines import Speaker
 from oracle.failover import FailoverSpeaker
-from oracle.languages import ENGLISH, SUPPORTED, UnsupportedLanguage
+from oracle.languages import ENGLISH, SUPPORTED, Language, UnsupportedLanguage
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ PARLER_DEFAULT_DESCRIPTION = f"A female speaker {_MANNER}"  # for its warm-up ph
 PARLER_MULTILINGUAL_NAME = "parler multilingual"
 
 
-def embedded_voice(language: str, settings: Settings | None = None) -> Speaker:
+def embedded_voice(language: Language, settings: Settings | None = None) -> Speaker:
     """The offline voice of a non-English ``language`` (EngineUnavailable when it cannot run here)."""
     kind = EMBEDDED_VOICES.get(language)
     if kind == "pico":
@@ -79,7 +79,7 @@ def _warm(engine) -> None:
         warm_up()
 
 
-def _planned_name(language: str) -> str:
+def _planned_name(language: Language) -> str:
     """The name of a voice not built yet (without building it)."""
     from oracle.speech.espeak import ESPEAK_VOICES
     from oracle.speech.kokoro_ja import VOICE as KOKORO_VOICE
@@ -102,7 +102,7 @@ class LanguageVoices:
     """
 
     def __init__(self, english: Speaker, settings: Settings | None = None, *, gpu: bool | None = None,
-                 voices: dict[str, Speaker] | None = None):
+                 voices: dict[Language, Speaker] | None = None):
         if gpu is None:
             from oracle.selection import gpu_available
 
@@ -111,9 +111,9 @@ class LanguageVoices:
         self.settings = settings or Settings()
         self.gpu = gpu
         self.sample_rate: int = english.sample_rate
-        self._voices: dict[str, Speaker] = {ENGLISH: english, **(voices or {})}
+        self._voices: dict[Language, Speaker] = {ENGLISH: english, **(voices or {})}
         self._building = threading.Lock()  # guards _voices and _language_locks; never held while a voice loads
-        self._language_locks: dict[str, threading.Lock] = {}
+        self._language_locks: dict[Language, threading.Lock] = {}
         self._parler = None  # the shared multilingual model, or the error it failed with
         self._parler_lock = threading.Lock()
 
@@ -122,7 +122,7 @@ class LanguageVoices:
         """The English voice's name (each language's: ``voice_name``)."""
         return self.english.name
 
-    def stream(self, text: str, language: str = ENGLISH) -> Iterator[np.ndarray]:
+    def stream(self, text: str, language: Language) -> Iterator[np.ndarray]:
         """``text`` in ``language`` -> int16 chunks at ``sample_rate``, all in the one voice of that language.
 
         An unsupported ``language`` raises ``UnsupportedLanguage`` here; a voice that cannot be built raises
@@ -131,7 +131,7 @@ class LanguageVoices:
             raise UnsupportedLanguage()
         return self._stream(text, language)
 
-    def _stream(self, text: str, language: str) -> Iterator[np.ndarray]:
+    def _stream(self, text: str, language: Language) -> Iterator[np.ndarray]:
         voice = self.voice(language)
         if voice.sample_rate == self.sample_rate:
             yield from voice.stream(text, language)
@@ -145,7 +145,7 @@ class LanguageVoices:
         finally:
             chunks.close()  # a listener who left stops the voice too
 
-    def voice(self, language: str) -> Speaker:
+    def voice(self, language: Language) -> Speaker:
         """The voice of ``language``, built on first use (once, even when several answers ask at once)."""
         if not isinstance(language, str) or language not in SUPPORTED:
             raise UnsupportedLanguage()
@@ -162,7 +162,7 @@ class LanguageVoices:
                     self._voices[language] = voice
         return voice
 
-    def voice_name(self, language: str) -> str:
+    def voice_name(self, language: Language) -> str:
         """The name of the voice that speaks ``language`` now (for the page); builds nothing."""
         if language not in SUPPORTED:
             raise UnsupportedLanguage()
@@ -173,7 +173,7 @@ class LanguageVoices:
             return PARLER_MULTILINGUAL_NAME
         return _planned_name(language)
 
-    def robotic(self, language: str) -> bool:
+    def robotic(self, language: Language) -> bool:
         """Whether the voice that speaks ``language`` now sounds plainly synthetic (see the module's doc)."""
         if language not in SUPPORTED:
             raise UnsupportedLanguage()
@@ -186,7 +186,7 @@ class LanguageVoices:
             voice = voice.primary if voice.health.usable else voice.backup
         return bool(getattr(voice, "robotic", False))
 
-    def warm_up(self, languages: Iterable[str] = tuple(SUPPORTED)) -> None:
+    def warm_up(self, languages: Iterable[Language] = tuple(Language)) -> None:
         """Build and warm the voices of ``languages`` (default: all), so no answer pays for loading one.
 
         On a ZeroGPU Space, call it in the main process at start-up: a voice first built inside a GPU call
@@ -208,7 +208,7 @@ class LanguageVoices:
 
     # ------------------------------------------------------------------ building
 
-    def _build(self, language: str) -> Speaker:
+    def _build(self, language: Language) -> Speaker:
         embedded = embedded_voice(language, self.settings)
         if not (self.gpu and language in PARLER_DESCRIPTIONS):
             log.info("voice for %s: %s", language, embedded.name)

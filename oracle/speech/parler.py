@@ -36,7 +36,7 @@ import numpy as np
 
 from oracle.config import Settings
 from oracle.errors import EngineUnavailable
-from oracle.languages import ENGLISH
+from oracle.languages import ENGLISH, Language
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ class ParlerSpeaker:
     def _tokenized_description(self, description: str):
         return self.description_tokenizer(description, return_tensors="pt").to(self.device)
 
-    def _description_for(self, language: str):
+    def _description_for(self, language: Language):
         return self._description_inputs_by_language.get(language, self._description_inputs)
 
     @staticmethod
@@ -249,7 +249,7 @@ class ParlerSpeaker:
             kwargs["max_new_tokens"] = int(self.max_seconds * frame_rate) + self.num_codebooks
         return kwargs
 
-    def _generate_kwargs(self, text: str, language: str = ENGLISH) -> dict:
+    def _generate_kwargs(self, text: str, language: Language) -> dict:
         prompt = self.tokenizer(text, return_tensors="pt").to(self.device)
         description = self._description_for(language)
         return dict(
@@ -309,7 +309,7 @@ class ParlerSpeaker:
         finally:
             self._free_fast.put(generator)
 
-    def stream(self, text: str, language: str = ENGLISH) -> Iterator[np.ndarray]:
+    def stream(self, text: str, language: Language) -> Iterator[np.ndarray]:
         """Speak ``text``: mono int16 chunks at ``sample_rate``, the first after about ``first_chunk_s``."""
         from streamer import StreamError
 
@@ -341,5 +341,5 @@ class ParlerSpeaker:
         for generator in self.fast:
             if not self._warm(generator):
                 break
-        for _ in self.stream(WARM_UP_TEXT):
+        for _ in self.stream(WARM_UP_TEXT, ENGLISH):
             pass

@@ -14,6 +14,7 @@ from oracle.config import Settings
 from oracle.errors import EngineUnavailable
 from oracle.speech.piper import split_for_speech
 from oracle.speech.shaping import ChunkShaper
+from oracle.languages import Language
 
 # ISO 639-1 code -> Pico's voice name.
 PICO_VOICES = {"de": "de-DE", "es": "es-ES", "fr": "fr-FR", "it": "it-IT"}
@@ -29,7 +30,7 @@ class PicoSpeaker:
     sample_rate = PICO_SAMPLE_RATE
     robotic = True  # an HMM voice: clear, but its buzzy timbre is plainly a machine's
 
-    def __init__(self, language: str, settings: Settings | None = None):
+    def __init__(self, language: Language, settings: Settings | None = None):
         if language not in PICO_VOICES:
             raise ValueError(f"Pico has no {language!r} voice; it speaks {', '.join(PICO_VOICES)}")
         try:
@@ -48,8 +49,8 @@ class PicoSpeaker:
         for _chunk in self.stream("Ok.", self.language):
             pass
 
-    def stream(self, text: str, language: str | None = None) -> Iterator[np.ndarray]:
-        if language is not None and language != self.language:
+    def stream(self, text: str, language: Language) -> Iterator[np.ndarray]:
+        if language != self.language:
             raise ValueError(f"this Pico voice speaks {self.language!r}, not {language!r}")
         for piece in split_for_speech(text):
             try:

@@ -9,7 +9,7 @@ from typing import Iterator
 import numpy as np
 
 from oracle.config import Settings
-from oracle.languages import ENGLISH
+from oracle.languages import ENGLISH, Language
 from oracle.speech.shaping import ChunkShaper
 
 # One gain for every chunk of every answer: Piper's own normalisation scales each sentence to its
@@ -48,10 +48,11 @@ class PiperSpeaker:
         self._shape = ChunkShaper(self.sample_rate)
 
     def warm_up(self) -> None:
-        for _chunk in self.stream("Ready."):
+        for _chunk in self.stream("Ready.", ENGLISH):
             pass
 
-    def stream(self, text: str, language: str = ENGLISH) -> Iterator[np.ndarray]:
+    def stream(self, text: str, language: Language) -> Iterator[np.ndarray]:
+        """Piper's voice is English; ``LanguageVoices`` sends every other language to its own voice."""
         for piece in split_for_speech(text):
             with self._lock:
                 chunks = [chunk.audio_float_array for chunk in self._voice.synthesize(piece, self._config)]

@@ -21,7 +21,7 @@ import spaces
 from oracle.conversation import Conversation, Conversations, Turn
 from oracle.errors import NothingToSpeak, OracleError
 from oracle.language_id import language_of
-from oracle.languages import parse_language
+from oracle.languages import FALLBACK_LANGUAGE, parse_language
 from oracle.limits import HISTORY_LIMIT, SPEAK_GPU_SECONDS, THINKING_CONCURRENCY
 from oracle.pipeline import STREAMED, Oracle, Reply, elapsed_ms
 from oracle.web.abandoned_streams import AbandonedStreams
@@ -101,7 +101,7 @@ class OracleFlow:
         told = _language(language)
         if not any(character.isalnum() for character in text or ""):  # empty, or only punctuation
             raise for_people(NothingToSpeak(), told)
-        language = told or language_of(text)
+        language = told or language_of(text, default=FALLBACK_LANGUAGE)
         yield from self._voice(text, language, self.oracle.speak(text, language), told)
 
     def _voice(self, text: str, language: str, chunks: Iterator[np.ndarray], told: str | None,
