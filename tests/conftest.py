@@ -26,6 +26,17 @@ def oracle():
 
 
 @pytest.fixture(scope="session")
+def smollm(oracle):
+    """The real SmolLM2-135M answerer, loaded once (~18 s on 2 cores), the proverb book behind it."""
+    from oracle.answer.smollm import SmolLMAnswerer
+    from oracle.config import Settings
+
+    answerer = SmolLMAnswerer(Settings(), book=oracle.answerer)
+    answerer.warm_up()
+    return answerer
+
+
+@pytest.fixture(scope="session")
 def served_demo(oracle, tmp_path_factory):
     """The session's running app (the gr.Blocks); ``server_url`` is where it listens."""
     demo, _url = serve(oracle, tmp_path_factory.mktemp("examples"))

@@ -124,12 +124,8 @@ def test_an_llm_that_obeys_the_attacker_is_still_held_to_a_proverb(obedient_orac
 
 
 @pytest.fixture(scope="module")
-def smollm_oracle(oracle):
-    from oracle.answer.smollm import SmolLMAnswerer
-
-    answerer = SmolLMAnswerer(book=oracle.answerer)
-    answerer.warm_up()
-    return Oracle(oracle.transcriber, answerer, oracle.speaker)
+def smollm_oracle(oracle, smollm):
+    return Oracle(oracle.transcriber, smollm, oracle.speaker)
 
 
 def test_smollm_keeps_its_role(smollm_oracle):

@@ -23,13 +23,6 @@ QUESTIONS = [
 
 
 @pytest.fixture(scope="module")
-def smollm(oracle) -> SmolLMAnswerer:
-    answerer = SmolLMAnswerer(Settings(), book=oracle.answerer)
-    answerer.warm_up()
-    return answerer
-
-
-@pytest.fixture(scope="module")
 def answering(oracle, smollm) -> Oracle:
     """The pipeline with SmolLM2 answering: what a user hears from it."""
     return Oracle(oracle.transcriber, smollm, oracle.speaker)
