@@ -556,7 +556,3 @@ class Conversations:
         for conversation in conversations:
             conversation.close()
         return len(conversations)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return sum(c.state in (LISTENING, ENDED) for c in self._open)

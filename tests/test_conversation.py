@@ -307,11 +307,12 @@ def test_a_recording_whose_visit_went_silent_is_let_go(oracle, microphone):
     rate = oracle.sample_rate
     left = conversations.open()
     microphone.feed(left, rate, np.concatenate([silence(0.3, rate), piper(oracle, "Will I win?")]))
-    assert len(conversations) == 1
-    deadline = time.monotonic() + IDLE_TIMEOUT_S
-    while conversations.close_idle() == 0 and time.monotonic() < deadline:
+    deadline, closed = time.monotonic() + IDLE_TIMEOUT_S, 0
+    while closed == 0 and time.monotonic() < deadline:
+        closed = conversations.close_idle()
         time.sleep(0.1)
-    assert left.state is State.CLOSED and len(conversations) == 0
+    assert closed == 1 and left.state is State.CLOSED
+    assert conversations.close_all() == 0  # forgotten, not only closed
     assert_told(left.finish(), NoAudio)
 
 
