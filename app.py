@@ -2,7 +2,7 @@
 
 ``build_demo(oracle)`` lays out the page, wires its events and the API endpoints to
 ``oracle.web.flow.OracleFlow``, and installs the server's defences (``oracle.web.defences``) and Gradio
-workarounds (``oracle.web.gradio_internals``); ``main()`` picks the engines from the environment, warms
+workarounds (``oracle.web.gradio_adapter``); ``main()`` picks the engines from the environment, warms
 them up and serves on 127.0.0.1:7860.
 
 The page (its look is ``oracle/web/look.py``) walks through six visible stages, from ready to done.
@@ -30,9 +30,11 @@ from oracle.pipeline import Oracle
 from oracle.selection import gpu_available
 from oracle.web.flow import OracleFlow, Page
 from oracle.web.defences import protect, server_settings
-from oracle.web.gradio_internals import BlocksWithLook, check_gradio_version, examples_loaded
+from oracle.web.gradio_adapter import check_gradio_version
+from oracle.web.gradio_adapter.page import BlocksWithLook, component_id, examples_loaded
 from oracle.web.housekeeping import cache_sweep_settings
 from oracle.web.middleware import Drain
+from oracle.web.served import Served, remember
 from oracle.web.look import (LOOK, PAGE_SCRIPT, SharedValues, ball_html, examples_for_choice_js, header_html, history_entry_html,
                              history_title_html, js_values, js_values_unless_answer_kept, live_html, page_language_js,
                              say, status_html, words)
@@ -206,8 +208,10 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
 
     # api_open=False: the queue is the only way in (gradio_client uses it); no direct POST to /run/.
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=1, api_open=False)
-    protect(demo, language_inputs=[language, api_language])  # refusals are told in the language a request names
-    demo.flow = flow  # the draining server closes its recordings (housekeeping); tests and benchmarks watch it
+    # The draining server closes the flow's recordings (housekeeping); refusals are told in the language a
+    # request names.
+    remember(demo, Served(flow, language_inputs=frozenset(component_id(block) for block in (language, api_language))))
+    protect(demo)
     return demo
 
 

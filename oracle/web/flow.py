@@ -24,8 +24,8 @@ from oracle.language_id import language_of
 from oracle.languages import parse_language
 from oracle.limits import HISTORY_LIMIT, SPEAK_GPU_SECONDS, THINKING_CONCURRENCY
 from oracle.pipeline import STREAMED, Oracle, Reply, elapsed_ms
-from oracle.web.abandoned_streams import AbandonedStreams
-from oracle.web.gradio_internals import save_wav_to_cache
+from oracle.web.gradio_adapter.generators import AbandonedStreams
+from oracle.web.gradio_adapter.memory import save_wav_to_cache
 from oracle.web.told import browser_hint, for_people
 from oracle.web.look import (ball_html, header_html, heard_html, history_title_html, live_html, status_html,
                              timings_line)

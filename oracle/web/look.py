@@ -17,9 +17,9 @@ import gradio as gr
 
 from oracle.languages import AUTO, SUPPORTED
 from oracle.pipeline import Reply
-from oracle.web.gradio_internals import (STREAMING_RECORDER_BUTTONS, STREAMING_RECORDER_MODULES, after_drawn_js, dark_only,
-                                         flat_frontend_words, frontend_locale_head, frontend_locale_setter_js,
-                                         frontend_locales)
+from oracle.web.gradio_adapter.frontend_locale import (flat_frontend_words, frontend_locale_head,
+                                                       frontend_locale_setter_js, frontend_locales)
+from oracle.web.gradio_adapter.page import GRADIO_DOM, after_drawn_js, dark_only
 
 
 def _ms(value: float | None) -> str:
@@ -239,8 +239,6 @@ THEME = dark_only(gr.themes.Default(primary_hue="indigo", secondary_hue="violet"
 CSS = (Path(__file__).with_name("oracle.css")).read_text(encoding="utf-8")
 
 
-# What every launch() of the app brings (see gradio_internals.BlocksWithLook).
-# What the page says when it cannot record (oracle/web/page.js shows it under the microphone).
 # The browser's language as the page's words know it (the language Gradio translates its own buttons into).
 BROWSER_LANGUAGE_JS = "(WORDS[(navigator.language || 'en').slice(0, 2).toLowerCase()] || WORDS.en)"
 
@@ -255,18 +253,19 @@ PAGE_SCRIPT = (Path(__file__).with_name("page.js").read_text(encoding="utf-8")
                    "refused": words(code)["microphone_refused"], "missing": words(code)["microphone_missing"],
                    "unsupported": words(code)["microphone_unsupported"], "opening": words(code)["opening_microphone"],
                    "listening": words(code)["hint_listening"]}) + ")")
-               .replace("__RECORDER__", json.dumps({**STREAMING_RECORDER_MODULES, "buttons": STREAMING_RECORDER_BUTTONS})))
+               .replace("__GRADIO_DOM__", json.dumps(GRADIO_DOM)))
 
 # Switches Gradio's frontend to the browser's language, where Gradio does not translate itself, before it draws
 # the components: its recorder takes its words (Record, Stop) once, when drawn.
 FRONTEND_LOCALE_HEAD = frontend_locale_head(UNTRANSLATED_BY_GRADIO)
+# What every launch() of the app brings (see gradio_adapter.page.BlocksWithLook).
 LOOK = {"theme": THEME, "css": CSS, "i18n": I18N, "head": FRONTEND_LOCALE_HEAD}
 
 
 def js_values_unless_answer_kept(make) -> str:
     """Like ``js_values``, except when the page's script re-arms the microphone while the answer plays
     (hands-free barge-in): then nothing changes, and the answer plays on until the person speaks."""
-    keep = [{"__type__": "update"}] * len(make("en"))
+    keep = [gr.skip()] * len(make("en"))
     # The flag is left for the page's script to clear: Gradio 6.17 fires start_recording twice per press.
     return (f"() => window.oracleKeepAnswer === true ? {json.dumps(keep)} : "
             f"((WORDS) => {BROWSER_LANGUAGE_JS})({_by_language(lambda code: list(make(code)))})")
@@ -290,7 +289,7 @@ class SharedValues:
     def js(self, make) -> str:
         table = _by_language(lambda code: list(make(code)))
         name = json.dumps(self._tables.setdefault(table, f"values-{len(self._tables)}"))
-        unchanged = json.dumps([{"__type__": "update"}] * len(make("en")))  # before the script has run
+        unchanged = json.dumps([gr.skip()] * len(make("en")))  # before the script has run
         return f"() => window.oracleValues ? window.oracleValues({name}) : {unchanged}"
 
     def script(self) -> str:
@@ -310,8 +309,8 @@ def _show_examples_js(example_codes: list[str]) -> str:
     ``example_codes`` (each set's language): those of that language show. The others stay in the page,
     hidden: Gradio 6.17 does not draw a component that was never drawn when an update from the browser
     makes it visible."""
-    return (f"((code) => {json.dumps(example_codes)}.map((its) => "
-            "({__type__: 'update', visible: its === code ? true : 'hidden'})))")
+    shown = {code: [gr.update(visible=True if its == code else "hidden") for its in example_codes] for code in WORDS}
+    return f"((code) => {json.dumps(shown)}[code])"
 
 
 def page_language_js(example_codes: list[str]) -> str:
@@ -324,13 +323,13 @@ def page_language_js(example_codes: list[str]) -> str:
 
     And Gradio's own words in the browser's language where Gradio does not translate them itself (Italian),
     if ``FRONTEND_LOCALE_HEAD`` has not switched them already."""
-    choices = {code: [[words(code)["language_auto"], AUTO]] + [[language.native, key] for key, language in
-                                                                SUPPORTED.items()] for code in WORDS}
+    named = [[language.native, key] for key, language in SUPPORTED.items()]
+    choices = {code: gr.update(choices=[[words(code)["language_auto"], AUTO], *named]) for code in WORDS}
     setter = frontend_locale_setter_js()
     switch = f" if ({json.dumps(UNTRANSLATED_BY_GRADIO)}.includes(code)) await {setter}(code);" if setter else ""
     return (f"async () => {{ const CODES = {json.dumps(list(WORDS))}; const code = {BROWSER_CODE_JS};"
             f" {after_drawn_js('#language input')}{switch}"
-            f" return [{{__type__: 'update', choices: {json.dumps(choices, ensure_ascii=False)}[code]}},"
+            f" return [{json.dumps(choices, ensure_ascii=False)}[code],"
             f" ...{_show_examples_js(example_codes)}(code)]; }}")
 
 
