@@ -65,8 +65,12 @@ def test_a_streamed_segment_has_the_shape_gradio_audio_gives_it():
     assert ours[1] == stock[1]
 
 
-def test_the_streamed_voice_is_configured_as_a_stock_audio_player():
-    config = SpeechStream(label="voice", autoplay=True).get_config()
+def test_the_streamed_voice_is_drawn_and_configured_as_a_stock_audio_player():
+    with gr.Blocks() as demo:
+        SpeechStream(label="voice", autoplay=True)
+    [component] = demo.get_config_file()["components"]
+    assert component["type"] == "audio", "the browser would fetch a custom component it does not have"
+    config = component["props"]
     assert config["label"] == "voice" and config["autoplay"] is True and config["streaming"] is True
     assert config["waveform_options"] == gr.Audio().get_config()["waveform_options"]
 
@@ -74,6 +78,18 @@ def test_the_streamed_voice_is_configured_as_a_stock_audio_player():
 def test_the_theme_keeps_each_light_value_beside_its_dark_twin():
     theme = dark_only(gr.themes.Default().set(body_background_fill_dark="#010203"))
     assert theme.body_background_fill == "#010203"
+
+
+def test_every_launch_brings_the_look(monkeypatch):
+    """Gradio 6 takes the theme and the CSS at ``launch()``, not in ``gr.Blocks()``: every launch of the app
+    (``main()``, the tests, the Space) brings them, and an argument given to ``launch()`` itself wins."""
+    from oracle.web.gradio_adapter.page import BlocksWithLook
+
+    launched = []
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, *args, **kwargs: launched.append(kwargs))
+    demo = BlocksWithLook({"css": ".ball {}", "head": "<script></script>"})
+    demo.launch(head="")
+    assert launched == [{"css": ".ball {}", "head": ""}]
 
 
 def test_files_saved_to_the_cache_are_wav_files_where_gradio_serves_uploads():

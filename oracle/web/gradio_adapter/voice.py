@@ -18,6 +18,14 @@ class EncodedStreamingAudio(gr.Audio):
     def __init__(self, **kwargs):
         super().__init__(streaming=True, interactive=False, **kwargs)
 
+    # Gradio names a template's browser component after its base class (``__class__.__base__``): for a
+    # subclass of this one, this class, which the browser does not have (it then fetches a custom component).
+    def get_block_name(self) -> str:
+        return "audio"  # gr.Audio's
+
+    def get_block_class(self) -> str:
+        return "audio"
+
     def get_config(self, cls=None):
         # Gradio builds a component's config from its class's ``__init__`` signature, which this one's
         # (``**kwargs``) would leave nearly empty: no label, autoplay or waveform options, and the browser's
