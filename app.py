@@ -2,10 +2,11 @@
 
 ``build_demo(oracle)`` lays out the page, wires its events and the API endpoints to
 ``oracle.web.flow.OracleFlow``, and installs the server's defences (``oracle.web.defences``) and Gradio
-workarounds (``oracle.web.gradio_internals``); ``main()`` picks the engines from the environment, warms
+workarounds (``oracle.web.gradio_adapter``); ``main()`` picks the engines from the environment, warms
 them up and serves on 127.0.0.1:7860.
 
-The page (its look is ``oracle/web/look.py``) walks through six visible stages, from ready to done.
+The page (its look is ``oracle/web/look.py``) walks through six visible stages, from ready to done: the
+stages and the moves between them are one table, ``oracle/web/stages.py``.
 Every visit keeps its own history (a ``gr.State``) with each spoken answer downloadable.
 """
 
@@ -30,13 +31,16 @@ from oracle.pipeline import Oracle
 from oracle.selection import gpu_available
 from oracle.web.flow import OracleFlow, Page
 from oracle.web.defences import protect, server_settings
-from oracle.web.gradio_internals import BlocksWithLook, check_gradio_version, examples_loaded
+from oracle.web.gradio_adapter import check_gradio_version
+from oracle.web.gradio_adapter.page import BlocksWithLook, component_id, examples_loaded
 from oracle.web.housekeeping import cache_sweep_settings
 from oracle.web.middleware import Drain
-from oracle.web.look import (LOOK, PAGE_SCRIPT, SharedValues, ball_html, examples_for_choice_js, header_html, history_entry_html,
-                             history_title_html, js_values, js_values_unless_answer_kept, live_html, page_language_js,
-                             say, status_html, words)
+from oracle.web.served import Served, remember
+from oracle.web.look import (LOOK, PAGE_SCRIPT, SharedValues, ball_html, examples_for_choice, header_html,
+                             history_entry_html, history_title_html, js_values, js_values_unless_answer_kept, live_html,
+                             page_language, say, status_html, words)
 from oracle.web.speech_stream import SpeechStream
+from oracle.web.stages import Stage, ask, move
 
 TITLE = "Magic 8 Ball 🎱"
 
@@ -69,8 +73,8 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
         history_state = gr.State([])
         with gr.Row(equal_height=False, elem_id="main"):
             with gr.Column(scale=6, min_width=300, elem_id="oracle-column"):
-                status = gr.HTML(status_html("ready"), elem_id="status")
-                ball = gr.HTML(ball_html("ready"), elem_id="ball", js_on_load=None)
+                status = gr.HTML(status_html(Stage.READY), elem_id="status")
+                ball = gr.HTML(ball_html(Stage.READY), elem_id="ball", js_on_load=None)
                 heard = gr.HTML("", elem_id="heard")
                 live = gr.HTML(live_html(), elem_id="live")
                 voice = SpeechStream(label=say("voice_label"), autoplay=True, elem_id="answer-audio")
@@ -124,28 +128,35 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
                                                   size="sm", scale=0, min_width=170,
                                                   elem_classes="history-download")
 
-        flow.page = page = Page(ball=ball, status=status, heard=heard, live=live, timings=timings, voice=voice,
-                                history=history_state, turn=turn_state, conversation=conversation_state)
+        flow.page = page = Page(title=title, history_title=history_title, ball=ball, status=status, heard=heard,
+                                live=live, timings=timings, voice=voice, history=history_state, turn=turn_state,
+                                conversation=conversation_state)
         ui = dict(api_visibility="private", show_progress="hidden")
         # The page's own script (oracle/web/page.js): microphone problems, hands-free Stop, keyboard focus; and
         # the page's own words in the visitor's language (Gradio translates the components' labels itself).
         demo.load(None, None, None, js=PAGE_SCRIPT, **ui)
-        example_datasets = [ui_set.dataset for _, spoken_set, typed_set, _ in example_sets
-                            for ui_set in (spoken_set, typed_set)]
-        example_codes = [code for code, *_ in example_sets for _kind in ("spoken", "typed")]
+        # Each example set's dataset, and its language.
+        example_datasets = {ui_set.dataset: code for code, spoken_set, typed_set, _ in example_sets
+                            for ui_set in (spoken_set, typed_set)}
+
+        def in_the_browser(trigger, step, inputs=None):
+            """Wire a browser-only step (``look.BrowserStep``) to ``trigger``."""
+            trigger(None, inputs, step.outputs, js=step.js, **ui)
+
         # The language control's "Auto" in the browser's words, and the examples of the browser's language.
-        demo.load(None, None, [language] + example_datasets, js=page_language_js(example_codes), **ui)
-        language.change(None, [language], example_datasets, js=examples_for_choice_js(example_codes), **ui)
-        demo.load(flow.page_words, None, [title, history_title, ball, status], concurrency_limit=None, **ui)
+        in_the_browser(demo.load, page_language(language, example_datasets))
+        in_the_browser(language.change, examples_for_choice(example_datasets), inputs=[language])
+        demo.load(flow.page_words, None, page.words_outputs, concurrency_limit=None, **ui)
 
         first_stage = SharedValues()  # every question's first look, sent to the page once (see chain)
 
         def chain(trigger, consult_fn, question_input, typed_flow: bool, language_input=language):
-            first = "consulting" if typed_flow else "hearing"
+            first = ask(Stage.CONSULTING if typed_flow else Stage.HEARING)
             # At once, in the browser: show the first stage, silence the last answer (a fresh player).
-            trigger(None, None, [ball, status, heard, timings, voice], js=first_stage.js(lambda language: (
-                ball_html(first, language=language), status_html(first, typed=typed_flow, language=language),
-                "", "", None)), **ui)
+            in_the_browser(trigger, first_stage.step(lambda language: {
+                ball: ball_html(first, language=language),
+                status: status_html(first, typed=typed_flow, language=language),
+                heard: "", timings: "", voice: None}))
             group = dict(concurrency_id="answer", concurrency_limit=ANSWERING_CONCURRENCY) if typed_flow else \
                 dict(concurrency_id="think", concurrency_limit=THINKING_CONCURRENCY)
             thinking = trigger(consult_fn, inputs=[question_input, language_input], outputs=page.thinking_outputs,
@@ -158,19 +169,20 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
             thinking.success(flow.speak_for_page, inputs=[turn_state, history_state], outputs=page.speaking_outputs,
                              concurrency_id="speak", concurrency_limit=SPEAKING_CONCURRENCY, **ui)
 
-        microphone.start_recording(
-            None, None, [ball, status, heard, timings, voice, live], js=js_values_unless_answer_kept(lambda language: (
-                ball_html("listening", language=language),
-                status_html("listening", "opening_microphone", language=language), "", "", None, live_html())),
-            **ui)
+        listening = ask(Stage.LISTENING)
+        in_the_browser(microphone.start_recording, js_values_unless_answer_kept(lambda language: {
+            ball: ball_html(listening, language=language),
+            status: status_html(listening, "opening_microphone", language=language),
+            heard: "", timings: "", voice: None, live: live_html()}))
         microphone.stream(flow.hear_chunk, inputs=[microphone, conversation_state, language],
                           outputs=[conversation_state, live],
                           stream_every=MICROPHONE_CHUNK_S, time_limit=listen_time_limit_s(oracle.settings.max_question_s),
                           concurrency_id="listen", concurrency_limit=LISTENING_CONCURRENCY, **ui)
         # Stop (pressed, or pressed by the page at the end of speech): "Hearing" at once, in the browser.
-        microphone.stop_recording(None, None, [ball, status, heard, timings, voice, live], js=js_values(
-            lambda language: (ball_html("hearing", language=language), status_html("hearing", language=language),
-                              "", "", None, live_html())), **ui)
+        stopped = move(Stage.LISTENING, Stage.HEARING)
+        in_the_browser(microphone.stop_recording, js_values(lambda language: {
+            ball: ball_html(stopped, language=language), status: status_html(stopped, language=language),
+            heard: "", timings: "", voice: None, live: live_html()}))
         speak(microphone.stop_recording(
             flow.consult_streamed, inputs=[conversation_state], outputs=page.thinking_outputs + [conversation_state],
             concurrency_id="think", concurrency_limit=THINKING_CONCURRENCY, trigger_mode="once", **ui))
@@ -206,8 +218,10 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
 
     # api_open=False: the queue is the only way in (gradio_client uses it); no direct POST to /run/.
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=1, api_open=False)
-    protect(demo, language_inputs=[language, api_language])  # refusals are told in the language a request names
-    demo.flow = flow  # the draining server closes its recordings (housekeeping); tests and benchmarks watch it
+    # The draining server closes the flow's recordings (housekeeping); refusals are told in the language a
+    # request names.
+    remember(demo, Served(flow, language_inputs=frozenset(component_id(block) for block in (language, api_language))))
+    protect(demo)
     return demo
 
 

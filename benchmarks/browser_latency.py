@@ -54,7 +54,7 @@ from benchmarks.common import QUESTIONS, cleanup, launch_app, percentile  # noqa
 from harness.audio_tools import SpeechMaker  # noqa: E402
 from harness.browser_tools import browser_flags, find_chromium, microphone_wav  # noqa: E402
 from harness.live_browser import recorder_button  # noqa: E402
-from oracle.web.gradio_internals import STREAMING_RECORDER_BUTTONS  # noqa: E402
+from oracle.web.gradio_adapter.page import STREAMING_RECORDER_BUTTONS  # noqa: E402
 from oracle.languages import ENGLISH  # noqa: E402
 
 WAIT_MS = 30_000  # the longest any single step may take

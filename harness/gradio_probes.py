@@ -1,6 +1,6 @@
 """Probes into what Gradio 6.17 keeps, for tests and benchmarks only: how many streams, requests, visits and
 diff records it holds, which files were uploaded, how its queue runs each event. Like
-``oracle.web.gradio_internals`` (which the app uses), they read Gradio's private state: kept out of the app.
+``oracle.web.gradio_adapter`` (which the app uses), they read Gradio's private state: kept out of the app.
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ def microphone_button(page, name: str):
 def recorder_button(page, role: str):
     """Gradio's Record ("record") or Stop ("stop") button found as the page's script finds it: by class, in any
     language."""
-    from oracle.web.gradio_internals import STREAMING_RECORDER_BUTTONS
+    from oracle.web.gradio_adapter.page import STREAMING_RECORDER_BUTTONS
 
     return page.locator(", ".join(f"#question-audio {one.strip()}"
                                   for one in STREAMING_RECORDER_BUTTONS[role].split(",")))

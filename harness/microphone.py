@@ -19,7 +19,7 @@ What Gradio 6.17.3's page does with a streaming ``gr.Audio`` (its ``Index``/``Bl
 ``Microphone`` sends chunks in lockstep by default (the next one only after the server answered the last),
 paced at the speed of speech; ``send(wait=False)`` and ``pace_s=0`` send them as a busy browser does, bunched
 (Gradio alone keeps only the newest chunk that arrives while one is being taken; the app keeps them in line:
-``oracle.web.gradio_internals.ChunksInOrder``). Every call has a timeout; the event-stream reader is a
+``oracle.web.gradio_adapter.microphone.ChunksInOrder``). Every call has a timeout; the event-stream reader is a
 daemon thread that ends on ``vanish()``/``close()``.
 
 ``AppProcess`` runs the app (``app.py``, ``python -m harness.fault_hearing KIND`` or

@@ -24,7 +24,7 @@ from oracle.pipeline import Oracle
 from oracle.web import defences, housekeeping, middleware
 from oracle import limits
 from harness.gradio_probes import visits_in_memory
-from oracle.web.gradio_internals import work_in_progress
+from oracle.web.gradio_adapter.draining import work_in_progress
 from harness.audio_tools import follow_stream
 from harness.server import free_port, serve
 from harness.gradio_api import api_fn_index

@@ -269,7 +269,7 @@ def test_two_spoken_questions_in_a_row_each_answer_plays_when_its_updates_arrive
     (its <audio> element's time moves on), also when the speaking step's updates reach the page together (the
     voice's first clause, then the timings and the history). Gradio's browser client used to rewrite the
     voice's first update with the next one before the page read it: the stage said "speaking" and the player
-    stayed empty (oracle.web.gradio_internals.keep_streamed_values_whole)."""
+    stayed empty (oracle.web.gradio_adapter.voice.keep_streamed_values_whole)."""
 
     def scenario(playwright):
         with chromium(playwright, chromium_path, microphones["question"]) as browser:

@@ -14,6 +14,7 @@ from gradio_client.utils import QueueError
 
 import app
 from oracle.pipeline import Oracle
+from oracle.web.served import served
 from harness.gradio_probes import event_limits, queue_max_size
 from oracle.answer.guard import FOOLISH_ANSWER
 from harness.audio_tools import StreamHung, follow_stream
@@ -64,7 +65,7 @@ def tiny_queue(oracle, tmp_path, monkeypatch):
     monkeypatch.setattr(app, "QUEUE_MAX_SIZE", 1)
     own = Oracle(oracle.transcriber, oracle.answerer, oracle.speaker)
     demo, url = serve(own, tmp_path)
-    yield url, demo.flow
+    yield url, served(demo).flow
     demo.close()
 
 

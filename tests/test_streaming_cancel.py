@@ -17,6 +17,7 @@ from gradio_client import Client
 
 from oracle.pipeline import Oracle
 from oracle.web.flow import OracleFlow
+from oracle.web.served import served
 from harness.audio_tools import first_update
 from harness.gradio_api import api_fn_index, requests_waiting
 from harness.speaking import LONG_TEXT, LONG_TEXT_CHUNKS, wait_for_no_new_chunks, wait_until
@@ -64,7 +65,7 @@ def assert_stays_quiet(meter, seconds: float = 2.0):
 
 @pytest.fixture
 def flow(served_demo):
-    return served_demo.flow
+    return served(served_demo).flow
 
 
 @pytest.fixture

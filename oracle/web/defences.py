@@ -14,11 +14,14 @@ from oracle.limits import (MAX_STREAMS_PER_ADDRESS, MAX_VISITS, MAX_WAITING_CHUN
                            MAX_WAITING_PER_VISIT)
 from oracle.errors import AudioByLink, Busy, OracleError, UnknownRequest, UnreadableRequest
 from oracle.messages import say
-from oracle.web.gradio_internals import (forget_failed_generators, guard_the_queue, keep_streamed_values_whole,
-                                         name_every_error, refuse_unreadable_inputs, refuse_urls_as_audio,
-                                         take_every_chunk)
+from oracle.web.gradio_adapter.generators import forget_failed_generators
+from oracle.web.gradio_adapter.microphone import take_every_chunk
+from oracle.web.gradio_adapter.requests import (guard_the_queue, name_every_error, refuse_unreadable_inputs,
+                                                refuse_urls_as_audio)
+from oracle.web.gradio_adapter.voice import keep_streamed_values_whole
 from oracle.web.housekeeping import housekeeping
 from oracle.web.middleware import SESSION_HASH, Drain, FrontDoor
+from oracle.web.served import served
 from oracle.web.told import for_people, told_in
 
 # The English of what these refusals say (each request is told them in its own language).
@@ -30,13 +33,12 @@ UNREADABLE_INPUTS_MESSAGE = UnreadableRequest().message()
 SOMETHING_WENT_WRONG_MESSAGE = say("something_went_wrong")
 
 
-def protect(demo: gr.Blocks, language_inputs=()) -> None:
+def protect(demo: gr.Blocks) -> None:
     """Everything the app changes in Gradio, installed once (installing it again changes nothing): the
     queue's checks on every request joining it, every microphone chunk taken in order, a message with every
     error it sends, no URL taken for a recording, no failed generator's record left for the next one, and a
-    streamed voice's value left whole by later updates. ``language_inputs``: the components that carry a
-    request's language; its refusals are told in it."""
-    demo.language_inputs = {block._id for block in language_inputs}  # also read by the drain (housekeeping)
+    streamed voice's value left whole by later updates. Refusals are told in the language a request names
+    (``served(demo).language_inputs``)."""
     refuse_urls_as_audio(demo, AudioByLink)
     forget_failed_generators(demo)
     keep_streamed_values_whole(demo)
@@ -52,7 +54,7 @@ def protect(demo: gr.Blocks, language_inputs=()) -> None:
 
 
 def _told(demo: gr.Blocks, fn, values: list | None, headers) -> str | None:
-    return told_in(getattr(fn, "inputs", ()), values, headers, getattr(demo, "language_inputs", set()))
+    return told_in(getattr(fn, "inputs", ()), values, headers, served(demo).language_inputs)
 
 
 def server_settings(max_file_size: str, drain: Drain) -> dict:

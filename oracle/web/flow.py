@@ -3,7 +3,8 @@ one ``gr.State`` (a ``Turn``), then stream the voice (on ZeroGPU, inside a ``@sp
 
 ``OracleFlow`` holds the functions that ``app.build_demo`` wires to events; the layout and the wiring stay
 in ``app.py``. The page's steps return updates keyed by component (``Page``), so no step depends on the
-order of an outputs list. A recorded question is one ``oracle.conversation.Conversation``.
+order of an outputs list, and move the page between its stages only as ``oracle.web.stages`` allows. A
+recorded question is one ``oracle.conversation.Conversation``.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from oracle.language_id import language_of
 from oracle.languages import FALLBACK_LANGUAGE, parse_language
 from oracle.limits import HISTORY_LIMIT, SPEAK_GPU_SECONDS, THINKING_CONCURRENCY
 from oracle.pipeline import STREAMED, Oracle, Reply, elapsed_ms
-from oracle.web.abandoned_streams import AbandonedStreams
-from oracle.web.gradio_internals import save_wav_to_cache
+from oracle.web.gradio_adapter.generators import AbandonedStreams
+from oracle.web.gradio_adapter.memory import save_wav_to_cache
+from oracle.web.stages import Stage, move
 from oracle.web.told import browser_hint, for_people
 from oracle.web.look import (ball_html, header_html, heard_html, history_title_html, live_html, status_html,
                              timings_line)
@@ -39,6 +41,8 @@ Audio = tuple[int, np.ndarray]  # (sample rate, mono int16 samples)
 class Page:
     """The components the page's steps update (``app.build_demo`` makes them)."""
 
+    title: Any
+    history_title: Any
     ball: Any
     status: Any
     heard: Any
@@ -48,6 +52,10 @@ class Page:
     history: Any
     turn: Any  # gr.State: the current Turn
     conversation: Any  # gr.State: the Conversation being recorded
+
+    @property
+    def words_outputs(self) -> list:
+        return [self.title, self.history_title, self.ball, self.status]
 
     @property
     def thinking_outputs(self) -> list:
@@ -153,26 +161,29 @@ class OracleFlow:
 
     # ---- the page: hear and answer (CPU) ----
 
-    @staticmethod
-    def page_words(request: gr.Request = None) -> tuple[str, str, str, str]:
-        """The page's own words (title, history, the ball and the steps at rest) in the visitor's language."""
-        words = _hint(request)
-        return header_html(words), history_title_html(words), ball_html("ready", language=words), \
-            status_html("ready", language=words)
+    def page_words(self, request: gr.Request = None) -> dict:
+        """The page's own words (title, history, the ball and the steps at its first stage) in the visitor's
+        language."""
+        page, words = self.page, _hint(request)
+        return {page.title: header_html(words), page.history_title: history_title_html(words),
+                page.ball: ball_html(Stage.READY, language=words),
+                page.status: status_html(Stage.READY, language=words)}
 
-    def _failed(self, stage: str, error: OracleError, typed: bool, told: str | None,
+    def _failed(self, stage: Stage, error: OracleError, typed: bool, told: str | None,
                 request: gr.Request | None) -> dict:
-        """The failed look, the message in ``told``. The step then raises ``for_people(error, told)``: the
-        message shows, and the speaking step (wired with ``.success``) does not run."""
+        """The failed look at the stage that failed, the message in ``told``. The step then raises
+        ``for_people(error, told)``: the message shows, and the speaking step (wired with ``.success``) does
+        not run."""
         page, words = self.page, _hint(request)
         return {page.ball: ball_html(stage, failed=True, language=words),
                 page.status: status_html(stage, error.message(told), failed=True, typed=typed, language=words),
                 page.heard: "", page.turn: None}
 
-    def _answered(self, reply: Reply, request: gr.Request | None, voice=None) -> dict:
-        page, words = self.page, _hint(request)
-        return {page.ball: ball_html("consulting", reply.answer, language=words),
-                page.status: status_html("consulting", "answer_surfaces", typed=reply.typed, language=words),
+    def _answered(self, since: Stage, reply: Reply, request: gr.Request | None, voice=None) -> dict:
+        """The answer surfaces: the page moves from ``since`` (the stage the browser showed) to consulting."""
+        page, words, stage = self.page, _hint(request), move(since, Stage.CONSULTING)
+        return {page.ball: ball_html(stage, reply.answer, language=words),
+                page.status: status_html(stage, "answer_surfaces", typed=reply.typed, language=words),
                 page.heard: heard_html(reply.question, words), page.turn: Turn(reply, voice)}
 
     def consult_spoken(self, audio_path: str | None, language: str | None = None, request: gr.Request = None):
@@ -182,10 +193,10 @@ class OracleFlow:
             reply = self.oracle.ask(audio_path, code, _hint(request))
         except OracleError as error:
             told = _told_in(code, request)
-            yield self._failed("hearing", error, typed=False, told=told, request=request)
+            yield self._failed(Stage.HEARING, error, typed=False, told=told, request=request)
             raise for_people(error, told) from None
         log_request(reply)
-        yield self._answered(reply, request)
+        yield self._answered(Stage.HEARING, reply, request)
 
     def consult_typed(self, question: str, language: str | None = None, request: gr.Request = None):
         code = _language(language, request)
@@ -193,10 +204,10 @@ class OracleFlow:
             reply = self.oracle.ask_text(question, code, _hint(request))
         except OracleError as error:
             told = _told_in(code, request)
-            yield self._failed("consulting", error, typed=True, told=told, request=request)
+            yield self._failed(Stage.CONSULTING, error, typed=True, told=told, request=request)
             raise for_people(error, told) from None
         log_request(reply)
-        yield self._answered(reply, request)
+        yield self._answered(Stage.CONSULTING, reply, request)
 
     # ---- the page: a question heard while it is spoken (the microphone streams) ----
 
@@ -232,10 +243,11 @@ class OracleFlow:
         turn = conversation.finish()
         if isinstance(turn, OracleError):
             told = _told_in(conversation.language, request)
-            yield {**self._failed("hearing", turn, typed=False, told=told, request=request), page.conversation: None}
+            yield {**self._failed(Stage.HEARING, turn, typed=False, told=told, request=request),
+                   page.conversation: None}
             raise for_people(turn, told)
         log_request(turn.reply)
-        yield {**self._answered(turn.reply, request, turn.voice), page.conversation: None}
+        yield {**self._answered(Stage.HEARING, turn.reply, request, turn.voice), page.conversation: None}
 
     @staticmethod
     def forget(conversation: Conversation | None) -> None:
@@ -269,17 +281,18 @@ class OracleFlow:
                 chunks.append(chunk)
                 if first_audio_ms is None:
                     first_audio_ms = elapsed_ms(start)
-                    yield {page.voice: (rate, chunk), page.ball: ball_html("speaking", reply.answer, language=words),
-                           page.status: status_html("speaking", typed=reply.typed, answer=reply.answer,
-                                                    language=words)}
+                    stage = move(Stage.CONSULTING, Stage.SPEAKING)
+                    yield {page.voice: (rate, chunk), page.ball: ball_html(stage, reply.answer, language=words),
+                           page.status: status_html(stage, typed=reply.typed, answer=reply.answer, language=words)}
                 else:
                     yield {page.voice: (rate, chunk)}
         except gr.Error as error:  # speak() turns the oracle's errors into gr.Error
             log.warning("speaking failed: %s", error)
         timings = timings_line(reply, first_audio_ms, self.oracle.engines_of(reply.language), words)
         if not chunks:  # no voice this time: the written answer stands
-            yield {page.ball: ball_html("done", reply.answer, language=words),
-                   page.status: status_html("done", "lost_voice", typed=reply.typed, answer=reply.answer,
+            stage = move(Stage.CONSULTING, Stage.DONE)
+            yield {page.ball: ball_html(stage, reply.answer, language=words),
+                   page.status: status_html(stage, "lost_voice", typed=reply.typed, answer=reply.answer,
                                             language=words),
                    page.timings: timings, page.history: self.remember(history, reply, None)}
             return
@@ -303,9 +316,9 @@ class OracleFlow:
         page = self.page
         if turn is None:
             return {}
-        reply, words = turn.reply, _hint(request)
-        return {page.ball: ball_html("done", reply.answer, language=words),
-                page.status: status_html("done", typed=reply.typed, answer=reply.answer, language=words)}
+        reply, words, stage = turn.reply, _hint(request), move(Stage.SPEAKING, Stage.DONE)
+        return {page.ball: ball_html(stage, reply.answer, language=words),
+                page.status: status_html(stage, typed=reply.typed, answer=reply.answer, language=words)}
 
 
 def log_request(reply: Reply) -> None:

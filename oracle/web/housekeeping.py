@@ -1,6 +1,6 @@
 """Keeping a long-running server healthy: every sweep deletes the old files of Gradio's cache (every file
 the app writes there, and those of earlier runs at start), forgets what Gradio keeps in memory for
-finished requests and idle visits (see ``gradio_internals``); and a SIGTERM drains the server."""
+finished requests and idle visits (see ``gradio_adapter.memory``); and a SIGTERM drains the server."""
 
 from __future__ import annotations
 
@@ -16,11 +16,13 @@ import gradio as gr
 
 from oracle.limits import (CACHE_MAX_AGE_S, CACHE_SWEEP_S, DRAIN_GRACE_S, DRAIN_LINGER_S, LISTEN_IDLE_S,
                            SPEAK_TIME_LIMIT_S)
-from oracle.web.gradio_internals import (SilentStreams, cache_dir, end_microphone_streams, end_running_streams, files_kept_in_cache,
-                                         forget_finished_requests, forget_idle_visits, keep_for_good,
-                                         refuse_waiting_requests, work_in_progress)
 from oracle.errors import Closing
+from oracle.web.gradio_adapter.draining import end_running_streams, refuse_waiting_requests, work_in_progress
+from oracle.web.gradio_adapter.memory import (blocks_of, cache_dir, cache_sweep_of, files_kept_in_cache,
+                                              forget_finished_requests, forget_idle_visits, keep_for_good)
+from oracle.web.gradio_adapter.microphone import SilentStreams, end_microphone_streams
 from oracle.web.middleware import Drain
+from oracle.web.served import served
 from oracle.web.told import for_people, told_in
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,7 @@ def cache_sweep_settings(max_age: str | None = None) -> tuple[int, int]:
 
 def sweep_old_files(directory: Path, max_age: float, keep: set[Path] = frozenset()) -> int:
     """Delete every file under ``directory`` last written more than ``max_age`` seconds ago (except
-    ``keep``), then the folders left empty; how many files. Gradio's own ``delete_cache`` deletes only the
+    ``keep``), then the folders left empty; how many files. Gradio's own cache sweep deletes only the
     files it made itself in this run: not the files the app saves (history WAVs), not those of a run that
     was killed. Other apps may share Gradio's default cache folder: only old files go."""
     oldest = time.time() - max_age
@@ -97,9 +99,9 @@ async def drain_when_asked(demo: gr.Blocks, drain: Drain) -> None:
     closing = _closing(demo)
     waiting = await refuse_waiting_requests(demo, closing)
     end_microphone_streams(demo)
-    conversations = getattr(demo, "flow", None) and demo.flow.conversations
-    if conversations:
-        conversations.close_all()
+    flow = served(demo).flow
+    if flow is not None:
+        flow.conversations.close_all()
     streams = await end_running_streams(demo, closing)
     deadline = time.monotonic() + DRAIN_GRACE_S
     while any(work_in_progress(demo)) and time.monotonic() < deadline:
@@ -112,8 +114,8 @@ async def drain_when_asked(demo: gr.Blocks, drain: Drain) -> None:
 
 def _closing(demo: gr.Blocks):
     """What a request still waiting or being answered is told when the server closes: in the language it names
-    (``demo.language_inputs``, set by ``defences.protect``), else its browser's, else English."""
-    language_inputs = getattr(demo, "language_inputs", set())
+    (``served(demo).language_inputs``), else its browser's, else English."""
+    language_inputs = served(demo).language_inputs
     return lambda fn, values, headers: for_people(
         Closing(), told_in(getattr(fn, "inputs", ()), values, headers, language_inputs))
 
@@ -122,8 +124,8 @@ def _closing(demo: gr.Blocks):
 async def housekeeping(server_app, drain: Drain | None = None):
     """Server lifespan: sweep old files (those of earlier runs at once), Gradio's in-memory leftovers and
     idle visits every CACHE_SWEEP_S; drain when ``drain`` begins."""
-    demo = server_app.get_blocks()
-    every, max_age = demo.delete_cache or cache_sweep_settings()
+    demo = blocks_of(server_app)
+    every, max_age = cache_sweep_of(demo) or cache_sweep_settings()
     directory = cache_dir()
     own_files = {p for p in directory.rglob("*") if p.is_file() and p.lstat().st_ctime >= LOADED_AT}
     keep_for_good(demo, own_files)
@@ -148,7 +150,7 @@ async def housekeeping(server_app, drain: Drain | None = None):
                 ended = silent_streams.end(demo)
                 if ended:
                     log.info("ended %d microphone streams whose browsers went silent", ended)
-                flow = getattr(demo, "flow", None)
+                flow = served(demo).flow
                 if (flow is not None and flow.conversations.close_idle()) or ended:
                     give_freed_memory_back()
             except Exception:  # never let housekeeping take the server down

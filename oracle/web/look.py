@@ -1,9 +1,12 @@
 """The look of the page: the six stages, the Magic 8 Ball and its triangle window, the steps, the
 history rows, the dark theme and the CSS (``oracle.css``).
 
-The page walks through six visible stages — ready, listening, hearing, consulting, speaking, done —
+The page walks through six visible stages (``oracle.web.stages``: the stages and the moves between them),
 shown twice: as a row of steps (``#status``) and on the ball itself (``#ball``), whose triangle window
 holds the answer.
+
+The browser-only steps (``BrowserStep``: values set at once, in the browser, with no server round trip) are
+made from updates keyed by component, as the server's steps are.
 """
 
 from __future__ import annotations
@@ -11,15 +14,18 @@ from __future__ import annotations
 import html
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, Mapping
 
 import gradio as gr
 
 from oracle.languages import AUTO, SUPPORTED
 from oracle.pipeline import Reply
-from oracle.web.gradio_internals import (STREAMING_RECORDER_BUTTONS, STREAMING_RECORDER_MODULES, after_drawn_js, dark_only,
-                                         flat_frontend_words, frontend_locale_head, frontend_locale_setter_js,
-                                         frontend_locales)
+from oracle.web.gradio_adapter.frontend_locale import (flat_frontend_words, frontend_locale_head,
+                                                       frontend_locale_setter_js, frontend_locales)
+from oracle.web.gradio_adapter.page import GRADIO_DOM, after_drawn_js, dark_only
+from oracle.web.stages import Stage
 
 
 def _ms(value: float | None) -> str:
@@ -81,9 +87,9 @@ def say(key: str):
 
 # ---- The look: stages, the ball, the steps ----
 
-STAGES = ("ready", "listening", "hearing", "consulting", "speaking", "done")
+STAGES = tuple(Stage)  # in the order the steps show them
 # What the triangle in the ball's window says while there is no answer to show (words' "die_<stage>").
-DIE_STAGES = ("ready", "listening", "hearing", "consulting")
+DIE_STAGES = (Stage.READY, Stage.LISTENING, Stage.HEARING, Stage.CONSULTING)
 
 
 # The triangle, in units of the ball's width (cqi): 80 % of a window 64 % wide, and 0.866 as tall.
@@ -126,13 +132,13 @@ def _die_text_style(text: str) -> tuple[str, bool]:
     return f"font-size:{size:.1f}cqi;padding-top:{max(top, 1.5):.1f}cqi", capitals
 
 
-def ball_html(stage: str, answer: str | None = None, failed: bool = False, language: str | None = None) -> str:
+def ball_html(stage: Stage, answer: str | None = None, failed: bool = False, language: str | None = None) -> str:
     """The Magic 8 Ball; its triangle shows the answer, a stage word, or "Reply hazy" after a failure.
     ``language``: the visitor's (the page's words)."""
     said = words(language)
     if failed:
         text = said["hazy"]
-    elif answer and stage in ("consulting", "speaking", "done"):
+    elif answer and stage in (Stage.CONSULTING, Stage.SPEAKING, Stage.DONE):
         text = answer
     else:
         text = said[f"die_{stage if stage in DIE_STAGES else 'ready'}"]
@@ -149,7 +155,7 @@ def ball_html(stage: str, answer: str | None = None, failed: bool = False, langu
     )
 
 
-def status_html(stage: str, message: str | None = None, failed: bool = False, typed: bool = False,
+def status_html(stage: Stage, message: str | None = None, failed: bool = False, typed: bool = False,
                 answer: str | None = None, language: str | None = None) -> str:
     """The six stages as steps, the current one lit. The sentence under them is what screen readers
     announce: the stage, what to do, and the answer once there is one. ``message``: a key of the page's
@@ -160,7 +166,7 @@ def status_html(stage: str, message: str | None = None, failed: bool = False, ty
     for index, name in enumerate(STAGES):
         if name == stage:
             state = "current"
-        elif typed and name in ("listening", "hearing"):
+        elif typed and name in (Stage.LISTENING, Stage.HEARING):
             state = "skipped"
         else:
             state = "past" if index < now else "todo"
@@ -239,8 +245,6 @@ THEME = dark_only(gr.themes.Default(primary_hue="indigo", secondary_hue="violet"
 CSS = (Path(__file__).with_name("oracle.css")).read_text(encoding="utf-8")
 
 
-# What every launch() of the app brings (see gradio_internals.BlocksWithLook).
-# What the page says when it cannot record (oracle/web/page.js shows it under the microphone).
 # The browser's language as the page's words know it (the language Gradio translates its own buttons into).
 BROWSER_LANGUAGE_JS = "(WORDS[(navigator.language || 'en').slice(0, 2).toLowerCase()] || WORDS.en)"
 
@@ -255,43 +259,71 @@ PAGE_SCRIPT = (Path(__file__).with_name("page.js").read_text(encoding="utf-8")
                    "refused": words(code)["microphone_refused"], "missing": words(code)["microphone_missing"],
                    "unsupported": words(code)["microphone_unsupported"], "opening": words(code)["opening_microphone"],
                    "listening": words(code)["hint_listening"]}) + ")")
-               .replace("__RECORDER__", json.dumps({**STREAMING_RECORDER_MODULES, "buttons": STREAMING_RECORDER_BUTTONS})))
+               .replace("__GRADIO_DOM__", json.dumps(GRADIO_DOM)))
 
 # Switches Gradio's frontend to the browser's language, where Gradio does not translate itself, before it draws
 # the components: its recorder takes its words (Record, Stop) once, when drawn.
 FRONTEND_LOCALE_HEAD = frontend_locale_head(UNTRANSLATED_BY_GRADIO)
+# What every launch() of the app brings (see gradio_adapter.page.BlocksWithLook).
 LOOK = {"theme": THEME, "css": CSS, "i18n": I18N, "head": FRONTEND_LOCALE_HEAD}
 
 
-def js_values_unless_answer_kept(make) -> str:
+# What a browser-only step sets, in one language: an update (a value) for each component.
+Updates = Mapping[Any, Any]
+
+
+@dataclass(frozen=True)
+class BrowserStep:
+    """A browser-only event handler: ``js`` sets ``outputs`` at once, with no server round trip
+    (``trigger(None, None, step.outputs, js=step.js)``)."""
+
+    outputs: list
+    js: str
+
+
+def _in_order(make: Callable[[str], Updates]) -> tuple[list, Callable[[str], list]]:
+    """The components ``make`` updates, and ``make(language)`` as values in their order (what Gradio's
+    browser-side handlers return)."""
+    outputs = list(make("en"))
+
+    def in_order(language: str) -> list:
+        updates = make(language)
+        return [updates[component] for component in outputs]
+
+    return outputs, in_order
+
+
+def js_values(make: Callable[[str], Updates]) -> BrowserStep:
+    """A browser-only step that sets the updates of ``make(language)`` in the browser's language."""
+    outputs, values = _in_order(make)
+    return BrowserStep(outputs, f"() => ((WORDS) => {BROWSER_LANGUAGE_JS})({_by_language(values)})")
+
+
+def js_values_unless_answer_kept(make: Callable[[str], Updates]) -> BrowserStep:
     """Like ``js_values``, except when the page's script re-arms the microphone while the answer plays
     (hands-free barge-in): then nothing changes, and the answer plays on until the person speaks."""
-    keep = [{"__type__": "update"}] * len(make("en"))
+    outputs, values = _in_order(make)
+    keep = [gr.skip()] * len(outputs)
     # The flag is left for the page's script to clear: Gradio 6.17 fires start_recording twice per press.
-    return (f"() => window.oracleKeepAnswer === true ? {json.dumps(keep)} : "
-            f"((WORDS) => {BROWSER_LANGUAGE_JS})({_by_language(lambda code: list(make(code)))})")
-
-
-def js_values(make) -> str:
-    """A browser-only event handler that sets its outputs to ``make(language)`` at once, in the browser's
-    language, with no server round trip."""
-    return f"() => ((WORDS) => {BROWSER_LANGUAGE_JS})({_by_language(lambda code: list(make(code)))})"
+    return BrowserStep(outputs, f"() => window.oracleKeepAnswer === true ? {json.dumps(keep)} : "
+                                f"((WORDS) => {BROWSER_LANGUAGE_JS})({_by_language(values)})")
 
 
 class SharedValues:
-    """Browser-only handlers like ``js_values`` whose tables of values (one per language) the page receives
-    once, however many events share them: ``js(make)`` for each event, and ``script()`` run at page load.
+    """Browser-only steps like ``js_values`` whose tables of values (one per language) the page receives
+    once, however many events share them: ``step(make)`` for each event, and ``script()`` run at page load.
     Every example set's event would otherwise carry every language's ball and steps (8.7 kB each: 14 example
     sets made the page's config twice as large)."""
 
     def __init__(self) -> None:
         self._tables: dict[str, str] = {}  # a table (JSON) -> its name
 
-    def js(self, make) -> str:
-        table = _by_language(lambda code: list(make(code)))
+    def step(self, make: Callable[[str], Updates]) -> BrowserStep:
+        outputs, values = _in_order(make)
+        table = _by_language(values)
         name = json.dumps(self._tables.setdefault(table, f"values-{len(self._tables)}"))
-        unchanged = json.dumps([{"__type__": "update"}] * len(make("en")))  # before the script has run
-        return f"() => window.oracleValues ? window.oracleValues({name}) : {unchanged}"
+        unchanged = json.dumps([gr.skip()] * len(outputs))  # before the script has run
+        return BrowserStep(outputs, f"() => window.oracleValues ? window.oracleValues({name}) : {unchanged}")
 
     def script(self) -> str:
         tables = ", ".join(f"{json.dumps(name)}: {table}" for table, name in self._tables.items())
@@ -305,37 +337,39 @@ BROWSER_CODE_JS = ("((code) => CODES.includes(code) ? code : 'en')"
                    "((navigator.language || 'en').slice(0, 2).toLowerCase())")
 
 
-def _show_examples_js(example_codes: list[str]) -> str:
-    """A JS function of a language code: visibility updates for the example sets, one per entry of
-    ``example_codes`` (each set's language): those of that language show. The others stay in the page,
+def _show_examples_js(example_sets: Mapping[Any, str]) -> str:
+    """A JS function of a language code: visibility updates for ``example_sets`` (each example set's
+    component, and its language), in their order: those of that language show. The others stay in the page,
     hidden: Gradio 6.17 does not draw a component that was never drawn when an update from the browser
     makes it visible."""
-    return (f"((code) => {json.dumps(example_codes)}.map((its) => "
-            "({__type__: 'update', visible: its === code ? true : 'hidden'})))")
+    shown = {code: [gr.update(visible=True if its == code else "hidden") for its in example_sets.values()]
+             for code in WORDS}
+    return f"((code) => ({json.dumps(shown)})[code])"
 
 
-def page_language_js(example_codes: list[str]) -> str:
+def page_language(language_control, example_sets: Mapping[Any, str]) -> BrowserStep:
     """At page load, in the browser, updates for the language control and the example sets:
 
     - the language control's choices with "Auto" in the browser's words (plain labels: Gradio 6.17 would send
       a translated label as the value);
-    - the examples of the browser's language (``example_codes``: each example set's language, in the order of
-      the event's outputs).
+    - the examples of the browser's language (``example_sets``: each example set's component, and its
+      language).
 
     And Gradio's own words in the browser's language where Gradio does not translate them itself (Italian),
     if ``FRONTEND_LOCALE_HEAD`` has not switched them already."""
-    choices = {code: [[words(code)["language_auto"], AUTO]] + [[language.native, key] for key, language in
-                                                                SUPPORTED.items()] for code in WORDS}
+    named = [[language.native, key] for key, language in SUPPORTED.items()]
+    choices = {code: gr.update(choices=[[words(code)["language_auto"], AUTO], *named]) for code in WORDS}
     setter = frontend_locale_setter_js()
     switch = f" if ({json.dumps(UNTRANSLATED_BY_GRADIO)}.includes(code)) await {setter}(code);" if setter else ""
-    return (f"async () => {{ const CODES = {json.dumps(list(WORDS))}; const code = {BROWSER_CODE_JS};"
-            f" {after_drawn_js('#language input')}{switch}"
-            f" return [{{__type__: 'update', choices: {json.dumps(choices, ensure_ascii=False)}[code]}},"
-            f" ...{_show_examples_js(example_codes)}(code)]; }}")
+    return BrowserStep([language_control, *example_sets], (
+        f"async () => {{ const CODES = {json.dumps(list(WORDS))}; const code = {BROWSER_CODE_JS};"
+        f" {after_drawn_js('#language input')}{switch}"
+        f" return [{json.dumps(choices, ensure_ascii=False)}[code], ...{_show_examples_js(example_sets)}(code)]; }}"))
 
 
-def examples_for_choice_js(example_codes: list[str]) -> str:
+def examples_for_choice(example_sets: Mapping[Any, str]) -> BrowserStep:
     """When the language control changes: the examples of the language chosen (Auto: the browser's)."""
-    return (f"(choice) => {{ const CODES = {json.dumps(list(WORDS))};"
-            f" const code = CODES.includes(choice) ? choice : {BROWSER_CODE_JS};"
-            f" return {_show_examples_js(example_codes)}(code); }}")
+    return BrowserStep(list(example_sets), (
+        f"(choice) => {{ const CODES = {json.dumps(list(WORDS))};"
+        f" const code = CODES.includes(choice) ? choice : {BROWSER_CODE_JS};"
+        f" return {_show_examples_js(example_sets)}(code); }}"))

@@ -8,11 +8,12 @@ clear message, the requests no browser or ``gradio_client`` sends, before Gradio
   anything else at most ``MAX_JSON_BODY_BYTES`` of JSON; a body over its bound is refused with 413
   (``Content-Length`` up front, or as soon as a chunked body passes it).
 - A session hash (a visit's id) longer than ``MAX_SESSION_HASH_CHARS`` or of odd characters is refused
-  in a query string or a path (the JSON of ``queue/join`` is checked by the queue: gradio_internals).
+  in a query string or a path (the JSON of ``queue/join`` is checked by the queue: ``gradio_adapter.requests``).
 - While the server drains (SIGTERM), new work (uploads, questions) is refused with a friendly 503;
   streams already running keep their playlist and segments.
 - A microphone stream's Stop (``/stream/{id}/close``) is carried out here, once the chunks sent before it
-  are taken (``gradio_internals.ChunksInOrder``); the chunks and Stop of a stream that is not open get 404.
+  are taken; the chunks and Stop of a stream that is not open get 404, as does the event stream of a visit
+  with no messages (``gradio_adapter.routes.take_over``).
 - A request Gradio cannot read (garbage multipart, a file name the disk refuses, a JSON body of the wrong
   shape) gets 400 and one line in the log, never a 500 with a traceback.
 """
@@ -31,8 +32,7 @@ from python_multipart.exceptions import MultipartParseError
 from oracle.errors import Closing, NotServedHere, RecordingEnded, RequestTooLarge, UnknownVisit, UnreadableBody
 from oracle.languages import browser_language
 from oracle.limits import MAX_JSON_BODY_BYTES, MAX_SESSION_HASH_CHARS, MULTIPART_OVERHEAD_BYTES
-from oracle.web.gradio_internals import (STREAM_ROUTE, close_microphone_stream_by_id, has_messages_for,
-                                         is_open_microphone_stream)
+from oracle.web.gradio_adapter.routes import STOPPED_REPLY, Verdict, is_file_route, range_for_starlette, take_over
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +72,6 @@ class Drain:
 
 class BodyTooLarge(Exception):
     pass
-
-
-def _is_file_route(path: str) -> bool:
-    return "/file=" in path or path.startswith(("/file/", "/gradio_api/file/"))
 
 
 def _is_new_work(method: str, path: str) -> bool:
@@ -119,27 +115,22 @@ class FrontDoor:
         if any(not SESSION_HASH.fullmatch(h) for h in _session_hashes(scope)):
             await _reply(send, 400, UnknownVisit().message(told))
             return
-        if method == "GET" and path == "/gradio_api/queue/data":
-            visit = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("session_hash", [""])[0]
-            if not has_messages_for(scope["app"].get_blocks(), visit):
-                await _reply(send, 404, UnknownVisit().message(told))
-                return
-        stream = STREAM_ROUTE.fullmatch(path) if method == "POST" else None
-        if stream is not None:
-            demo = scope["app"].get_blocks()
-            if not is_open_microphone_stream(demo, stream.group(1)):
-                await _reply(send, 404, RecordingEnded().message(told))
-                return
-            if stream.group(2):  # Stop: carried out here, once the chunks sent before it are taken
-                close_microphone_stream_by_id(demo, stream.group(1))
-                await _reply_json(send, 200, {"msg": "success"})
-                return
-        if method in ("GET", "HEAD") and _is_file_route(path):
+        verdict = take_over(scope)
+        if verdict is Verdict.NO_SUCH_VISIT:
+            await _reply(send, 404, UnknownVisit().message(told))
+            return
+        if verdict is Verdict.NO_SUCH_STREAM:
+            await _reply(send, 404, RecordingEnded().message(told))
+            return
+        if verdict is Verdict.STOPPED:
+            await _reply_json(send, 200, STOPPED_REPLY)
+            return
+        if method in ("GET", "HEAD") and is_file_route(path):
             target = unquote(path.split("/file=", 1)[-1]) if "/file=" in path else ""
             if re.match(r"[a-z][a-z0-9+.-]*:", target, re.I):
                 await _reply(send, 403, NotServedHere().message(told))
                 return
-            scope = _range_for_starlette(scope)
+            scope = range_for_starlette(scope)
 
         is_upload = path.endswith("/upload")
         limit = self.max_upload_body if is_upload else self.max_json_body
@@ -192,21 +183,6 @@ def _content_length(scope) -> int | None:
             except ValueError:
                 return None
     return None
-
-
-def _range_for_starlette(scope):
-    """The same request with its Range unit spelt ``Bytes``: Gradio 6.17.3 hands ``bytes=<n>-<m>`` to its own
-    ranged response (which never ends when ``m`` is at or past the end of the file) and everything else to
-    Starlette's ``FileResponse``, which reads the unit case-insensitively and clamps the range (or 416)."""
-    headers = []
-    changed = False
-    for name, value in scope.get("headers", []):
-        if name == b"range":
-            unit, _, ranges = value.partition(b"=")
-            value = b"Bytes=" + ranges if unit.strip().lower() == b"bytes" else value
-            changed = True
-        headers.append((name, value))
-    return {**scope, "headers": headers} if changed else scope
 
 
 def _browser_language(scope) -> str | None:

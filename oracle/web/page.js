@@ -9,15 +9,18 @@
   // - keeps keyboard focus on the Record/Stop button as one replaces the other;
   // - "Correct it and ask again" puts what was heard in the question box, to edit and press Enter.
   const MESSAGES = __MESSAGES__;
-  const RECORDER = __RECORDER__;  // see oracle/web/gradio_internals.py
-  const recorderPattern = new RegExp(RECORDER.pattern);
+  // Everything this script depends on in Gradio's DOM (its classes, its elements, its lazily loaded recorder
+  // modules), in one place: GRADIO_DOM in oracle/web/gradio_adapter/page.py. The ids (#question-audio, ...)
+  // are the app's own elem_ids.
+  const GRADIO = __GRADIO_DOM__;
+  const recorderPattern = new RegExp(GRADIO.recorder_modules.pattern);
   const recorderLoaded = () => performance.getEntriesByType('resource')
-    .filter((entry) => recorderPattern.test(entry.name) && entry.responseEnd > 0).length >= RECORDER.count;
+    .filter((entry) => recorderPattern.test(entry.name) && entry.responseEnd > 0).length >= GRADIO.recorder_modules.count;
   // Gradio's buttons by their role, never by their words: Gradio translates those into the browser's language.
-  const within = (role) => RECORDER.buttons[role].split(',').map((one) => `#question-audio ${one.trim()}`).join(', ');
+  const within = (role) => GRADIO.recorder_buttons[role].split(',').map((one) => `#question-audio ${one.trim()}`).join(', ');
   const button = (role) => document.querySelector(within(role));
-  const isButton = (element, role) => element.matches(RECORDER.buttons[role]);
-  const handsFree = () => document.querySelector('#hands-free input[type="checkbox"]')?.checked === true;
+  const isButton = (element, role) => element.matches(GRADIO.recorder_buttons[role]);
+  const handsFree = () => document.querySelector(`#hands-free ${GRADIO.checkbox}`)?.checked === true;
 
   const problem = (text) => {
     const box = document.querySelector('#microphone-problem');
@@ -80,7 +83,7 @@
 
   document.addEventListener('click', (event) => {
     const edit = event.target instanceof Element && event.target.closest('#heard .heard-edit');
-    const box = document.querySelector('#question-text textarea');
+    const box = document.querySelector(`#question-text ${GRADIO.textbox}`);
     if (!edit || !box) return;
     box.value = edit.dataset.question;
     box.dispatchEvent(new Event('input', { bubbles: true }));
@@ -108,7 +111,7 @@
       said.textContent = MESSAGES.listening;
     }
     if (live && live.dataset.speech === 'true' && handsFree()) {
-      const answer = document.querySelector('#answer-audio audio');
+      const answer = document.querySelector(`#answer-audio ${GRADIO.player}`);
       if (answer && !answer.paused && !answer.ended) {
         answer.pause();
         bargeIns += 1;

@@ -2,8 +2,8 @@
 
 Stock ``gr.Audio(streaming=True)`` writes every ``(sample_rate, samples)`` chunk to a WAV file and turns
 it into AAC through pydub, which starts two ffmpeg processes per chunk (0.1-0.5 s on a 2-core machine,
-most of the time to first audio). This template keeps the same front-end component and takes the same
-values, and encodes each chunk straight from its int16 samples.
+most of the time to first audio). This one (``gradio_adapter.voice.EncodedStreamingAudio``) keeps the same
+front-end component and takes the same values, and encodes each chunk straight from its int16 samples.
 
 A stream's first chunk starts at its first sound: the voices begin with 35-125 ms of silence (Piper, SVOX
 Pico), and the AAC encoder adds 46 ms of its own (1024 samples of priming at 22.05 kHz, which an ADTS
@@ -13,11 +13,10 @@ stream cannot tell the player to skip), all of it heard as a wait after the play
 from __future__ import annotations
 
 import anyio
-import gradio as gr
 import numpy as np
 
 from oracle.audio import aac_from_samples
-from oracle.web.gradio_internals import aac_stream_segment, audio_config
+from oracle.web.gradio_adapter.voice import EncodedStreamingAudio
 
 # Quieter than this (-40 dBFS) before the first word is silence; a stream keeps this much of it before the
 # first sound, so that a voice's soft onset is not cut.
@@ -25,30 +24,12 @@ SILENCE_INT16 = 328
 KEPT_BEFORE_FIRST_SOUND_S = 0.01
 
 
-class SpeechStream(gr.Audio):
-    # A template component: the browser renders it with the stock Audio component.
-    is_template = True
-
-    def __init__(self, **kwargs):
-        super().__init__(streaming=True, interactive=False, **kwargs)
-
-    def get_config(self, cls=None):
-        return audio_config(self)
-
-    def postprocess(self, value):
-        if _is_samples(value):  # encoded in stream_output, never written to a file
-            return value
-        return super().postprocess(value)
-
-    async def stream_output(self, value, output_id: str, first_chunk: bool):
-        if not _is_samples(value):
-            return await super().stream_output(value, output_id, first_chunk)
-        sample_rate, samples = value
-        samples = np.asarray(samples, dtype=np.int16)
+class SpeechStream(EncodedStreamingAudio):
+    async def encode_chunk(self, sample_rate: int, samples: np.ndarray, first_chunk: bool) -> tuple[bytes, float]:
         if first_chunk:
             samples = from_first_sound(samples, sample_rate)
         aac = await anyio.to_thread.run_sync(aac_from_samples, samples, sample_rate)
-        return aac_stream_segment(aac, len(samples) / sample_rate, output_id)
+        return aac, len(samples) / sample_rate
 
 
 def from_first_sound(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -57,8 +38,3 @@ def from_first_sound(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     if loud.size == 0:
         return samples
     return samples[max(0, int(loud[0]) - int(KEPT_BEFORE_FIRST_SOUND_S * sample_rate)):]
-
-
-def _is_samples(value) -> bool:
-    """``(sample_rate, int16 samples)`` (Gradio hands the pair on as a list)."""
-    return isinstance(value, (tuple, list)) and len(value) == 2 and isinstance(value[1], np.ndarray)

@@ -15,6 +15,7 @@ import gradio as gr
 from oracle.errors import OracleError
 from oracle.languages import browser_language, parse_language
 from oracle.messages import say
+from oracle.web.gradio_adapter.page import component_id
 
 
 def for_people(error: OracleError, language: str | None) -> gr.Error:
@@ -37,11 +38,11 @@ def browser_hint(headers: Mapping[str, str] | None) -> str | None:
 
 
 def told_in(inputs: Iterable[Any], values: list | None, headers: Mapping[str, str] | None,
-            language_inputs: set[int]) -> str | None:
+            language_inputs: frozenset[int]) -> str | None:
     """The language a request is told things in. ``inputs``: the components its function takes, ``values``:
     what it sent for them (raw), ``language_inputs``: the ids of the components that carry a language."""
     for index, block in enumerate(inputs):
-        if getattr(block, "_id", None) in language_inputs and values is not None and index < len(values):
+        if component_id(block) in language_inputs and values is not None and index < len(values):
             named = named_language(values[index])
             if named is not None:
                 return named

@@ -1,10 +1,14 @@
-"""Every Gradio internal the app relies on (``oracle/web/gradio_internals.py``) is still there and still
-behaves as that module expects. On a Gradio upgrade this file fails first, naming what moved."""
+"""The workarounds of ``oracle/web/gradio_adapter`` (the only code reaching past Gradio's public API) do what
+they say, each against Gradio as installed: on a Gradio upgrade this file fails first, naming the workaround
+that no longer holds. Workarounds tested through the running app elsewhere: the queue's checks, unreadable
+inputs and every error's message (test_attacks.py), Range and the routes taken over (test_attacks.py,
+test_microphone_attacks.py), chunks in order and silent streams (test_microphone_attacks.py), the sweeps
+(test_housekeeping.py, test_attacks.py), draining (test_attacks.py), abandoned generators
+(test_streaming_cancel.py), the example events and the page's script (test_browser*.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 from concurrent.futures import ThreadPoolExecutor
 
 import gradio as gr
@@ -12,8 +16,14 @@ import numpy as np
 import pytest
 
 from oracle.audio import wav_bytes
+import oracle.web.gradio_adapter as adapter
 from harness import gradio_probes
-from oracle.web import gradio_internals
+from oracle.web.gradio_adapter.generators import forget_failed_generators
+from oracle.web.gradio_adapter.memory import save_wav_to_cache
+from oracle.web.gradio_adapter.page import component_id, dark_only
+from oracle.web.gradio_adapter.requests import refuse_urls_as_audio
+from oracle.web.gradio_adapter.voice import keep_streamed_values_whole
+from oracle.web.speech_stream import SpeechStream
 
 
 def run(coroutine):
@@ -24,36 +34,24 @@ def run(coroutine):
 
 
 def test_gradio_is_the_version_the_adapter_was_written_for():
-    assert gr.__version__ == gradio_internals.TESTED_GRADIO_VERSION, (
-        f"Gradio {gr.__version__} is installed; read oracle/web/gradio_internals.py against it, then "
+    assert gr.__version__ == adapter.TESTED_GRADIO_VERSION, (
+        f"Gradio {gr.__version__} is installed; read oracle/web/gradio_adapter/ against it, then "
         f"update TESTED_GRADIO_VERSION")
-    assert gradio_internals.check_gradio_version()
+    assert adapter.check_gradio_version()
 
 
-def test_the_queue_and_stream_records_it_sweeps_are_where_it_looks(served_demo):
-    queue = served_demo._queue
-    for name in ("event_queue_per_concurrency_id", "active_jobs", "event_analytics", "event_ids_to_events",
-                 "event_count_at_last_cache", "max_size"):
-        assert hasattr(queue, name), f"gradio's queue has no {name} any more"
-    assert isinstance(served_demo.pending_streams, dict)
-    assert isinstance(served_demo.upload_file_set, set)
-    assert gradio_internals.forget_finished_requests(served_demo, {}, 10_000, 60) == 0
-    assert {event.api_name for event in gradio_probes.event_limits(served_demo)} >= {
-        "ask", "ask_text", "speak", "consult"}
+def test_another_gradio_is_named_in_one_warning_at_start_up(monkeypatch, caplog):
+    monkeypatch.setattr(gr, "__version__", "7.0.0")
+    with caplog.at_level("WARNING", logger=adapter.__name__):
+        assert not adapter.check_gradio_version()
+    assert [record.levelname for record in caplog.records] == ["WARNING"]
+    assert "7.0.0" in caplog.text and adapter.TESTED_GRADIO_VERSION in caplog.text
 
 
-def test_examples_expose_the_event_that_loads_them():
-    with gr.Blocks():
-        box = gr.Textbox()
-        examples = gr.Examples([["Will it rain?"]], inputs=[box])
-        assert hasattr(gradio_internals.examples_loaded(examples), "then")
-
-
-def test_audio_moves_files_through_the_method_that_refuses_urls():
-    assert inspect.iscoroutinefunction(gr.Audio.async_move_resource_to_block_cache)
+def test_a_url_named_as_a_recording_is_refused():
     with gr.Blocks() as demo:
         gr.Audio(sources=["upload"], type="filepath")
-    gradio_internals.refuse_urls_as_audio(demo, "no links")
+    refuse_urls_as_audio(demo, "no links")
     audio = next(block for block in demo.blocks.values() if isinstance(block, gr.Audio))
     with pytest.raises(gr.Error, match="no links"):
         run(audio.async_move_resource_to_block_cache("https://example.com/question.wav"))
@@ -62,49 +60,45 @@ def test_audio_moves_files_through_the_method_that_refuses_urls():
 def test_a_streamed_segment_has_the_shape_gradio_audio_gives_it():
     tone = (np.sin(np.arange(8000) / 5) * 8000).astype(np.int16)
     stock = run(gr.Audio(streaming=True).stream_output(wav_bytes(tone, 16000), "s/1/2/playlist.m3u8", True))
-    ours = gradio_internals.aac_stream_segment(b"aac", 0.5, "s/1/2/playlist.m3u8")
+    ours = run(SpeechStream().stream_output((16000, tone), "s/1/2/playlist.m3u8", True))
     assert set(ours[0]) == set(stock[0]) and ours[0]["extension"] == stock[0]["extension"]
     assert ours[1] == stock[1]
 
 
-def test_a_subclass_of_audio_is_configured_as_audio():
-    from oracle.web.speech_stream import SpeechStream
-
-    config = gradio_internals.audio_config(SpeechStream(label="voice", autoplay=True))
+def test_the_streamed_voice_is_drawn_and_configured_as_a_stock_audio_player():
+    with gr.Blocks() as demo:
+        SpeechStream(label="voice", autoplay=True)
+    [component] = demo.get_config_file()["components"]
+    assert component["type"] == "audio", "the browser would fetch a custom component it does not have"
+    config = component["props"]
     assert config["label"] == "voice" and config["autoplay"] is True and config["streaming"] is True
+    assert config["waveform_options"] == gr.Audio().get_config()["waveform_options"]
 
 
 def test_the_theme_keeps_each_light_value_beside_its_dark_twin():
-    theme = gradio_internals.dark_only(gr.themes.Default().set(body_background_fill_dark="#010203"))
+    theme = dark_only(gr.themes.Default().set(body_background_fill_dark="#010203"))
     assert theme.body_background_fill == "#010203"
+
+
+def test_every_launch_brings_the_look(monkeypatch):
+    """Gradio 6 takes the theme and the CSS at ``launch()``, not in ``gr.Blocks()``: every launch of the app
+    (``main()``, the tests, the Space) brings them, and an argument given to ``launch()`` itself wins."""
+    from oracle.web.gradio_adapter.page import BlocksWithLook
+
+    launched = []
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, *args, **kwargs: launched.append(kwargs))
+    demo = BlocksWithLook({"css": ".ball {}", "head": "<script></script>"})
+    demo.launch(head="")
+    assert launched == [{"css": ".ball {}", "head": ""}]
 
 
 def test_files_saved_to_the_cache_are_wav_files_where_gradio_serves_uploads():
     from gradio.utils import get_upload_folder
 
-    path = gradio_internals.save_wav_to_cache(np.zeros(1600, dtype=np.int16), 16000, "oracle-answer-0.wav")
+    path = save_wav_to_cache(np.zeros(1600, dtype=np.int16), 16000, "oracle-answer-0.wav")
     assert path.startswith(str(get_upload_folder())) and path.endswith(".wav")
     with open(path, "rb") as wav:
         assert wav.read(4) == b"RIFF"
-
-
-def test_the_server_defences_find_what_they_reach_into(served_demo):
-    """oracle/web/gradio_internals.py, "the server's defences" section (issue 10)."""
-    import gradio.queueing
-    import gradio.utils
-
-    queue = served_demo._queue
-    assert list(inspect.signature(queue.push).parameters) == ["body", "request", "username"]
-    for name in ("delete_lock", "send_message", "pending_messages_per_session"):
-        assert hasattr(queue, name), f"gradio's queue has no {name} any more"
-    holder = served_demo.state_holder
-    assert isinstance(holder.session_data, dict) and isinstance(holder.time_last_used, dict)
-    assert holder.lock is not None and served_demo.state_session_capacity > 0
-    assert inspect.iscoroutinefunction(served_demo.preprocess_data)
-    assert isinstance(served_demo.server_app.iterators, dict)
-    assert "iterator" in inspect.signature(gradio.utils.SyncToAsyncIterator).parameters
-    assert callable(gradio.queueing.error_payload)
-    assert gradio_internals.work_in_progress(served_demo) == (0, 0)
 
 
 def test_each_visit_is_counted_while_gradio_keeps_its_state():
@@ -143,7 +137,7 @@ def test_a_generator_that_fails_after_yielding_leaves_no_record_for_the_next_to_
     with gr.Blocks() as demo:
         box, first, second = gr.Textbox(), gr.Textbox(), gr.Textbox()
         gr.Button().click(look_then_fail, inputs=[box], outputs=[first, second], api_name="ask")
-    gradio_internals.forget_failed_generators(demo)
+    forget_failed_generators(demo)
     _app, url, _share = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
                                     quiet=True)
     try:
@@ -161,27 +155,59 @@ def test_a_generator_that_fails_after_yielding_leaves_no_record_for_the_next_to_
         demo.close()
 
 
+def _patched(demo: gr.Blocks, audio: gr.Audio) -> tuple:
+    """Every method the adapter patches, on ``demo``, its queue, one of its recordings and Gradio's queueing."""
+    import gradio.queueing
+
+    return (demo.process_api, demo.preprocess_data, demo._queue.push, audio.async_move_resource_to_block_cache,
+            demo.handle_streaming_outputs, gradio.queueing.error_payload)
+
+
 def test_installing_the_defences_twice_changes_nothing():
     """Every patch is installed once: a second ``protect`` (a test, a reload) must not wrap Gradio twice."""
     from oracle.web.defences import protect
 
     with gr.Blocks() as demo:
-        gr.Audio(sources=["upload"], type="filepath")
+        audio = gr.Audio(sources=["upload"], type="filepath")
     demo.queue()
+    stock = _patched(demo, audio)
     protect(demo)
-    audio = next(block for block in demo.blocks.values() if isinstance(block, gr.Audio))
-    installed = (demo.process_api, demo.preprocess_data, demo._queue.push, audio.async_move_resource_to_block_cache,
-                 demo.handle_streaming_outputs)
+    installed = _patched(demo, audio)
+    assert all(ours is not theirs for ours, theirs in zip(installed[:-1], stock[:-1])), "a patch was not installed"
     protect(demo)
-    again = (demo.process_api, demo.preprocess_data, demo._queue.push, audio.async_move_resource_to_block_cache,
-             demo.handle_streaming_outputs)
-    assert again == installed
+    assert _patched(demo, audio) == installed
+
+
+NAMED_TWICE = """
+import gradio as gr, gradio.queueing
+from oracle.web.gradio_adapter.requests import name_every_error
+
+assert gradio.queueing.error_payload(RuntimeError("secret"), False).get("error") is None, "Gradio names it now"
+name_every_error("Something went wrong.")
+installed = gradio.queueing.error_payload
+name_every_error("Another message.")
+assert gradio.queueing.error_payload is installed, "installed twice"
+payload = installed(RuntimeError("secret"), False)
+assert payload["error"] == "Something went wrong." and "secret" not in str(payload), payload
+assert installed(gr.Error("Ask a question."), False)["error"] == "Ask a question."
+"""
+
+
+def test_every_error_is_named_once_for_the_whole_process():
+    """``name_every_error`` patches a module global of Gradio's (for the whole process, hence a fresh one
+    here): a second install, with another message, keeps the first; an error that is not a ``gr.Error``
+    says that message instead of nothing, and never its own text."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([sys.executable, "-c", NAMED_TWICE], cwd=Path(__file__).parents[1], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def _voice_and_words_demo(speak):
     """A page with a streamed voice and a line of words, both updated by the generator ``speak``."""
-    from oracle.web.speech_stream import SpeechStream
-
     with gr.Blocks() as demo:
         box, words = gr.Textbox(), gr.Textbox()
         voice = SpeechStream(label="voice", autoplay=True)
@@ -210,7 +236,7 @@ def test_an_update_that_leaves_out_the_voice_leaves_its_value_as_it_was():
         yield {words: "done"}
 
     demo = _voice_and_words_demo(speak)
-    gradio_internals.keep_streamed_values_whole(demo)
+    keep_streamed_values_whole(demo)
     _app, url, _share = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
                                     quiet=True)
     try:
@@ -236,9 +262,9 @@ def test_a_generator_at_a_reused_address_starts_a_stream_of_its_own():
     has finished gets a fresh stream, not the old answer's ended one."""
     tone = (np.sin(np.arange(8000) / 5) * 8000).astype(np.int16)
     demo = _voice_and_words_demo(lambda voice, words: iter(()))  # only its outputs are used
-    gradio_internals.keep_streamed_values_whole(demo)
+    keep_streamed_values_whole(demo)
     block_fn = next(iter(demo.fns.values()))
-    voice_id = block_fn.outputs[0]._id
+    voice_id = component_id(block_fn.outputs[0])
     session, run_id = "reused-address", 12345
 
     def step(value, final=False):
@@ -267,8 +293,6 @@ def _sound_onset_s(aac: bytes, rate: int) -> float:
 def test_a_streamed_answer_starts_at_its_first_sound():
     """The first chunk's leading silence is not sent (only the AAC encoder's own 46 ms of priming is heard
     before the voice); later chunks keep theirs, the pauses between sentences."""
-    from oracle.web.speech_stream import SpeechStream
-
     rate = 22050
     tone = (np.sin(np.arange(rate) / 3) * 8000).astype(np.int16)
     chunk = np.concatenate([np.zeros(int(0.3 * rate), dtype=np.int16), tone])

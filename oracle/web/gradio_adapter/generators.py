@@ -1,9 +1,11 @@
-"""Closing spoken answers that Gradio abandoned.
+"""Generators (the spoken answers) that Gradio 6.17.3 abandons, or whose failure it does not clean up.
 
-Gradio 6.17 sometimes leaves a generator suspended at a ``yield`` instead of closing it: when a job is
-cancelled just as its stream starts, the generator stays referenced from a traceback. It makes no more
-audio, but it holds its voice engine's state (and a speaking slot's bookkeeping) for good. Every stream
-the app hands Gradio is watched here, and one not resumed for ``idle_s`` is closed when the next starts.
+``AbandonedStreams``: Gradio sometimes leaves a generator suspended at a ``yield`` instead of closing it: when a
+job is cancelled just as its stream starts, the generator stays referenced from a traceback. It makes no more
+audio, but it holds its voice engine's state (and a speaking slot's bookkeeping) for good. Every stream the
+app hands Gradio is watched, and one not resumed for ``idle_s`` is closed when the next starts.
+
+``forget_failed_generators``: what Gradio keeps of a generator that fails after yielding.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import threading
 import time
 import weakref
 from typing import Iterator, TypeVar
+
+import gradio as gr
 
 from oracle.limits import ABANDONED_STREAM_S
 
@@ -68,3 +72,30 @@ class AbandonedStreams:
         if closed:
             log.warning("closed %d abandoned speech streams", closed)
         return closed
+
+
+def forget_failed_generators(demo: gr.Blocks) -> None:
+    """Drop what Gradio 6.17 keeps of a generator's last outputs when it fails after yielding.
+
+    Gradio diffs each update of a generator against its previous one, kept by visit and ``id()`` of the
+    iterator, and lets that record go only when the generator ends normally. One that raises (a failed
+    question: its "Reply hazy" look, then ``gr.Error``) leaves it behind, and a later generator of the same
+    visit that Python places at the same address inherits it: its updates are then diffed against another
+    event's outputs (``IndexError`` in ``handle_streaming_diffs`` when that event had fewer; the page never
+    hears its answer). The record goes as soon as its generator fails.
+    """
+    process_api = demo.process_api
+    if getattr(process_api, "forgets_failures", False):
+        return
+
+    async def process_api_forgetting_failures(*args, **kwargs):
+        try:
+            return await process_api(*args, **kwargs)
+        except BaseException:
+            iterator, session_hash = kwargs.get("iterator"), kwargs.get("session_hash")
+            if iterator is not None and session_hash in demo.pending_diff_streams:
+                demo.pending_diff_streams[session_hash].pop(id(iterator), None)
+            raise
+
+    process_api_forgetting_failures.forgets_failures = True
+    demo.process_api = process_api_forgetting_failures
