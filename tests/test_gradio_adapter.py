@@ -9,6 +9,7 @@ test_microphone_attacks.py), chunks in order and silent streams (test_microphone
 from __future__ import annotations
 
 import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import gradio as gr
@@ -302,3 +303,28 @@ def test_a_streamed_answer_starts_at_its_first_sound():
     assert _sound_onset_s(first["data"], rate) < 0.08
     assert first["duration"] == pytest.approx(1.01, abs=0.01)
     assert _sound_onset_s(later["data"], rate) > 0.3
+
+
+def test_the_sweep_never_drops_an_answer_that_is_still_being_streamed():
+    """Gradio makes a run's entry before it encodes the first chunk (an ``await``) and puts the stream in it
+    after, and keys runs by ``id()`` of the generator, which Python reuses: neither an empty run nor a new
+    stream at the key of an older one is an ended stream (both were dropped, and the answer's playlist 404'd)."""
+    from gradio.route_utils import MediaStream
+
+    from oracle.web.gradio_adapter.memory import FirstSeen, forget_finished_requests
+
+    demo, seen = gr.Blocks(), FirstSeen()
+    runs = demo.pending_streams["visit"]
+    runs[1] = {}  # the first chunk is being encoded
+    runs[2] = {7: MediaStream()}  # an answer being spoken...
+    for _ in range(2):
+        forget_finished_requests(demo, seen, max_age=0.0, longest_stream_s=60.0)
+        time.sleep(0.02)
+    assert 1 in demo.pending_streams["visit"], "a run whose first chunk is being encoded was dropped"
+    runs[2] = {7: MediaStream()}  # ...and a new one, from a generator at the same address
+    forget_finished_requests(demo, seen, max_age=0.01, longest_stream_s=0.0)
+    assert 2 in demo.pending_streams["visit"], "a new answer inherited the age of the one it replaced"
+    runs[2][7].ended = True
+    time.sleep(0.02)
+    forget_finished_requests(demo, seen, max_age=0.01, longest_stream_s=0.0)
+    assert 2 not in demo.pending_streams["visit"], "an ended answer is kept for ever"

@@ -19,7 +19,8 @@ from oracle.limits import (CACHE_MAX_AGE_S, CACHE_SWEEP_S, DRAIN_GRACE_S, DRAIN_
 from oracle.errors import Closing
 from oracle.web.gradio_adapter.draining import end_running_streams, refuse_waiting_requests, work_in_progress
 from oracle.web.gradio_adapter.memory import (blocks_of, cache_dir, cache_sweep_of, files_kept_in_cache,
-                                              forget_finished_requests, forget_idle_visits, keep_for_good)
+                                              FirstSeen, forget_finished_requests, forget_idle_visits,
+                                              keep_for_good)
 from oracle.web.gradio_adapter.microphone import SilentStreams, end_microphone_streams
 from oracle.web.middleware import Drain
 from oracle.web.served import served
@@ -80,7 +81,7 @@ def sweep_old_files(directory: Path, max_age: float, keep: set[Path] = frozenset
     return deleted
 
 
-def sweep_everything(demo: gr.Blocks, directory: Path, own_files: set[Path], first_seen: dict,
+def sweep_everything(demo: gr.Blocks, directory: Path, own_files: set[Path], first_seen: FirstSeen,
                      max_age: float) -> None:
     files = sweep_old_files(directory, max_age, own_files | files_kept_in_cache(demo))
     requests = forget_finished_requests(demo, first_seen, max_age, SPEAK_TIME_LIMIT_S)
@@ -129,7 +130,7 @@ async def housekeeping(server_app, drain: Drain | None = None):
     directory = cache_dir()
     own_files = {p for p in directory.rglob("*") if p.is_file() and p.lstat().st_ctime >= LOADED_AT}
     keep_for_good(demo, own_files)
-    first_seen: dict = {}
+    first_seen = FirstSeen()
 
     async def sweep_forever():
         while True:

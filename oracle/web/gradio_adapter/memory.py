@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import time
+import weakref
 from pathlib import Path
 
 import gradio as gr
@@ -32,31 +33,51 @@ def save_wav_to_cache(samples: np.ndarray, sample_rate: int, name: str) -> str:
     return save_bytes_to_cache(wav_bytes(samples, sample_rate), name, get_upload_folder())
 
 
-def forget_finished_requests(demo: gr.Blocks, first_seen: dict, max_age: float, longest_stream_s: float) -> int:
+class FirstSeen:
+    """When the sweep first saw each stream, and each run that has no stream yet. Streams are remembered by the
+    object, never by Gradio's key: that key is ``id()`` of the generator, which Python reuses, and a new
+    answer's stream at a reused key must not inherit the age of the ended one it replaced."""
+
+    def __init__(self) -> None:
+        self.streams: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self.empty_runs: dict[tuple[str, int], float] = {}
+
+    def age(self, session_hash: str, run: int, streams: list, now: float) -> float:
+        if not streams:
+            return now - self.empty_runs.setdefault((session_hash, run), now)
+        self.empty_runs.pop((session_hash, run), None)
+        return now - min(self.streams.setdefault(stream, now) for stream in streams)
+
+
+def forget_finished_requests(demo: gr.Blocks, first_seen: FirstSeen, max_age: float, longest_stream_s: float) -> int:
     """Drop what Gradio 6.17 keeps in memory for every request for the life of the server.
 
     Gradio's ``delete_cache`` sweeps files only; the segments of every streamed answer (held in memory to
     serve the HLS playlist) and the queue's record of every event are never let go: about 35 kB per
     consultation, measured. This drops them once older than ``max_age``: streams that ended (or that are
     older than any answer may speak, ``longest_stream_s``) and records of events no longer queued or
-    running. Returns how many entries were dropped. Must run on the server's event loop.
+    running. A run with no stream yet is not ended: Gradio makes it before encoding the first chunk (an
+    ``await``), and puts the stream in it after; dropping it then would leave the new answer unplayable
+    (its playlist answering 404). Returns how many entries were dropped. Must run on the server's event loop.
     """
     now, wall_now, dropped = time.monotonic(), time.time(), 0
     for session_hash in list(demo.pending_streams):
         runs = demo.pending_streams[session_hash]
         for run in list(runs):
-            age = now - first_seen.setdefault((session_hash, run), now)
-            ended = all(getattr(stream, "ended", True) for stream in runs[run].values())
+            streams = list(runs[run].values())
+            age = first_seen.age(session_hash, run, streams, now)
+            ended = bool(streams) and all(getattr(stream, "ended", True) for stream in streams)
             if age > max_age and (ended or age > max_age + 2 * longest_stream_s):
                 del runs[run]
-                first_seen.pop((session_hash, run), None)
+                first_seen.empty_runs.pop((session_hash, run), None)
                 dropped += 1
         if not runs:
             del demo.pending_streams[session_hash]
     queue = demo._queue
     busy = {event._id for group in queue.event_queue_per_concurrency_id.values() for event in group.queue}
     busy |= {event._id for events in queue.active_jobs if events for event in events}
-    resettable = getattr(demo.server_app, "iterators_to_reset", set()) if demo.server_app else set()
+    server_app = getattr(demo, "server_app", None)  # None until launched
+    resettable = getattr(server_app, "iterators_to_reset", set()) if server_app else set()
     for event_id, record in list(queue.event_analytics.items()):
         if event_id not in busy and wall_now - record.get("time", wall_now) > max_age:
             del queue.event_analytics[event_id]
