@@ -3,8 +3,7 @@
 A supported language is a ``Language``: a ``StrEnum`` whose value is its ISO 639-1 code, so it is that code
 wherever a plain string is read (JSON, lookups in tables keyed by code, Gradio values, log lines); only as a
 key of a dict that Gradio serialises is it refused (orjson takes no str subclass there: see ``SUPPORTED``).
-``LanguageOrAuto``
-(``Language | None``) is used only where "not known yet" is meaningful: what a request asked for, and the
+``LanguageOrAuto`` (``Language | None``) is used only where "not known yet" is meaningful: what a request asked for, and the
 language handed to hearing, where None means "tell it from the speech". Hearing always returns a decided
 ``Language``, so answering and speaking never see None and no signature falls back to English.
 
