@@ -17,7 +17,8 @@ decoder step over the question's own short window (``DETECTION_WINDOW``), restri
 Telling it costs an encoder pass over that short window plus one decoder step, ~90-120 ms of CPU for a
 question of a few seconds (the 30-second window cost about 1 s); hearing the words then encodes the question
 again, in its own longer window (``HEARING_WINDOW``), or with tiny.en's encoder when the language is English
-(``oracle.asr.local``).
+(``oracle.asr.local``). From 8 s of speech on, the two windows are nearly the same length: the language is
+told from the hearing window's encoding, and the words decoded from it (``encode_to_detect``).
 """
 
 from __future__ import annotations
