@@ -54,7 +54,6 @@ TAIL_S = 0.2
 STILL_SPEAKING_S = 0.1
 
 
-
 class State(enum.Enum):
     LISTENING = "listening"
     ENDED = "ended"
@@ -125,6 +124,9 @@ class _Guess:
     language: str
     answer: str
     voice: PreparedSpeech | None
+
+    def is_for(self, question: str, language: str) -> bool:
+        return (self.question, self.language) == (question, language)
 
 
 class _Hearing:
@@ -283,7 +285,7 @@ class Conversation:
         self._wait_for_preparing(cut, heard, question, deadline)
         with self._lock:
             guess, self._guess = self._guess, None
-        if guess is not None and (guess.question, guess.language) == (question, heard.language):
+        if guess is not None and guess.is_for(question, heard.language):
             return Turn(Reply(question, guess.answer, heard.language, STREAMED, hear_ms, 0.0), guess.voice)
         self._drop(guess)
         return Turn(self.oracle.reply_to(question, heard.language, STREAMED, hear_ms))
@@ -453,7 +455,7 @@ class Conversation:
         for it (within ``deadline``) rather than answer and speak them a second time beside it."""
         with self._lock:
             guess, preparing = self._guess, self._preparing
-        if guess is not None and (guess.question, guess.language) == (question, heard.language):
+        if guess is not None and guess.is_for(question, heard.language):
             return
         if preparing == (cut, self._hearing_language()):
             with self._lock:
@@ -473,7 +475,7 @@ class Conversation:
         """Answer the question as it would end at this pause (and speak its first clause), ahead of time."""
         question = clean_question(heard.text)
         guess = self._guess
-        if guess is not None and (guess.question, guess.language) == (question, heard.language):
+        if guess is not None and guess.is_for(question, heard.language):
             return
         if not self._wanted():
             return
