@@ -342,9 +342,8 @@ def _show_examples_js(example_sets: Mapping[Any, str]) -> str:
     component, and its language), in their order: those of that language show. The others stay in the page,
     hidden: Gradio 6.17 does not draw a component that was never drawn when an update from the browser
     makes it visible."""
-    shown = {code: [gr.update(visible=True if its == code else "hidden") for its in example_sets.values()]
-             for code in WORDS}
-    return f"((code) => ({json.dumps(shown)})[code])"
+    show, hide = json.dumps(gr.update(visible=True)), json.dumps(gr.update(visible="hidden"))
+    return f"((code) => {json.dumps(list(example_sets.values()))}.map((its) => its === code ? {show} : {hide}))"
 
 
 def page_language(language_control, example_sets: Mapping[Any, str]) -> BrowserStep:
