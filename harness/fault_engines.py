@@ -117,6 +117,39 @@ class MisbehavingTranscriber(_Wrapped):
         self._released.set()
 
 
+class WatchedSpeaker(_Wrapped):
+    """The real voice, unchanged, that counts its streams: open now (``open_streams``) and at most
+    (``peak_streams``), and the chunks made so far (``chunks``). A stream is open from its first chunk's making
+    until it ends or is closed, so a test can wait on the voice's work instead of on the clock."""
+
+    def __init__(self, engine):
+        super().__init__(engine)
+        self.open_streams = 0
+        self.peak_streams = 0
+        self.chunks = 0
+
+    def stream(self, text, language) -> Iterator[np.ndarray]:
+        with self._lock:
+            self.open_streams += 1
+            self.peak_streams = max(self.peak_streams, self.open_streams)
+        chunks = self.engine.stream(text, language)
+        try:
+            for chunk in chunks:
+                with self._lock:
+                    self.chunks += 1
+                yield chunk
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+            with self._lock:
+                self.open_streams -= 1
+
+    def reset_peak(self) -> None:
+        with self._lock:
+            self.peak_streams = self.open_streams
+
+
 class VoiceCrashed(RuntimeError):
     """What a voice engine dying in the middle of an answer looks like to the pipeline."""
 

@@ -1,13 +1,21 @@
-"""Watching the voice work: a long text to speak, and waits on the pipeline's speech meter
-(``Oracle.speech_meter``) instead of on time."""
+"""Watching the voice work: a long text to speak, and waits on the voice's own count of its streams and chunks
+(``harness.fault_engines.WatchedSpeaker``) instead of on time."""
 
 from __future__ import annotations
 
 import time
 
+from harness.fault_engines import WatchedSpeaker
+
 # Forty sentences, ~1,000 characters: about eight seconds of work for the voice, 40 chunks.
 LONG_TEXT = " ".join(f"This is sentence number {n}." for n in range(1, 41))
 LONG_TEXT_CHUNKS = 40
+
+
+def watched_voice(oracle) -> WatchedSpeaker:
+    """``oracle``'s voice, which counts its streams and chunks (the session's oracle is built with one)."""
+    assert isinstance(oracle.speaker, WatchedSpeaker), f"{oracle.speaker!r} is not watched"
+    return oracle.speaker
 
 
 def wait_until(condition, timeout_s: float, message: str) -> None:

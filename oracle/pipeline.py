@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-import threading
 import time
 from typing import Iterator
 
@@ -65,33 +64,6 @@ def clean_speech_text(text: str | None) -> str:
     return _cut(re.sub(r"\s+", " ", text).strip(), MAX_SPEAK_CHARS)
 
 
-class SpeechMeter:
-    """How much speaking is going on: streams open now (and at most), chunks produced so far."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.open_streams = 0
-        self.peak_streams = 0
-        self.chunks = 0
-
-    def opened(self) -> None:
-        with self._lock:
-            self.open_streams += 1
-            self.peak_streams = max(self.peak_streams, self.open_streams)
-
-    def closed(self) -> None:
-        with self._lock:
-            self.open_streams -= 1
-
-    def chunk(self) -> None:
-        with self._lock:
-            self.chunks += 1
-
-    def reset_peak(self) -> None:
-        with self._lock:
-            self.peak_streams = self.open_streams
-
-
 class Oracle:
     def __init__(self, transcriber: engines.Transcriber | None, answerer: engines.Answerer, speaker: engines.Speaker,
                  settings: Settings | None = None):
@@ -99,7 +71,6 @@ class Oracle:
         self.answerer = answerer
         self.speaker = speaker
         self.settings = settings or Settings()
-        self.speech_meter = SpeechMeter()
         self.speak_time_limit_s = SPEAK_TIME_LIMIT_S
 
     @classmethod
@@ -221,7 +192,6 @@ class Oracle:
             return
         deadline = time.monotonic() + self.speak_time_limit_s
         chunks_sent = 0
-        self.speech_meter.opened()
         stream = self.speaker.stream(text, language)
         try:
             while True:
@@ -244,7 +214,6 @@ class Oracle:
                                   self.speaker.name, chunks_sent)
                     return
                 chunks_sent += 1
-                self.speech_meter.chunk()
                 yield chunk
                 if time.monotonic() > deadline:
                     log.warning("speaking stopped at its time limit of %.0f s", self.speak_time_limit_s)
@@ -253,7 +222,6 @@ class Oracle:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()
-            self.speech_meter.closed()
 
     def speak_all(self, text: str, language: Language) -> np.ndarray:
         """The whole spoken answer as one int16 array at ``sample_rate`` (empty when there is nothing to say)."""

@@ -7,6 +7,7 @@ import pytest
 
 from harness.audio_tools import SpeechMaker
 from harness.browser_tools import find_chromium
+from harness.fault_engines import WatchedSpeaker
 from harness.server import serve
 
 
@@ -21,6 +22,7 @@ def oracle():
     from oracle.pipeline import Oracle
 
     instance = Oracle.from_settings(Settings())
+    instance.speaker = WatchedSpeaker(instance.speaker)  # tests wait on the voice's work (harness.speaking)
     instance.warm_up()
     return instance
 
@@ -66,20 +68,21 @@ def downloading_client(server_url, tmp_path):
 class ScriptedApp:
     """The app served with engines the tests steer: ``answerer`` replies whatever a test scripts
     (``harness.fault_engines.ScriptedAnswerer``), ``hearing`` is the real one, watched (``WatchedTranscriber``),
-    and ``voice`` is the real one until a test has it crash (``BreakingSpeaker``); ``client`` talks to it."""
+    and ``voice`` is the real one until a test has it crash (``BreakingSpeaker``), watched (``WatchedSpeaker``);
+    ``client`` talks to it."""
 
     NEVER = 10**9  # BreakingSpeaker.speak_first: the voice never crashes
 
     def __init__(self, oracle, example_dir):
         from gradio_client import Client
 
-        from harness.fault_engines import BreakingSpeaker, ScriptedAnswerer, WatchedTranscriber
+        from harness.fault_engines import BreakingSpeaker, ScriptedAnswerer, WatchedSpeaker, WatchedTranscriber
         from oracle.pipeline import Oracle
 
         self.answerer = ScriptedAnswerer()
         self.hearing = WatchedTranscriber(oracle.transcriber)
         self.voice = BreakingSpeaker(oracle.speaker, speak_first=self.NEVER)
-        self.oracle = Oracle(self.hearing, self.answerer, self.voice)
+        self.oracle = Oracle(self.hearing, self.answerer, WatchedSpeaker(self.voice))
         self.demo, self.url = serve(self.oracle, example_dir)
         self.client = Client(self.url, verbose=False, download_files=False)
 

@@ -28,8 +28,9 @@ from oracle.audio import SAMPLE_RATE, load_question, read_channels
 from oracle.limits import MAX_SPEAK_CHARS
 from oracle.pipeline import Oracle, clean_speech_text
 from harness.audio_tools import decode, fetch_stream, first_update, follow_stream
-from harness.fault_engines import BreakingSpeaker
+from harness.fault_engines import BreakingSpeaker, WatchedSpeaker
 from harness.server import serve
+from harness.speaking import watched_voice
 from harness.hearing import CLEAR_QUESTION, assert_heard, assert_heard_gist, with_nan_and_inf
 from oracle.languages import ENGLISH
 
@@ -285,7 +286,7 @@ def test_a_huge_text_to_speak_streams_before_it_is_all_said_and_can_be_abandoned
         assert update and update["is_stream"]
         # The first audio came while the rest was still being spoken (the text is cut to MAX_SPEAK_CHARS: about
         # forty sentences), not once it was all made.
-        assert oracle.speech_meter.open_streams == 1 and not job.done()
+        assert watched_voice(oracle).open_streams == 1 and not job.done()
     finally:
         job.cancel()
     _wait_for_quiet(oracle)
@@ -293,21 +294,21 @@ def test_a_huge_text_to_speak_streams_before_it_is_all_said_and_can_be_abandoned
 
 
 def test_speaking_stops_at_its_time_limit(oracle, caplog):
-    limited = Oracle(oracle.transcriber, oracle.answerer, oracle.speaker)
+    limited = Oracle(oracle.transcriber, oracle.answerer, WatchedSpeaker(oracle.speaker))
     limited.speak_time_limit_s = 0.2
     text = " ".join(f"This is sentence number {n}." for n in range(30))
     caplog.set_level(logging.WARNING)
     chunks = list(limited.speak(text, ENGLISH))
     assert "speaking stopped at its time limit" in caplog.text
     assert 1 <= len(chunks) < 30, f"{len(chunks)} of 30 sentences spoken"
-    assert limited.speech_meter.open_streams == 0
+    assert limited.speaker.open_streams == 0
 
 
 def _wait_for_quiet(oracle, timeout_s: float = 15):
     deadline = time.monotonic() + timeout_s
-    while oracle.speech_meter.open_streams and time.monotonic() < deadline:
+    while watched_voice(oracle).open_streams and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert oracle.speech_meter.open_streams == 0, "a stream is still speaking"
+    assert watched_voice(oracle).open_streams == 0, "a stream is still speaking"
 
 
 # ---------------------------------------------------------------- an LLM that returns rubbish
@@ -370,7 +371,7 @@ def test_a_voice_crash_mid_stream_keeps_the_text_and_ends_the_stream_cleanly(scr
         audio, _ = decode(stream.segments[0])
         assert audio.size > 0.5 * 16000
     assert voice.crashes == crashes + 3
-    assert scripted_app.oracle.speech_meter.open_streams == 0
+    assert watched_voice(scripted_app.oracle).open_streams == 0
     assert call(client, HEALTH_QUESTION, api_name="/ask_text") == ANSWER
 
 
@@ -382,7 +383,7 @@ def test_a_voice_crash_before_any_audio_is_a_friendly_error(scripted_app):
         call(client, "Time will tell.", api_name="/speak")
     assert_friendly(str(error.value), "lost its voice")
     voice.speak_first = 1
-    assert scripted_app.oracle.speech_meter.open_streams == 0
+    assert watched_voice(scripted_app.oracle).open_streams == 0
     assert call(client, HEALTH_QUESTION, api_name="/ask_text") == ANSWER
     final = call(client, "Yes.", api_name="/speak")
     assert len(fetch_stream(final["url"])) == 1
@@ -440,7 +441,7 @@ def space_app(oracle, tmp_path_factory):
         unreachable = Settings(asr="remote", answerer="remote", asr_model=f"http://127.0.0.1:{_closed_port()}/asr",
                                llm_model=f"http://127.0.0.1:{_closed_port()}/llm", hf_token=SPACE_TOKEN,
                                request_timeout_s=SPACE_TIMEOUT_S)
-        voice = FailoverSpeaker(BreakingSpeaker(oracle.speaker, speak_first=1), oracle.speaker)
+        voice = WatchedSpeaker(FailoverSpeaker(BreakingSpeaker(oracle.speaker, speak_first=1), oracle.speaker))
         space_oracle = Oracle(FailoverTranscriber(RemoteWhisper(settings), oracle.transcriber),
                               FailoverAnswerer(RemoteLLM(settings), oracle.answerer), voice, settings)
         cut_off = Oracle(FailoverTranscriber(RemoteWhisper(unreachable), oracle.transcriber),
@@ -509,4 +510,4 @@ def test_a_voice_crash_mid_stream_ends_that_answer_and_the_next_uses_the_backup(
     final = client.submit(text, api_name="/speak").result(timeout=15)
     second = follow_stream(final["url"], time.monotonic() + 15)
     assert second.ended and len(second.segments) == 3, "the whole answer in the backup voice"
-    assert space_oracle.speech_meter.open_streams == 0
+    assert watched_voice(space_oracle).open_streams == 0

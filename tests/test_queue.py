@@ -20,6 +20,7 @@ from oracle.answer.guard import FOOLISH_ANSWER
 from harness.audio_tools import StreamHung, follow_stream
 from harness.server import serve
 from harness.gradio_api import api_fn_index, requests_waiting
+from harness.fault_engines import WatchedSpeaker
 from harness.speaking import LONG_TEXT, wait_for_no_new_chunks, wait_until
 
 API_CONCURRENCY = {"ask": "think", "ask_text": "answer", "consult": "think", "speak": "speak"}
@@ -63,7 +64,7 @@ def test_events_queue_in_their_groups_with_their_limits(served_demo):
 def tiny_queue(oracle, tmp_path, monkeypatch):
     """The real app with a queue of one waiting place, so that it fills up in a test."""
     monkeypatch.setattr(app, "QUEUE_MAX_SIZE", 1)
-    own = Oracle(oracle.transcriber, oracle.answerer, oracle.speaker)
+    own = Oracle(oracle.transcriber, oracle.answerer, WatchedSpeaker(oracle.speaker))
     demo, url = serve(own, tmp_path)
     yield url, served(demo).flow
     demo.close()
@@ -71,7 +72,7 @@ def tiny_queue(oracle, tmp_path, monkeypatch):
 
 def test_a_full_queue_says_busy_try_again(tiny_queue):
     tiny_queue, flow = tiny_queue
-    meter = flow.oracle.speech_meter
+    meter = flow.oracle.speaker  # a WatchedSpeaker
     clients = [Client(tiny_queue, verbose=False, download_files=False) for _ in range(4)]
     jobs = []
     try:

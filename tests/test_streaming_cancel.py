@@ -1,7 +1,7 @@
 """A spoken answer that nobody listens to any more stops being made.
 
-The proof is the pipeline's own speech meter (``Oracle.speech_meter``): the number of streams open and
-the number of chunks the voice engine has produced. After a ``gradio_client`` job is cancelled, or the
+The proof is the voice engine's own count (``harness.fault_engines.WatchedSpeaker``): the number of streams
+open and the number of chunks it has produced. After a ``gradio_client`` job is cancelled, or the
 connection of a closed tab drops, the engine may finish the chunk it is on, and then must stop.
 """
 
@@ -20,7 +20,8 @@ from oracle.web.flow import OracleFlow
 from oracle.web.served import served
 from harness.audio_tools import first_update
 from harness.gradio_api import api_fn_index, requests_waiting
-from harness.speaking import LONG_TEXT, LONG_TEXT_CHUNKS, wait_for_no_new_chunks, wait_until
+from harness.fault_engines import WatchedSpeaker
+from harness.speaking import LONG_TEXT, LONG_TEXT_CHUNKS, wait_for_no_new_chunks, wait_until, watched_voice
 from harness.hearing import CLEAR_QUESTION, assert_heard
 
 # Chunks the engine may still finish after the listener left: the one in flight and the one queued
@@ -31,7 +32,7 @@ GRACE_CHUNKS = 2
 def assert_voice_stopped(flow, at_stop: int, before: int, streams: int = 1):
     """The engine made at most the chunks in flight when its listeners left, and nothing after; any
     stream Gradio left suspended instead of closing is closed by the next request."""
-    meter = flow.oracle.speech_meter
+    meter = watched_voice(flow.oracle)
     after = wait_for_no_new_chunks(meter)
     assert after - at_stop <= GRACE_CHUNKS * streams, f"{after - at_stop} chunks made after the listener left"
     # The answers were cut short (how far they got before the cancel depends on the machine's load).
@@ -70,7 +71,7 @@ def flow(served_demo):
 
 @pytest.fixture
 def meter(flow):
-    meter = flow.oracle.speech_meter
+    meter = watched_voice(flow.oracle)
     wait_for_no_new_chunks(meter, quiet_s=1.0, timeout_s=30)
     flow.abandoned.close_idle(0.0)  # nothing is live between tests; close what an earlier test abandoned
     assert meter.open_streams == 0
@@ -172,8 +173,8 @@ def test_a_stream_left_suspended_is_closed_when_the_next_one_starts(oracle):
     """What Gradio sometimes does on cancel, done by hand: take one chunk, then walk away. Whether a stream
     counts as abandoned is told by ``idle_s``; the test sets it to either side of the time that has passed
     instead of waiting for a clock."""
-    own = OracleFlow(Oracle(oracle.transcriber, oracle.answerer, oracle.speaker))
-    meter = own.oracle.speech_meter
+    meter = WatchedSpeaker(oracle.speaker)
+    own = OracleFlow(Oracle(oracle.transcriber, oracle.answerer, meter))
     abandoned = own.speak(LONG_TEXT)
     assert next(abandoned)[1].size > 0
     assert meter.open_streams == 1
