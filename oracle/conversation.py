@@ -160,7 +160,7 @@ class Conversation:
         self._hearings: dict[tuple[int, str | None], _Hearing] = {}
         self._partial_at = 0
         self._worker: threading.Thread | None = None
-        self._idle = threading.Condition(self._lock)
+        self._prepared_or_not = threading.Condition(self._lock)  # the worker is done with ``_preparing``
         self._guess: _Guess | None = None
         self._preparing: tuple[int, str | None] | None = None  # (cut, language) the worker hears and answers now
         self.partial = ""
@@ -206,11 +206,6 @@ class Conversation:
         """The question has ended by itself: speech, then ``end_of_speech_s`` of silence (or no room left)."""
         full = self._size >= self._limit
         return self._endpointer.ended(self.settings.end_of_speech_s) or (full and self._endpointer.has_speech)
-
-    def wait_until_idle(self, timeout_s: float) -> bool:
-        """Wait until the worker has heard (and prepared) all there is so far; False after ``timeout_s``."""
-        with self._lock:
-            return self._idle.wait_for(lambda: self._worker is None, timeout=timeout_s)
 
     # ---- messages ----
 
@@ -342,7 +337,6 @@ class Conversation:
                 job = self._next_job()
                 if job is None:
                     self._worker = None
-                    self._idle.notify_all()
                     return
                 kind, cut = job
                 if kind == "partial":
@@ -364,7 +358,7 @@ class Conversation:
                     finally:
                         with self._lock:
                             self._preparing = None
-                            self._idle.notify_all()
+                            self._prepared_or_not.notify_all()
             except Exception as error:  # a bug, out of memory: the question fails once, the thread ends
                 log.exception("conversation worker failed")
                 self._fail(EngineUnavailable(), f"its worker raised {type(error).__name__}")
@@ -459,7 +453,7 @@ class Conversation:
             return
         if preparing == (cut, self._hearing_language()):
             with self._lock:
-                self._idle.wait_for(lambda: self._preparing != preparing,
+                self._prepared_or_not.wait_for(lambda: self._preparing != preparing,
                                     timeout=max(0.0, deadline - time.perf_counter()))
 
     def _wait_for(self, hearing: _Hearing, since: float, deadline: float) -> Transcription:

@@ -47,14 +47,22 @@ class Microphone:
     def feed(self, conversation: Conversation, rate: int, samples: np.ndarray, chunk_s: float = CHUNK_S,
              wait: bool = True, on_chunk=None) -> None:
         """``samples`` in microphone-sized chunks; ``wait``: let the conversation catch up after each, as it
-        would in real time (each test waits on the conversation's state, never on the clock)."""
+        would in real time (each test waits for the conversation's worker to end, never on the clock)."""
         step = max(1, int(chunk_s * rate))
         for start in range(0, len(samples), step):
             conversation.add_file(self.chunk(rate, samples[start:start + step]))
             if wait:
-                assert conversation.wait_until_idle(IDLE_TIMEOUT_S)
+                wait_until_heard()
             if on_chunk is not None:
                 on_chunk(start + step)
+
+
+def wait_until_heard(timeout_s: float = IDLE_TIMEOUT_S) -> None:
+    """Wait until no conversation's worker runs: each ends once it has heard (and prepared) all there is."""
+    deadline = time.monotonic() + timeout_s
+    while any(thread.name == "conversation" for thread in threading.enumerate()):
+        assert time.monotonic() < deadline, f"a conversation was still hearing after {timeout_s} s"
+        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -298,7 +306,7 @@ def test_a_hanging_hearing_engine_is_given_up_on_at_the_deadline(oracle, microph
         assert conversation.state is State.FAILED
     finally:
         release.set()
-    assert conversation.wait_until_idle(IDLE_TIMEOUT_S)
+    wait_until_heard()
 
 
 def test_a_recording_whose_visit_went_silent_is_let_go(oracle, microphone):
