@@ -174,7 +174,7 @@ def build_demo(oracle: Oracle, example_dir: Path | None = None) -> gr.Blocks:
             ball: ball_html(listening, language=language),
             status: status_html(listening, "opening_microphone", language=language),
             heard: "", timings: "", voice: None, live: live_html()}))
-        microphone.stream(flow.hear_chunk, inputs=[microphone, conversation_state, language],
+        microphone.stream(flow.hear_chunk, inputs=[microphone, language],
                           outputs=[conversation_state, live],
                           stream_every=MICROPHONE_CHUNK_S, time_limit=listen_time_limit_s(oracle.settings.max_question_s),
                           concurrency_id="listen", concurrency_limit=LISTENING_CONCURRENCY, **ui)

@@ -204,9 +204,10 @@ class Microphone:
             self.send(chunk)
         return event
 
-    def stop(self) -> Event:
-        """Stop, as the page sends it: close the stream, then the question as heard joins the queue."""
-        if self.stream_event is not None:
+    def stop(self, *, close_stream: bool = True) -> Event:
+        """Stop, as the page sends it: close the stream, then the question as heard joins the queue.
+        ``close_stream=False``: the close request is lost (or slower than the question's hearing)."""
+        if close_stream and self.stream_event is not None:
             self.http.post(f"gradio_api/stream/{self.stream_event}/close", json={})
         fn_index, trigger = self._config["stop"]
         return self._join(fn_index, [None], trigger)

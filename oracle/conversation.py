@@ -34,6 +34,7 @@ import logging
 import re
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -516,22 +517,37 @@ class Conversation:
 
 
 class Conversations:
-    """Every open conversation of the server: opens them, and closes those whose visit went silent."""
+    """Every open conversation of the server: opens them, and closes those whose visit went silent.
+
+    A recording streamed by a microphone is known by its ``stream`` (any object that lives as long as the stream,
+    kept weakly): every chunk of that stream finds the same conversation, even once it has ended, so a chunk
+    that arrives late is refused by it (``Conversation.add_file`` does nothing once it no longer listens)
+    and never opens a recording of its own."""
 
     def __init__(self, oracle: Oracle, prepare_voice: bool, hearing_slots: threading.Semaphore,
                  idle_s: float = LISTEN_IDLE_S):
         self.oracle, self.prepare_voice, self.hearing_slots = oracle, prepare_voice, hearing_slots
         self.idle_s = idle_s
         self._open: set[Conversation] = set()
+        self._of_stream: weakref.WeakKeyDictionary[object, Conversation] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
-    def open(self, language: str | None = None, hint: str | None = None) -> Conversation:
+    def open(self, language: str | None = None, hint: str | None = None, stream: object | None = None) -> Conversation:
         self.close_idle()
         conversation = Conversation(self.oracle, language=language, hint=hint, prepare_voice=self.prepare_voice,
                                     hearing_slots=self.hearing_slots)
         with self._lock:
             self._open.add(conversation)
+            if stream is not None:
+                self._of_stream[stream] = conversation
         return conversation
+
+    def of_stream(self, stream: object | None) -> Conversation | None:
+        """The conversation ``stream``'s first chunk opened, whatever its state now; None before that."""
+        if stream is None:
+            return None
+        with self._lock:
+            return self._of_stream.get(stream)
 
     def close_idle(self) -> int:
         """Close conversations no chunk reached for ``idle_s`` (the visit left), and forget finished ones."""

@@ -191,6 +191,36 @@ def test_chunks_that_arrive_bunched_are_each_taken_once_in_order(served):
     assert overlap(QUESTION, heard) >= 0.7, f"said {QUESTION!r}, heard {heard!r}"
 
 
+def test_a_chunk_after_the_question_was_heard_is_refused_and_the_next_record_is_a_new_question(served):
+    """Stop's question is heard while the stream is still open (its close request lost, or slower): a chunk
+    that arrives after that belongs to a recording that has ended. It is refused, and opens no recording of
+    its own (the code before heard it as a new question's first 0.25 s); the visit's next Record is a new
+    question, heard whole."""
+    app = served
+    chunks = speech_chunks(QUESTION_WAV)
+    mic = Microphone(app.url, address(18))
+    try:
+        first = mic.stream(chunks)
+        stop = mic.stop(close_stream=False)
+        assert mic.wait_completed(stop, 30) and stop.error is None, f"the question was not heard: {stop.error}"
+        answered = len(first.updates)
+        mic.send(chunks[-1])
+        late = first.updates[answered:]
+        assert late and first.completed is None, "the late chunk was not answered"
+        mic.http.post(f"gradio_api/stream/{mic.stream_event}/close", json={})
+        assert mic.wait_completed(first, 10), "the first stream did not end at its close"
+        second = mic.stream(chunks)
+        again = mic.stop()
+        assert mic.wait_completed(again, 30), "the second Stop was not answered within 30 s"
+    finally:
+        hang_up(mic)
+    assert "data-seconds" not in json.dumps(late), f"the late chunk opened a recording: {late}"
+    assert seconds_taken(second) >= seconds_taken(first) - 0.3, "the next Record was not heard whole"
+    assert again.error is None, f"the next question was not heard: {again.error!r}"
+    heard = plain(again.heard)
+    assert overlap(QUESTION, heard) >= 0.7, f"said {QUESTION!r}, heard {heard!r}"
+
+
 def test_eight_idle_streams_from_one_address_hardly_delay_another_visitor(served):
     app = served
     idle_chunk = wav_chunk(quiet_noise(0.25, seed=2), BROWSER_RATE)

@@ -27,6 +27,7 @@ from oracle.limits import HISTORY_LIMIT, SPEAK_GPU_SECONDS, THINKING_CONCURRENCY
 from oracle.pipeline import STREAMED, Oracle, Reply, elapsed_ms
 from oracle.web.gradio_adapter.generators import AbandonedStreams
 from oracle.web.gradio_adapter.memory import save_wav_to_cache
+from oracle.web.gradio_adapter.microphone import microphone_stream_of
 from oracle.web.stages import Stage, move
 from oracle.web.told import browser_hint, for_people
 from oracle.web.look import (ball_html, header_html, heard_html, history_title_html, live_html, status_html,
@@ -211,22 +212,24 @@ class OracleFlow:
 
     # ---- the page: a question heard while it is spoken (the microphone streams) ----
 
-    def hear_chunk(self, chunk_path: str | None, conversation: Conversation | None, language: str | None = None,
-                   request: gr.Request = None) -> dict:
-        """One microphone chunk (a file, decoded like any upload). A new recording opens a new
-        ``Conversation``. The live words' data attributes are the page's contract: ``data-seconds`` (the
-        server has audio: Gradio drops what the microphone sends before that), ``data-ended`` (the question
-        has ended by itself: the page stops recording in hands-free mode), ``data-failed``."""
-        page = self.page
-        failure = conversation.failure_to_tell() if conversation is not None else None
+    def hear_chunk(self, chunk_path: str | None, language: str | None = None, request: gr.Request = None) -> dict:
+        """One microphone chunk (a file, decoded like any upload). A stream's first chunk opens its
+        ``Conversation``; a chunk that comes once it has ended (Stop heard it already) is refused. The live
+        words' data attributes are the page's contract: ``data-seconds`` (the server has audio: Gradio drops
+        what the microphone sends before that), ``data-ended`` (the question has ended by itself: the page
+        stops recording in hands-free mode), ``data-failed``."""
+        page, stream = self.page, microphone_stream_of(request)
+        conversation = self.conversations.of_stream(stream)
+        if conversation is None:
+            if chunk_path is None:  # the stream ended before any audio reached the server
+                return {page.live: gr.skip()}
+            conversation = self.conversations.open(_language(language, request), _hint(request), stream)
+        failure = conversation.failure_to_tell()
         if failure is not None:  # it failed since the last chunk (its engine): the stream ends with why
             raise for_people(failure, _told_in(conversation.language, request))
-        if chunk_path is None and (conversation is None or not conversation.listening):
-            return {page.conversation: conversation}  # the stream's last turn, after Stop: nothing new
-        if conversation is None or not conversation.listening:
-            conversation = self.conversations.open(_language(language, request), _hint(request))
-        if chunk_path is not None:
-            conversation.add_file(chunk_path)
+        if chunk_path is None or not conversation.listening:
+            return {page.live: gr.skip()}  # the stream's last turn after Stop, or a chunk for an ended recording
+        conversation.add_file(chunk_path)
         failure = conversation.failure_to_tell()
         if failure is not None:  # this chunk was refused: the stream ends with why
             raise for_people(failure, _told_in(conversation.language, request))

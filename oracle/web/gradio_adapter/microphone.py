@@ -41,6 +41,14 @@ class SilentStreams:
         return ended
 
 
+def microphone_stream_of(request: gr.Request) -> gr.Request:
+    """Which microphone stream a turn of the streaming event belongs to, as a key to keep weakly (it lives as
+    long as its stream runs). Gradio 6.17.3 builds one ``gr.Request`` per run of an event
+    (``Queue.process_events`` → ``route_utils.compile_gr_request``) and hands that same object to every turn
+    of a stream, its last included; each Record is a new run. So the object itself names the stream."""
+    return request
+
+
 def end_microphone_streams(demo: gr.Blocks) -> int:
     """End every open microphone stream (a streaming-input event) as its browser's close request would; how
     many. Gradio keeps one open until its ``time_limit`` otherwise. Must run on the server's event loop."""
