@@ -67,8 +67,17 @@ TAIL_S = 12.0  # silence after it (the fake microphone loops the file)
 # time its condition held after the Stop click (stage marks: the first time that stage was shown).
 PROBE = r"""
 (() => {
-  const bench = { stopAt: null, microphoneAt: null, listeningAt: null, marks: {}, heard: null, answer: null };
+  const bench = { stopAt: null, microphoneAt: null, listeningAt: null, marks: {}, heard: null, answer: null,
+                  pageScript: false };
   window.__bench = bench;
+  // The page's own script (oracle/web/page.js) is running once it watches the page for the end of speech.
+  const Observer = window.MutationObserver;
+  window.MutationObserver = class extends Observer {
+    observe(target, options) {
+      if (options && options.attributeFilter && options.attributeFilter.includes('data-ended')) bench.pageScript = true;
+      return super.observe(target, options);
+    }
+  };
   // When the fake microphone opened: it starts playing its file from the beginning then.
   const media = navigator.mediaDevices;
   if (media && media.getUserMedia) {
@@ -301,7 +310,7 @@ def ask_once(playwright, chromium: str, url: str, question: tuple, mode: str, af
         page = context.new_page()
         page.goto(url, wait_until="load")
         page.wait_for_selector('#status [data-stage="ready"]')
-        page.wait_for_function("() => document.documentElement.dataset.oracleScript === 'ready'")
+        page.wait_for_function("() => window.__bench.pageScript")
         page.evaluate("() => performance.setResourceTimingBufferSize(2000)")
         if mode == "hands-free":
             page.locator("#hands-free input[type=checkbox]").check()

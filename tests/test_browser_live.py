@@ -230,11 +230,10 @@ def test_hands_free_barge_in_stops_the_answer_and_hears_the_new_question(oracle,
             microphone_button(page, "Record").click()
             wait_for_stage(page, "speaking")
             assert_heard(QUESTION, heard_text(page))
-            # Speech during the answer pauses it (the page counts each barge-in) ...
-            page.wait_for_function("() => Number(document.documentElement.dataset.bargeIns || 0) >= 1",
+            # Speech during the answer pauses it, part way ...
+            page.wait_for_function("() => { const a = document.querySelector('#answer-audio audio');"
+                                   " return a !== null && a.paused && !a.ended && a.currentTime > 0; }",
                                    timeout=90_000)
-            answer = page.locator("#answer-audio audio")
-            assert answer.evaluate("(a) => a.paused && !a.ended")
             # ... and that question is heard and answered in its turn (the visit's history grows).
             page.wait_for_function("() => document.querySelectorAll('.history-item').length >= 2", timeout=90_000)
             # The microphone opens again as the answer starts playing, wherever the looping question then is

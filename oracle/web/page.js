@@ -91,7 +91,6 @@
     box.setSelectionRange(box.value.length, box.value.length);
   });
 
-  let bargeIns = 0;
   document.addEventListener('playing', (event) => {
     const audio = event.target;
     if (!(audio instanceof HTMLMediaElement) || !audio.closest('#answer-audio') || !handsFree()) return;
@@ -114,8 +113,6 @@
       const answer = document.querySelector(`#answer-audio ${GRADIO.player}`);
       if (answer && !answer.paused && !answer.ended) {
         answer.pause();
-        bargeIns += 1;
-        document.documentElement.dataset.bargeIns = String(bargeIns);
       }
     }
     const ended = (live?.dataset.ended === 'true' && handsFree()) || live?.dataset.failed === 'true';
@@ -129,5 +126,4 @@
   };
   new MutationObserver(watch).observe(document.body,
     { subtree: true, childList: true, attributes: true, attributeFilter: ['data-ended', 'data-failed', 'disabled', 'class'] });
-  document.documentElement.dataset.oracleScript = 'ready';
 }
