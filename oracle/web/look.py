@@ -198,7 +198,7 @@ def live_html(heard: str = "", seconds: float = 0.0, speech: bool = False, prepa
               ended: bool = False, failed: bool = False, language: str | None = None) -> str:
     """The words heard so far while the person speaks. Its data attributes are the page script's whole
     contract with the server: how much audio the server has, whether it heard speech, whether an answer is
-    prepared (the person paused), whether the question has ended by itself (hands-free: the script stops
+    prepared (the person paused: oracle.css brightens the words, as Stop now answers at once), whether the question has ended by itself (hands-free: the script stops
     recording then), and whether the recording failed (the script stops it too, and Stop tells why)."""
     shown = f"{html.escape(words(language)['hearing_so_far'])} “{html.escape(heard)}…”" if heard else ""
     flags = {"speech": speech, "prepared": prepared, "ended": ended, "failed": failed}
