@@ -3,12 +3,21 @@ real app served on 127.0.0.1 with a real ``gradio_client`` talking to it."""
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 
 from harness.audio_tools import SpeechMaker
 from harness.browser_tools import find_chromium
 from harness.fault_engines import WatchedSpeaker
 from harness.server import serve
+
+
+# Gradio's file cache for this test process alone: the app sweeps the files of earlier runs from it as it starts,
+# and they must never be those of another test process (pytest -n) or of an app running on this machine.
+_GRADIO_CACHE = tempfile.TemporaryDirectory(prefix="oracle-tests-gradio-")
+os.environ["GRADIO_TEMP_DIR"] = _GRADIO_CACHE.name
 
 
 @pytest.fixture(scope="session")
