@@ -196,10 +196,11 @@ def heard_html(question: str | None, language: str | None = None) -> str:
 
 def live_html(heard: str = "", seconds: float = 0.0, speech: bool = False, prepared: bool = False,
               ended: bool = False, failed: bool = False, language: str | None = None) -> str:
-    """The words heard so far while the person speaks. Its data attributes are the page script's whole
-    contract with the server: how much audio the server has, whether it heard speech, whether an answer is
-    prepared (the person paused: oracle.css brightens the words, as Stop now answers at once), whether the question has ended by itself (hands-free: the script stops
-    recording then), and whether the recording failed (the script stops it too, and Stop tells why)."""
+    """The words heard so far while the person speaks. Its data attributes are the page's whole contract with
+    the server: how much audio the server has, whether it heard speech, whether an answer is prepared (the
+    person paused: oracle.css brightens the words, as Stop now answers at once), whether the question has
+    ended by itself (hands-free: the script stops recording then), and whether the recording failed (the
+    script stops it too, and Stop tells why)."""
     shown = f"{html.escape(words(language)['hearing_so_far'])} “{html.escape(heard)}…”" if heard else ""
     flags = {"speech": speech, "prepared": prepared, "ended": ended, "failed": failed}
     data = " ".join(f'data-{name}="{str(value).lower()}"' for name, value in flags.items())
@@ -362,7 +363,7 @@ def page_language(language_control, example_sets: Mapping[Any, str]) -> BrowserS
     switch = f" if ({json.dumps(UNTRANSLATED_BY_GRADIO)}.includes(code)) await {setter}(code);" if setter else ""
     return BrowserStep([language_control, *example_sets], (
         f"async () => {{ const CODES = {json.dumps(list(WORDS))}; const code = {BROWSER_CODE_JS};"
-        f" {after_drawn_js('#language input')}{switch}"
+        f" {after_drawn_js('language', 'dropdown')}{switch}"
         f" return [{json.dumps(choices, ensure_ascii=False)}[code], ...{_show_examples_js(example_sets)}(code)]; }}"))
 
 

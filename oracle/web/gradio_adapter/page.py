@@ -45,10 +45,12 @@ def examples_loaded(examples: gr.Examples):
     return examples.load_input_event
 
 
-def after_drawn_js(selector: str) -> str:
-    """JS statements for an async event handler: wait (at most ~10 s) until the element at ``selector`` shows a
-    value. Gradio 6.17 runs a load event's browser-side handler before it has drawn the components with their
-    first props, and then draws them with those props: an update sent earlier is lost."""
+def after_drawn_js(elem_id: str, field: str) -> str:
+    """JS statements for an async event handler: wait (at most ~10 s) until the component ``elem_id`` shows a
+    value in its ``field`` (a ``GRADIO_DOM`` name). Gradio 6.17 runs a load event's browser-side handler before
+    it has drawn the components with their first props, and then draws them with those props: an update sent
+    earlier is lost."""
+    selector = f"#{elem_id} {GRADIO_DOM[field]}"
     return (f"for (let frame = 0; frame < 600 && !document.querySelector({selector!r})?.value; frame++)"
             " await new Promise((done) => requestAnimationFrame(done));")
 
@@ -70,5 +72,6 @@ GRADIO_DOM = {
     "recorder_buttons": STREAMING_RECORDER_BUTTONS,
     "checkbox": 'input[type="checkbox"]',  # a gr.Checkbox's box
     "textbox": "textarea",  # a gr.Textbox's field (one line or more)
+    "dropdown": "input",  # a gr.Dropdown's field
     "player": "audio",  # a gr.Audio's player, once it has a value
 }
