@@ -179,6 +179,25 @@ def test_installing_the_defences_twice_changes_nothing():
     assert _patched(demo, audio) == installed
 
 
+def test_workarounds_of_one_method_stack_in_any_order_each_once():
+    """Two workarounds of one of Gradio's methods (as the queue's ``push`` has) are each installed once, whichever
+    was installed last: what is installed is known by name, not by the outermost wrapper."""
+    from types import SimpleNamespace
+
+    from oracle.web.gradio_adapter.wrapping import wrap_once
+
+    def first(say):
+        return lambda: [*say(), "first"]
+
+    def second(say):
+        return lambda: [*say(), "second"]
+
+    owner = SimpleNamespace(say=lambda: ["gradio"])
+    for wrap in (first, second, first, second):
+        wrap_once(owner, "say", wrap)
+    assert owner.say() == ["gradio", "first", "second"]
+
+
 NAMED_TWICE = """
 import gradio as gr, gradio.queueing
 from oracle.web.gradio_adapter.requests import name_every_error

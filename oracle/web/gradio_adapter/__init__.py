@@ -3,9 +3,9 @@ route take-overs, patched methods, and the shapes of values Gradio passes betwee
 
 Everything here was written against Gradio 6.17.3 (pinned in requirements.txt). Each workaround names the
 Gradio behaviour it corrects; ``tests/test_gradio_adapter.py`` (and the test files it names) fails without
-it. Every patch is installed at most once on a given ``gr.Blocks`` (or process): installing it again changes
-nothing. On any other Gradio, ``check_gradio_version()`` logs one warning at start-up: read this package
-against the new Gradio before raising the pin.
+it. Every patch is installed at most once on a given ``gr.Blocks`` (or process), by ``wrapping.wrap_once``:
+installing it again changes nothing. On any other Gradio, ``check_gradio_version()`` logs one warning at
+start-up: read this package against the new Gradio before raising the pin.
 
 - ``page``: the page's look and the browser's wire format (theme, ``launch()`` arguments, example events,
   updates sent from the browser, the DOM of Gradio's recorder that ``oracle/web/page.js`` depends on).
@@ -18,6 +18,7 @@ against the new Gradio before raising the pin.
 - ``generators``: generators Gradio abandons or whose failure it does not clean up.
 - ``draining``: ending waiting and running requests when the server closes.
 - ``memory``: what Gradio keeps for every request, visit and file, and the sweeps that let it go.
+- ``wrapping``: how a workaround that replaces one of Gradio's callables is installed, once.
 """
 
 from __future__ import annotations

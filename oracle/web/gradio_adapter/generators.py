@@ -20,6 +20,7 @@ from typing import Iterator, TypeVar
 import gradio as gr
 
 from oracle.limits import ABANDONED_STREAM_S
+from oracle.web.gradio_adapter.wrapping import wrap_once
 
 T = TypeVar("T")
 
@@ -84,18 +85,16 @@ def forget_failed_generators(demo: gr.Blocks) -> None:
     event's outputs (``IndexError`` in ``handle_streaming_diffs`` when that event had fewer; the page never
     hears its answer). The record goes as soon as its generator fails.
     """
-    process_api = demo.process_api
-    if getattr(process_api, "forgets_failures", False):
-        return
+    def forgetting_failures(process_api):
+        async def process_api_forgetting_failures(*args, **kwargs):
+            try:
+                return await process_api(*args, **kwargs)
+            except BaseException:
+                iterator, session_hash = kwargs.get("iterator"), kwargs.get("session_hash")
+                if iterator is not None and session_hash in demo.pending_diff_streams:
+                    demo.pending_diff_streams[session_hash].pop(id(iterator), None)
+                raise
 
-    async def process_api_forgetting_failures(*args, **kwargs):
-        try:
-            return await process_api(*args, **kwargs)
-        except BaseException:
-            iterator, session_hash = kwargs.get("iterator"), kwargs.get("session_hash")
-            if iterator is not None and session_hash in demo.pending_diff_streams:
-                demo.pending_diff_streams[session_hash].pop(id(iterator), None)
-            raise
+        return process_api_forgetting_failures
 
-    process_api_forgetting_failures.forgets_failures = True
-    demo.process_api = process_api_forgetting_failures
+    wrap_once(demo, "process_api", forgetting_failures)

@@ -11,6 +11,8 @@ from collections import deque
 
 import gradio as gr
 
+from oracle.web.gradio_adapter.wrapping import wrap_once
+
 log = logging.getLogger(__name__)
 
 
@@ -152,19 +154,18 @@ def take_every_chunk(demo: gr.Blocks, max_waiting: int) -> None:
     """Every microphone stream ``demo``'s queue takes gets ``ChunksInOrder`` as its signal (installed as the
     stream joins the queue, before its loop first waits on it)."""
     queue = demo._queue
-    if getattr(queue, "takes_every_chunk", False):
-        return
-    queue.takes_every_chunk = True
-    push = queue.push
 
-    async def push_taking_every_chunk(body, request, username):
-        taken, event_id, *rest = await push(body, request, username)
-        event = queue.event_ids_to_events.get(event_id) if taken else None
-        if event is not None and event.streaming and not isinstance(event.signal, ChunksInOrder):
-            event.signal = ChunksInOrder(event, max_waiting)
-        return (taken, event_id, *rest)
+    def taking_every_chunk(push):
+        async def push_taking_every_chunk(body, request, username):
+            taken, event_id, *rest = await push(body, request, username)
+            event = queue.event_ids_to_events.get(event_id) if taken else None
+            if event is not None and event.streaming and not isinstance(event.signal, ChunksInOrder):
+                event.signal = ChunksInOrder(event, max_waiting)
+            return (taken, event_id, *rest)
 
-    queue.push = push_taking_every_chunk
+        return push_taking_every_chunk
+
+    wrap_once(queue, "push", taking_every_chunk)
 
 
 def has_unread_chunks(event) -> bool:

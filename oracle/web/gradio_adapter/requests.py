@@ -10,6 +10,8 @@ from typing import Any, Callable, Mapping
 
 import gradio as gr
 
+from oracle.web.gradio_adapter.wrapping import wrap_once
+
 log = logging.getLogger(__name__)
 
 # What the app says to one request, in its words: given the request's function (None when it names none the app
@@ -32,20 +34,17 @@ def refuse_urls_as_audio(demo: gr.Blocks, refusal: str | Callable[[], Exception]
     """
     from gradio_client.utils import is_http_url_like
 
-    for block in demo.blocks.values():
-        if not isinstance(block, gr.Audio):
-            continue
-        move = block.async_move_resource_to_block_cache
-        if getattr(move, "uploads_only", False):
-            continue
-
-        async def uploads_only(url_or_file_path, _move=move):
+    def refusing_urls(move):
+        async def uploads_only(url_or_file_path):
             if url_or_file_path is not None and is_http_url_like(str(url_or_file_path)):
                 raise gr.Error(refusal, print_exception=False) if isinstance(refusal, str) else refusal()
-            return await _move(url_or_file_path)
+            return await move(url_or_file_path)
 
-        uploads_only.uploads_only = True
-        block.async_move_resource_to_block_cache = uploads_only
+        return uploads_only
+
+    for block in demo.blocks.values():
+        if isinstance(block, gr.Audio):
+            wrap_once(block, "async_move_resource_to_block_cache", refusing_urls)
 
 
 def guard_the_queue(demo: gr.Blocks, *, session_hash: re.Pattern, max_waiting_per_visit: int,
@@ -63,37 +62,37 @@ def guard_the_queue(demo: gr.Blocks, *, session_hash: re.Pattern, max_waiting_pe
     cannot hold every listening slot.
     """
     queue = demo._queue
-    if getattr(queue, "guarded", False):
-        return
-    queue.guarded = True
-    push = queue.push
 
-    async def checked_push(body, request, username):
-        fn = demo.fns.get(body.fn_index) if isinstance(body.fn_index, int) else None
-        data = body.data if isinstance(getattr(body, "data", None), list) else None
-        headers = getattr(request, "headers", None)
-        # /call/<api_name> (the REST API) has no visit: Gradio gives its request an id of its own.
-        if body.session_hash is not None and not (isinstance(body.session_hash, str)
-                                                  and session_hash.fullmatch(body.session_hash)):
-            return False, unknown_message(None, None, headers), "error"
-        if not _is_known_function(demo, body.session_hash, body.fn_index):
-            return False, unknown_message(None, None, headers), "error"
-        address = _client_address(request)
-        waiting = [event for group in queue.event_queue_per_concurrency_id.values() for event in group.queue]
-        by_visit = sum(event.session_hash == body.session_hash for event in waiting) if body.session_hash else 0
-        by_address = sum(_client_address(event.request) == address for event in waiting)
-        if by_visit >= max_waiting_per_visit or by_address >= max_waiting_per_address:
-            log.info("refused a request: %d waiting for its visit, %d for its address", by_visit, by_address)
-            return False, busy_message(fn, data, headers), "queue_full"
-        if demo.fns[body.fn_index].connection == "stream" if body.fn_index in demo.fns else False:
-            running = [event for events in queue.active_jobs if events for event in events]
-            streams = sum(event.streaming and _client_address(event.request) == address for event in waiting + running)
-            if streams >= max_streams_per_address:
-                log.info("refused a microphone stream: %d open for its address", streams)
+    def checking(push):
+        async def checked_push(body, request, username):
+            fn = demo.fns.get(body.fn_index) if isinstance(body.fn_index, int) else None
+            data = body.data if isinstance(getattr(body, "data", None), list) else None
+            headers = getattr(request, "headers", None)
+            # /call/<api_name> (the REST API) has no visit: Gradio gives its request an id of its own.
+            if body.session_hash is not None and not (isinstance(body.session_hash, str)
+                                                      and session_hash.fullmatch(body.session_hash)):
+                return False, unknown_message(None, None, headers), "error"
+            if not _is_known_function(demo, body.session_hash, body.fn_index):
+                return False, unknown_message(None, None, headers), "error"
+            address = _client_address(request)
+            waiting = [event for group in queue.event_queue_per_concurrency_id.values() for event in group.queue]
+            by_visit = sum(event.session_hash == body.session_hash for event in waiting) if body.session_hash else 0
+            by_address = sum(_client_address(event.request) == address for event in waiting)
+            if by_visit >= max_waiting_per_visit or by_address >= max_waiting_per_address:
+                log.info("refused a request: %d waiting for its visit, %d for its address", by_visit, by_address)
                 return False, busy_message(fn, data, headers), "queue_full"
-        return await push(body, request, username)
+            if demo.fns[body.fn_index].connection == "stream" if body.fn_index in demo.fns else False:
+                running = [event for events in queue.active_jobs if events for event in events]
+                streams = sum(event.streaming and _client_address(event.request) == address
+                              for event in waiting + running)
+                if streams >= max_streams_per_address:
+                    log.info("refused a microphone stream: %d open for its address", streams)
+                    return False, busy_message(fn, data, headers), "queue_full"
+            return await push(body, request, username)
 
-    queue.push = checked_push
+        return checked_push
+
+    wrap_once(queue, "push", checking)
 
 
 def _is_known_function(demo: gr.Blocks, session_hash: str, fn_index) -> bool:
@@ -117,24 +116,22 @@ def refuse_unreadable_inputs(demo: gr.Blocks, refuse: Callable[[Exception, Any, 
     traceback in the log; Gradio would send ``{"error": null}`` and print one. A request that leaves out inputs
     that have a default (the optional ``language``, added after scripts were written) gets those defaults, as
     ``gradio_client`` sends them."""
-    preprocess = demo.preprocess_data
-    if getattr(preprocess, "readable_inputs_only", False):
-        return
+    def reading_inputs_or_refusing(preprocess):
+        async def readable_inputs_only(block_fn, inputs, state, explicit_call=False):
+            missing = block_fn.inputs[len(inputs):] if isinstance(inputs, list) else []
+            if missing and all(getattr(block, "value", None) is not None for block in missing):
+                inputs = [*inputs, *(block.value for block in missing)]  # optional last inputs (a language)
+            try:
+                return await preprocess(block_fn, inputs, state, explicit_call)
+            except gr.Error:
+                raise
+            except Exception as error:  # noqa: BLE001 - every shape of unreadable input is the same to a user
+                log.warning("refused unreadable inputs for %s: %s", block_fn.name, type(error).__name__)
+                raise refuse(error, block_fn, inputs if isinstance(inputs, list) else []) from None
 
-    async def readable_inputs_only(block_fn, inputs, state, explicit_call=False):
-        missing = block_fn.inputs[len(inputs):] if isinstance(inputs, list) else []
-        if missing and all(getattr(block, "value", None) is not None for block in missing):
-            inputs = [*inputs, *(block.value for block in missing)]  # optional last inputs (a language)
-        try:
-            return await preprocess(block_fn, inputs, state, explicit_call)
-        except gr.Error:
-            raise
-        except Exception as error:  # noqa: BLE001 - every shape of unreadable input is the same to a user
-            log.warning("refused unreadable inputs for %s: %s", block_fn.name, type(error).__name__)
-            raise refuse(error, block_fn, inputs if isinstance(inputs, list) else []) from None
+        return readable_inputs_only
 
-    readable_inputs_only.readable_inputs_only = True
-    demo.preprocess_data = readable_inputs_only
+    wrap_once(demo, "preprocess_data", reading_inputs_or_refusing)
 
 
 def name_every_error(message: str) -> None:
@@ -143,15 +140,13 @@ def name_every_error(message: str) -> None:
     exception's own text still never reaches a user)."""
     import gradio.queueing
 
-    payload = gradio.queueing.error_payload
-    if getattr(payload, "names_every_error", False):
-        return
+    def naming(payload):
+        def named(error, show_error):
+            content = payload(error, show_error)
+            if content.get("error") is None:
+                content.update(error=message, visible=True, title="Error")
+            return content
 
-    def named(error, show_error):
-        content = payload(error, show_error)
-        if content.get("error") is None:
-            content.update(error=message, visible=True, title="Error")
-        return content
+        return named
 
-    named.names_every_error = True
-    gradio.queueing.error_payload = named
+    wrap_once(gradio.queueing, "error_payload", naming)

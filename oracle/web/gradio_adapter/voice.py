@@ -6,6 +6,8 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
+from oracle.web.gradio_adapter.wrapping import wrap_once
+
 
 class EncodedStreamingAudio(gr.Audio):
     """A streaming, non-interactive ``gr.Audio`` that encodes each ``(sample_rate, int16 samples)`` chunk itself
@@ -77,26 +79,24 @@ def keep_streamed_values_whole(demo: gr.Blocks) -> None:
     placed at the address of one that has finished would add its audio to that one's ended stream (its
     playlist starting with the old answer, and closed); such a stream is let go when the new one starts.
     """
-    handle = demo.handle_streaming_outputs
-    if getattr(handle, "keeps_streamed_values_whole", False):
-        return
+    def keeping_streamed_values_whole(handle):
+        async def handle_keeping_streamed_values_whole(block_fn, data, session_hash=None, run=None, root_path=None,
+                                                       final=False):
+            if session_hash is not None and run is not None and not final:
+                streams = demo.pending_streams[session_hash].get(run, {})
+                for i, block in enumerate(block_fn.outputs):
+                    stream = streams.get(block._id)
+                    if stream is None or not getattr(block, "streaming", False):
+                        continue
+                    if stream.ended:  # an earlier generator's, at a reused id: this one starts its own stream
+                        del streams[block._id]
+                    elif _is_skip(data[i]):
+                        data[i] = None
+            return await handle(block_fn, data, session_hash=session_hash, run=run, root_path=root_path, final=final)
 
-    async def handle_keeping_streamed_values_whole(block_fn, data, session_hash=None, run=None, root_path=None,
-                                                   final=False):
-        if session_hash is not None and run is not None and not final:
-            streams = demo.pending_streams[session_hash].get(run, {})
-            for i, block in enumerate(block_fn.outputs):
-                stream = streams.get(block._id)
-                if stream is None or not getattr(block, "streaming", False):
-                    continue
-                if stream.ended:  # an earlier generator's, at a reused id: this one starts a stream of its own
-                    del streams[block._id]
-                elif _is_skip(data[i]):
-                    data[i] = None
-        return await handle(block_fn, data, session_hash=session_hash, run=run, root_path=root_path, final=final)
+        return handle_keeping_streamed_values_whole
 
-    handle_keeping_streamed_values_whole.keeps_streamed_values_whole = True
-    demo.handle_streaming_outputs = handle_keeping_streamed_values_whole
+    wrap_once(demo, "handle_streaming_outputs", keeping_streamed_values_whole)
 
 
 def _is_skip(value) -> bool:
