@@ -45,6 +45,7 @@ from oracle.audio import SAMPLE_RATE, mix_to_mono, read_channels
 from oracle.endpointing import Endpointer
 from oracle.engines import Transcription
 from oracle.errors import BadAudio, EngineUnavailable, HearingTooSlow, NoAudio, NoSpeech, OracleError
+from oracle.languages import Language, LanguageOrAuto
 from oracle.limits import HEARING_DEADLINE_S, LISTEN_IDLE_S
 from oracle.pipeline import STREAMED, Oracle, Reply, clean_question, elapsed_ms
 
@@ -78,7 +79,7 @@ log = logging.getLogger(__name__)
 class PreparedSpeech:
     """A spoken answer whose first chunk is ready: ``chunks()`` gives it at once, then the rest (once)."""
 
-    def __init__(self, text: str, language: str, stream: Iterator[np.ndarray]):
+    def __init__(self, text: str, language: Language, stream: Iterator[np.ndarray]):
         self.text = text
         self.language = language
         self._stream = stream
@@ -108,7 +109,7 @@ class Turn:
     reply: Reply
     voice: PreparedSpeech | None = None
 
-    def voice_for(self, answer: str, language: str) -> PreparedSpeech | None:
+    def voice_for(self, answer: str, language: Language) -> PreparedSpeech | None:
         voice = self.voice
         if voice is not None and voice.ready and (voice.text, voice.language) == (answer, language):
             return voice
@@ -122,11 +123,11 @@ class _Guess:
     """The answer prepared for the question as it would have ended at a pause."""
 
     question: str
-    language: str
+    language: Language
     answer: str
     voice: PreparedSpeech | None
 
-    def is_for(self, question: str, language: str) -> bool:
+    def is_for(self, question: str, language: Language) -> bool:
         return (self.question, self.language) == (question, language)
 
 
@@ -140,7 +141,7 @@ class _Hearing:
 
 
 class Conversation:
-    def __init__(self, oracle: Oracle, *, language: str | None = None, hint: str | None = None,
+    def __init__(self, oracle: Oracle, *, language: LanguageOrAuto = None, hint: Language | None = None,
                  prepare_voice: bool = True, hearing_slots: threading.Semaphore | None = None):
         self.oracle = oracle
         self.settings = oracle.settings
@@ -158,14 +159,14 @@ class Conversation:
         self._failure: OracleError | None = None
         self._failure_told = False
         # (cut, language) -> the question as it would end at ``cut``, heard in ``language`` (None: told from it)
-        self._hearings: dict[tuple[int, str | None], _Hearing] = {}
+        self._hearings: dict[tuple[int, LanguageOrAuto], _Hearing] = {}
         self._partial_at = 0
         self._worker: threading.Thread | None = None
         self._prepared_or_not = threading.Condition(self._lock)  # the worker is done with ``_preparing``
         self._guess: _Guess | None = None
-        self._preparing: tuple[int, str | None] | None = None  # (cut, language) the worker hears and answers now
+        self._preparing: tuple[int, LanguageOrAuto] | None = None  # (cut, language) the worker hears and answers now
         self.partial = ""
-        self._told_language: str | None = None  # the language the last hearing heard
+        self._told_language: Language | None = None  # the language the last hearing heard
         self.last_active = time.monotonic()
 
     # ---- what the page is told while the person speaks ----
@@ -306,7 +307,7 @@ class Conversation:
         end = self._endpointer.speech_end_sample
         return None if end is None else min(self._size, end + int(TAIL_S * SAMPLE_RATE))
 
-    def _hearing_language(self) -> str | None:
+    def _hearing_language(self) -> LanguageOrAuto:
         """The language to hear in: the one asked for, else None (auto: every hearing tells the language from
         the whole question so far, the browser's language ``hint`` only weighing in). Telling it reads a
         window fitted to the question, so it is done at each pause, while the person still speaks."""
@@ -381,7 +382,7 @@ class Conversation:
         if heard is not None:
             self._heard_so_far(heard)
 
-    def _hear(self, cut: int, hearing: _Hearing, slot_wait_s: float, language: str | None) -> None:
+    def _hear(self, cut: int, hearing: _Hearing, slot_wait_s: float, language: LanguageOrAuto) -> None:
         """The question as it would end at ``cut``, in ``language`` (None: auto)."""
         self._hear_into(hearing, self._audio[:cut].copy(), language, slot_wait_s)
         if hearing.heard is not None:
@@ -391,7 +392,7 @@ class Conversation:
         with self._lock:
             self.partial, self._told_language = heard.text, heard.language
 
-    def _hear_into(self, hearing: _Hearing, audio: np.ndarray, language: str | None, slot_wait_s: float) -> None:
+    def _hear_into(self, hearing: _Hearing, audio: np.ndarray, language: LanguageOrAuto, slot_wait_s: float) -> None:
         """``audio``'s words in ``language`` (None: auto) into ``hearing``, or why there are none."""
         try:
             if not self._slots.acquire(timeout=slot_wait_s):
@@ -416,7 +417,7 @@ class Conversation:
         finally:
             hearing.done.set()
 
-    def _transcribe(self, audio: np.ndarray, language: str | None) -> Transcription | None:
+    def _transcribe(self, audio: np.ndarray, language: LanguageOrAuto) -> Transcription | None:
         try:
             return self.oracle.hear_audio(audio, language, self.hint)
         except NoSpeech:
@@ -433,7 +434,7 @@ class Conversation:
         language = self._hearing_language()
         return self._wait_for(self._hearing_of(cut, language, deadline), start_of_wait, deadline)
 
-    def _hearing_of(self, cut: int, language: str | None, deadline: float) -> _Hearing:
+    def _hearing_of(self, cut: int, language: LanguageOrAuto, deadline: float) -> _Hearing:
         """The hearing of ``cut`` in ``language``: the one under way or done, else one started now."""
         with self._lock:
             hearing = self._hearings.get((cut, language))
@@ -532,7 +533,8 @@ class Conversations:
         self._of_stream: weakref.WeakKeyDictionary[object, Conversation] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
-    def open(self, language: str | None = None, hint: str | None = None, stream: object | None = None) -> Conversation:
+    def open(self, language: LanguageOrAuto = None, hint: Language | None = None,
+             stream: object | None = None) -> Conversation:
         self.close_idle()
         conversation = Conversation(self.oracle, language=language, hint=hint, prepare_voice=self.prepare_voice,
                                     hearing_slots=self.hearing_slots)

@@ -22,7 +22,7 @@ import spaces
 from oracle.conversation import Conversation, Conversations, Turn
 from oracle.errors import NothingToSpeak, OracleError
 from oracle.language_id import language_of
-from oracle.languages import FALLBACK_LANGUAGE, parse_language
+from oracle.languages import FALLBACK_LANGUAGE, Language, LanguageOrAuto, parse_language
 from oracle.limits import HISTORY_LIMIT, SPEAK_GPU_SECONDS, THINKING_CONCURRENCY
 from oracle.pipeline import STREAMED, Oracle, Reply, elapsed_ms
 from oracle.web.gradio_adapter.generators import AbandonedStreams
@@ -67,12 +67,12 @@ class Page:
         return [self.voice, self.ball, self.status, self.timings, self.history]
 
 
-def _hint(request: gr.Request | None) -> str | None:
+def _hint(request: gr.Request | None) -> Language | None:
     """The visitor's browser language (``Accept-Language``): a hint for hearing, never a decision."""
     return browser_hint(getattr(request, "headers", None))
 
 
-def _language(choice: str | None, request: gr.Request | None = None) -> str | None:
+def _language(choice: str | None, request: gr.Request | None = None) -> LanguageOrAuto:
     """The language a request names (None: auto). One it does not support is told in the browser's language
     (an API script sends none: English)."""
     try:
@@ -81,7 +81,7 @@ def _language(choice: str | None, request: gr.Request | None = None) -> str | No
         raise for_people(error, _hint(request)) from None
 
 
-def _told_in(language: str | None, request: gr.Request | None) -> str | None:
+def _told_in(language: LanguageOrAuto, request: gr.Request | None) -> Language | None:
     """The language a person is told things in: the question's when the request names it, else the browser's;
     neither (an API script that names none): None, English, as before there were languages."""
     return language or _hint(request)
@@ -113,7 +113,7 @@ class OracleFlow:
         language = told or language_of(text, default=FALLBACK_LANGUAGE)
         yield from self._voice(text, language, self.oracle.speak(text, language), told)
 
-    def _voice(self, text: str, language: str, chunks: Iterator[np.ndarray], told: str | None,
+    def _voice(self, text: str, language: Language, chunks: Iterator[np.ndarray], told: Language | None,
                prepared: bool = False) -> Iterator[Audio]:
         """``chunks`` as the page and the API stream them; ``prepared``: the voice prepared at the pause (the
         log line says so: benchmarks/browser_latency.py counts them)."""
@@ -131,7 +131,7 @@ class OracleFlow:
                      ", prepared" if prepared else "", "–" if first_audio_ms is None else f"{first_audio_ms:.0f}",
                      count, samples / rate, elapsed_ms(start))
 
-    def _speak_whole(self, text: str, language: str, told: str | None = None) -> Audio:
+    def _speak_whole(self, text: str, language: Language, told: Language | None = None) -> Audio:
         try:
             return self.oracle.sample_rate, self.oracle.speak_all(text, language)
         except OracleError as error:
@@ -170,7 +170,7 @@ class OracleFlow:
                 page.ball: ball_html(Stage.READY, language=words),
                 page.status: status_html(Stage.READY, language=words)}
 
-    def _failed(self, stage: Stage, error: OracleError, typed: bool, told: str | None,
+    def _failed(self, stage: Stage, error: OracleError, typed: bool, told: Language | None,
                 request: gr.Request | None) -> dict:
         """The failed look at the stage that failed, the message in ``told``. The step then raises
         ``for_people(error, told)``: the message shows, and the speaking step (wired with ``.success``) does

@@ -13,18 +13,18 @@ from typing import Any, Iterable, Mapping
 import gradio as gr
 
 from oracle.errors import OracleError
-from oracle.languages import browser_language, parse_language
+from oracle.languages import Language, LanguageOrAuto, browser_language, parse_language
 from oracle.messages import say
 from oracle.web.gradio_adapter.page import component_id
 
 
-def for_people(error: OracleError, language: str | None) -> gr.Error:
+def for_people(error: OracleError, language: Language | None) -> gr.Error:
     """The oracle's friendly message in ``language`` (None: English), as what Gradio shows a person (and a
     gradio_client raises)."""
     return gr.Error(error.message(language), title=say("error_title", language), print_exception=False)
 
 
-def named_language(value: Any) -> str | None:
+def named_language(value: Any) -> LanguageOrAuto:
     """The supported language a request's ``language`` value names; None for auto, absent or unsupported."""
     try:
         return parse_language(value) if isinstance(value, str) else None
@@ -32,13 +32,13 @@ def named_language(value: Any) -> str | None:
         return None
 
 
-def browser_hint(headers: Mapping[str, str] | None) -> str | None:
+def browser_hint(headers: Mapping[str, str] | None) -> Language | None:
     """The first supported language of a request's ``Accept-Language`` (a browser sends one; scripts rarely)."""
     return browser_language(headers.get("accept-language")) if headers is not None else None
 
 
 def told_in(inputs: Iterable[Any], values: list | None, headers: Mapping[str, str] | None,
-            language_inputs: frozenset[int]) -> str | None:
+            language_inputs: frozenset[int]) -> Language | None:
     """The language a request is told things in. ``inputs``: the components its function takes, ``values``:
     what it sent for them (raw), ``language_inputs``: the ids of the components that carry a language."""
     for index, block in enumerate(inputs):
