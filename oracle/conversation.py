@@ -456,7 +456,7 @@ class Conversation:
         if preparing == (cut, self._hearing_language()):
             with self._lock:
                 self._prepared_or_not.wait_for(lambda: self._preparing != preparing,
-                                    timeout=max(0.0, deadline - time.perf_counter()))
+                                               timeout=max(0.0, deadline - time.perf_counter()))
 
     def _wait_for(self, hearing: _Hearing, since: float, deadline: float) -> Transcription:
         if not hearing.done.wait(max(0.0, deadline - time.perf_counter())):
