@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from harness.audio_tools import without_trailing_silence
 from harness.hearing import assert_heard_gist, key_words
 from harness.live_browser import (as_microphone, chromium, drive, microphone_button, open_page, recorder_button,
                                   silence, wait_for_stage, wait_until_playing, write_microphone)
@@ -31,9 +32,12 @@ def microphones(oracle, tmp_path_factory):
     """The fake microphone's files: a question, a question with a breath in the middle, a muted microphone."""
     directory = tmp_path_factory.mktemp("live-microphone")
     speak = lambda text: as_microphone(oracle.speak_all(text, ENGLISH), oracle.sample_rate)  # noqa: E731
+    # The breath is BREATH_S after the clause's last sound (harness.audio_tools.without_trailing_silence).
+    clause = lambda text: as_microphone(without_trailing_silence(oracle.speak_all(text, ENGLISH)),  # noqa: E731
+                                        oracle.sample_rate)
     return {
         "question": write_microphone(directory / "question.wav", silence(LEAD_S), speak(QUESTION), silence(AFTER_S)),
-        "breath": write_microphone(directory / "breath.wav", silence(LEAD_S), speak(FIRST_HALF), silence(BREATH_S),
+        "breath": write_microphone(directory / "breath.wav", silence(LEAD_S), clause(FIRST_HALF), silence(BREATH_S),
                                    speak(SECOND_HALF), silence(AFTER_S)),
         "muted": write_microphone(directory / "muted.wav", silence(AFTER_S)),
     }

@@ -12,6 +12,7 @@ import pytest
 import soundfile
 import soxr
 
+from harness.audio_tools import without_trailing_silence
 from harness.hearing import assert_heard, assert_heard_gist, overlap
 from oracle.audio import SAMPLE_RATE
 from oracle.conversation import TAIL_S, Conversation, Conversations, State, Turn
@@ -150,8 +151,10 @@ def test_the_question_ends_after_the_pause_and_not_before(oracle, microphone):
     ("If I study every night,", "will I pass the exam?"),
 ])
 def test_a_breath_in_the_middle_does_not_end_the_question(oracle, microphone, first, second):
+    """0.3 s of silence after the first half's last sound: a breath (with Piper's own silence after the clause
+    left in, the pause came to 0.62-0.73 s, around ``end_of_speech_s``: the test failed now and then)."""
     rate = oracle.sample_rate
-    head = np.concatenate([silence(0.3, rate), piper(oracle, first), silence(0.3, rate)])
+    head = np.concatenate([silence(0.3, rate), without_trailing_silence(piper(oracle, first)), silence(0.3, rate)])
     samples = np.concatenate([head, piper(oracle, second), silence(1.5, rate)])
     ended_at = []
     conversation = Conversation(oracle)
