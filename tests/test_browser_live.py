@@ -75,6 +75,7 @@ def test_streamed_push_to_talk_with_the_keyboard_then_edit_what_was_heard(chromi
         with chromium(playwright, chromium_path, microphones["question"]) as browser:
             page = open_page(browser, server_url)
             microphone_button(page, "Record").focus()
+            page.wait_for_function(f"() => {FOCUSED_BUTTON[6:]} === 'Record'")
             page.keyboard.press("Enter")
             wait_for_stage(page, "listening")
             page.wait_for_function(f"() => {FOCUSED_BUTTON[6:]} === 'Stop'")  # focus stayed on the button

@@ -76,10 +76,16 @@
       const retry = setInterval(() => {
         if (!recorderLoaded()) return;
         clearInterval(retry);
-        setTimeout(() => pressed.click(), 100);
+        setTimeout(() => (button('record') || pressed).click(), 100);  // Gradio may have drawn it anew meanwhile
       }, 50);
     }
   }, true);
+  // Focus given to Record or Stop (the keyboard's Tab) stays on the button that replaces it, as after a press:
+  // Gradio draws its recorder's buttons anew as its lazily loaded modules arrive.
+  document.addEventListener('focusin', (event) => {
+    const focused = event.target instanceof Element && event.target.closest('#question-audio button');
+    if (focused && (isButton(focused, 'record') || isButton(focused, 'stop'))) keepFocus = true;
+  });
 
   document.addEventListener('click', (event) => {
     const edit = event.target instanceof Element && event.target.closest('#heard .heard-edit');
