@@ -3,9 +3,9 @@
 A supported language is a ``Language``: a ``StrEnum`` whose value is its ISO 639-1 code, so it is that code
 wherever a plain string is read (JSON, lookups in tables keyed by code, Gradio values, log lines); only as a
 key of a dict that Gradio serialises is it refused (orjson takes no str subclass there: see ``SUPPORTED``).
-``LanguageOrAuto`` (``Language | None``) is used only where "not known yet" is meaningful: what a request asked for, and the
-language handed to hearing, where None means "tell it from the speech". Hearing always returns a decided
-``Language``, so answering and speaking never see None and no signature falls back to English.
+``LanguageOrAuto`` (``Language | None``) is used only where "not known yet" is meaningful: what a request asked
+for, and the language handed to hearing, where None means "tell it from the speech". Hearing always returns a
+decided ``Language``, so answering and speaking never see None and no signature falls back to English.
 
 Strings from outside (an API argument, the CLI's ``--language``, a browser's ``Accept-Language``, a hearing
 service's words) become a ``Language`` here, at the boundary: ``parse_language`` refuses an unsupported one

@@ -301,7 +301,7 @@ def test_speaking_stops_at_its_time_limit(oracle, caplog):
     chunks = list(limited.speak(text, ENGLISH))
     assert "speaking stopped at its time limit" in caplog.text
     assert 1 <= len(chunks) < 30, f"{len(chunks)} of 30 sentences spoken"
-    assert limited.speaker.open_streams == 0
+    assert watched_voice(limited).open_streams == 0
 
 
 def _wait_for_quiet(oracle, timeout_s: float = 15):

@@ -21,7 +21,7 @@ from harness.audio_tools import StreamHung, follow_stream
 from harness.server import serve
 from harness.gradio_api import api_fn_index, requests_waiting
 from harness.fault_engines import WatchedSpeaker
-from harness.speaking import LONG_TEXT, wait_for_no_new_chunks, wait_until
+from harness.speaking import LONG_TEXT, wait_for_no_new_chunks, wait_until, watched_voice
 
 API_CONCURRENCY = {"ask": "think", "ask_text": "answer", "consult": "think", "speak": "speak"}
 GROUP_LIMITS = {"think": app.THINKING_CONCURRENCY, "answer": app.ANSWERING_CONCURRENCY,
@@ -72,7 +72,7 @@ def tiny_queue(oracle, tmp_path, monkeypatch):
 
 def test_a_full_queue_says_busy_try_again(tiny_queue):
     tiny_queue, flow = tiny_queue
-    meter = flow.oracle.speaker  # a WatchedSpeaker
+    meter = watched_voice(flow.oracle)
     clients = [Client(tiny_queue, verbose=False, download_files=False) for _ in range(4)]
     jobs = []
     try:
