@@ -20,6 +20,20 @@ _GRADIO_CACHE = tempfile.TemporaryDirectory(prefix="oracle-tests-gradio-")
 os.environ["GRADIO_TEMP_DIR"] = _GRADIO_CACHE.name
 
 
+def _runs_a_browser(item: pytest.Item) -> bool:
+    return item.path.name.startswith("test_browser")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With ``-n 2 --dist loadgroup``, a test process takes whole files, and every browser file goes to one process,
+    first: two browsers playing real-time audio at once starve each other on 2 cores, and the longest group begins
+    first so the other process's files fill the time beside it."""
+    items.sort(key=lambda item: not _runs_a_browser(item))  # stable: the files keep their order otherwise
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group("browser" if _runs_a_browser(item) else item.path.name))
+
+
 @pytest.fixture(scope="session")
 def speech(tmp_path_factory) -> SpeechMaker:
     return SpeechMaker(tmp_path_factory.mktemp("speech"))
