@@ -4,7 +4,8 @@ that no longer holds. Workarounds tested through the running app elsewhere: the 
 inputs and every error's message (test_attacks.py), Range and the routes taken over (test_attacks.py,
 test_microphone_attacks.py), chunks in order and silent streams (test_microphone_attacks.py), the sweeps
 (test_housekeeping.py, test_attacks.py), draining (test_attacks.py), abandoned generators
-(test_streaming_cancel.py), the example events and the page's script (test_browser*.py)."""
+(test_streaming_cancel.py), the voice's playlist (test_voice_playlist.py), the example events and the page's
+script (test_browser*.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from oracle.web.gradio_adapter.generators import forget_failed_generators
 from oracle.web.gradio_adapter.memory import save_wav_to_cache
 from oracle.web.gradio_adapter.page import component_id, dark_only
 from oracle.web.gradio_adapter.requests import refuse_urls_as_audio
-from oracle.web.gradio_adapter.voice import keep_streamed_values_whole
+from oracle.web.gradio_adapter.voice import VOICE_ENDED, keep_streamed_values_whole
 from oracle.web.speech_stream import SpeechStream
 
 
@@ -297,6 +298,32 @@ def test_a_generator_at_a_reused_address_starts_a_stream_of_its_own():
     step((16000, tone))  # the next answer's generator, at the same address
     stream = demo.pending_streams[session][run_id][voice_id]
     assert not stream.ended and len(stream.segments) == 1, "the new answer was added to the old, ended stream"
+
+
+def test_a_voice_that_has_said_all_ends_its_stream_while_its_generator_goes_on():
+    """``VOICE_ENDED`` ends the stream at once (the player hears of the end before the answer's history is
+    saved); the generator's later updates keep that stream, and its next answer starts a stream of its own."""
+    tone = (np.sin(np.arange(8000) / 5) * 8000).astype(np.int16)
+    demo = _voice_and_words_demo(lambda voice, words: iter(()))  # only its outputs are used
+    keep_streamed_values_whole(demo)
+    block_fn = next(iter(demo.fns.values()))
+    voice_id = component_id(block_fn.outputs[0])
+    session, run_id = "voice-ended", 4321
+
+    def step(value, final=False):
+        return run(demo.handle_streaming_outputs(block_fn, [value, "words"], session_hash=session, run=run_id,
+                                                 final=final))
+
+    step((16000, tone))
+    voice_value = step(VOICE_ENDED)[0]
+    stream = demo.pending_streams[session][run_id][voice_id]
+    assert stream.ended and len(stream.segments) == 1, "the stream did not end when the voice said all"
+    assert voice_value["url"].endswith("playlist.m3u8"), f"the voice's value changed: {voice_value}"
+    step(gr.skip())  # the history, saved after
+    assert demo.pending_streams[session][run_id][voice_id] is stream, "the ended stream was dropped mid-answer"
+    step(None, final=True)
+    step((16000, tone))  # the next answer's generator, at the same address
+    assert demo.pending_streams[session][run_id][voice_id] is not stream
 
 
 def _sound_onset_s(aac: bytes, rate: int) -> float:

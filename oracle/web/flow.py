@@ -28,6 +28,7 @@ from oracle.pipeline import STREAMED, Oracle, Reply, elapsed_ms
 from oracle.web.gradio_adapter.generators import AbandonedStreams
 from oracle.web.gradio_adapter.memory import save_wav_to_cache
 from oracle.web.gradio_adapter.microphone import microphone_stream_of
+from oracle.web.gradio_adapter.voice import VOICE_ENDED
 from oracle.web.stages import Stage, move
 from oracle.web.told import browser_hint, for_people
 from oracle.web.look import (ball_html, header_html, heard_html, history_title_html, live_html, status_html,
@@ -299,8 +300,10 @@ class OracleFlow:
                                             language=words),
                    page.timings: timings, page.history: self.remember(history, reply, None)}
             return
-        # The stream plays on in the browser; "done" comes when it ends (see finished()).
-        yield {page.timings: timings, page.history: self.remember(history, reply, np.concatenate(chunks))}
+        # The stream plays on in the browser; "done" comes when it ends (see finished()). The player is told at
+        # once that the voice has said all, before the answer's WAV is saved for the history.
+        yield {page.voice: VOICE_ENDED, page.timings: timings}
+        yield {page.history: self.remember(history, reply, np.concatenate(chunks))}
 
     def remember(self, history: list[dict], reply: Reply, spoken: np.ndarray | None) -> list[dict]:
         """This visit's history with ``reply`` added, its spoken answer saved as one WAV in Gradio's cache.

@@ -11,6 +11,8 @@ clear message, the requests no browser or ``gradio_client`` sends, before Gradio
   in a query string or a path (the JSON of ``queue/join`` is checked by the queue: ``gradio_adapter.requests``).
 - While the server drains (SIGTERM), new work (uploads, questions) is refused with a friendly 503;
   streams already running keep their playlist and segments.
+- An answer's playlist is served here, as soon as the segment the player waits for is there
+  (``gradio_adapter.playlist``).
 - A microphone stream's Stop (``/stream/{id}/close``) is carried out here, once the chunks sent before it
   are taken; the chunks and Stop of a stream that is not open get 404, as does the event stream of a visit
   with no messages (``gradio_adapter.routes.take_over``).
@@ -32,6 +34,7 @@ from python_multipart.exceptions import MultipartParseError
 from oracle.errors import Closing, NotServedHere, RecordingEnded, RequestTooLarge, UnknownVisit, UnreadableBody
 from oracle.languages import browser_language
 from oracle.limits import MAX_JSON_BODY_BYTES, MAX_SESSION_HASH_CHARS, MULTIPART_OVERHEAD_BYTES
+from oracle.web.gradio_adapter.playlist import playlist_for
 from oracle.web.gradio_adapter.routes import STOPPED_REPLY, Verdict, is_file_route, range_for_starlette, take_over
 
 log = logging.getLogger(__name__)
@@ -125,6 +128,9 @@ class FrontDoor:
         if verdict is Verdict.STOPPED:
             await _reply_json(send, 200, STOPPED_REPLY)
             return
+        if verdict is Verdict.PLAYLIST:
+            await _reply_playlist(send, await playlist_for(scope))
+            return
         if method in ("GET", "HEAD") and is_file_route(path):
             target = unquote(path.split("/file=", 1)[-1]) if "/file=" in path else ""
             if re.match(r"[a-z][a-z0-9+.-]*:", target, re.I):
@@ -202,8 +208,16 @@ async def _reply_json(send, status: int, content: dict) -> None:
     await _reply_body(send, status, json.dumps(content).encode(), plain=False)
 
 
-async def _reply_body(send, status: int, body: bytes, plain: bool) -> None:
-    kind = b"text/plain; charset=utf-8" if plain else b"application/json"
+async def _reply_playlist(send, playlist: str | None) -> None:
+    """An HLS playlist, or 404 (with no body, as Gradio answers) for a stream the server does not have."""
+    if playlist is None:
+        await _reply_body(send, 404, b"", plain=True)
+    else:
+        await _reply_body(send, 200, playlist.encode(), kind=b"application/vnd.apple.mpegurl")
+
+
+async def _reply_body(send, status: int, body: bytes, plain: bool = False, kind: bytes | None = None) -> None:
+    kind = kind or (b"text/plain; charset=utf-8" if plain else b"application/json")
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})

@@ -10,7 +10,9 @@ start-up: read this package against the new Gradio before raising the pin.
 - ``page``: the page's look and the browser's wire format (theme, ``launch()`` arguments, example events,
   updates sent from the browser, the DOM of Gradio's recorder that ``oracle/web/page.js`` depends on).
 - ``frontend_locale``: Gradio's own words in languages its frontend does not translate.
-- ``voice``: the streamed voice (a template ``gr.Audio`` that encodes its own segments; its value left whole).
+- ``voice``: the streamed voice (a template ``gr.Audio`` that encodes its own segments; its value left whole;
+  its stream ended as soon as the voice has said all).
+- ``playlist``: the voice's HLS playlist, served as a Low-Latency HLS blocking reload.
 - ``microphone``: microphone streams (every chunk taken in order; Stop; silent streams ended).
 - ``routes``: the HTTP routes the front door takes over from Gradio (``oracle.web.middleware``).
 - ``requests``: what the queue accepts (checks before joining, unreadable inputs, no URLs as audio, an error

@@ -11,6 +11,7 @@ import gradio as gr
 
 from oracle.web.gradio_adapter.memory import blocks_of
 from oracle.web.gradio_adapter.microphone import close_microphone_stream_by_id, is_open_microphone_stream
+from oracle.web.gradio_adapter.playlist import is_playlist_request
 
 QUEUE_DATA_ROUTE = "/gradio_api/queue/data"
 STREAM_ROUTE = re.compile(r"/gradio_api/stream/([0-9a-f]{1,64})(/close)?")
@@ -23,6 +24,7 @@ class Verdict(enum.Enum):
     NO_SUCH_VISIT = "an event stream for a visit the queue has no messages for"
     NO_SUCH_STREAM = "a chunk or Stop for a microphone stream that is not open"
     STOPPED = "a microphone stream's Stop, carried out here"
+    PLAYLIST = "an answer's playlist, served here (gradio_adapter.playlist)"
 
 
 def take_over(scope) -> Verdict:
@@ -34,8 +36,12 @@ def take_over(scope) -> Verdict:
       microphone stream: Gradio answers with a 500 and a traceback.
     - Stop for an open stream is carried out once the chunks sent before it are taken
       (``microphone.ChunksInOrder``); Gradio would end the stream at once, losing the last words.
+    - An answer's playlist is served as a blocking reload (``playlist``): Gradio's player would learn of the
+      voice's next segment and of its end seconds late.
     """
     method, path = scope["method"], scope["path"]
+    if is_playlist_request(scope):
+        return Verdict.PLAYLIST
     if method == "GET" and path == QUEUE_DATA_ROUTE:
         visit = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("session_hash", [""])[0]
         if not has_messages_for(blocks_of(scope["app"]), visit):

@@ -1,7 +1,9 @@
 """The streamed voice: a ``gr.Audio`` template that encodes its own segments, and a generator's later updates
-that leave the voice's value whole (Gradio 6.17.3)."""
+that leave the voice's value whole or end its stream (Gradio 6.17.3)."""
 
 from __future__ import annotations
+
+import weakref
 
 import gradio as gr
 import numpy as np
@@ -35,11 +37,13 @@ class EncodedStreamingAudio(gr.Audio):
         return gr.Audio.get_config(self, gr.Audio)
 
     def postprocess(self, value):
-        if _is_samples(value):  # encoded in stream_output, never written to a file
+        if _is_samples(value) or isinstance(value, VoiceEnded):  # handled in stream_output and as it streams
             return value
         return super().postprocess(value)
 
     async def stream_output(self, value, output_id: str, first_chunk: bool):
+        if isinstance(value, VoiceEnded):  # a stream that never began: nothing to end
+            value = None
         if not _is_samples(value):
             return await super().stream_output(value, output_id, first_chunk)
         sample_rate, samples = value
@@ -52,6 +56,16 @@ class EncodedStreamingAudio(gr.Audio):
     async def encode_chunk(self, sample_rate: int, samples: np.ndarray, first_chunk: bool) -> tuple[bytes, float]:
         """One chunk as an ADTS AAC segment, and how many seconds it lasts."""
         raise NotImplementedError
+
+
+class VoiceEnded:
+    """What a generator gives its streamed voice once the voice has said all: the stream ends there, and the
+    browser's player hears of it at once (``#EXT-X-ENDLIST``), while the generator goes on with its other
+    outputs. Gradio 6.17.3 ends a stream only when its generator returns, and its player holds back the last
+    0.09 s of audio until it knows the stream has ended."""
+
+
+VOICE_ENDED = VoiceEnded()
 
 
 def _is_samples(value) -> bool:
@@ -78,18 +92,28 @@ def keep_streamed_values_whole(demo: gr.Blocks) -> None:
     Also: Gradio keys a generator's streams by ``id()`` of its iterator, which Python reuses. A generator
     placed at the address of one that has finished would add its audio to that one's ended stream (its
     playlist starting with the old answer, and closed); such a stream is let go when the new one starts.
+
+    And ``VOICE_ENDED`` ends a voice's stream before its generator returns (it is then "no new audio" too).
     """
+    ended_by_their_generator: weakref.WeakSet = weakref.WeakSet()  # whose generator still runs
+
     def keeping_streamed_values_whole(handle):
         async def handle_keeping_streamed_values_whole(block_fn, data, session_hash=None, run=None, root_path=None,
                                                        final=False):
-            if session_hash is not None and run is not None and not final:
+            if session_hash is not None and run is not None:
                 streams = demo.pending_streams[session_hash].get(run, {})
                 for i, block in enumerate(block_fn.outputs):
                     stream = streams.get(block._id)
                     if stream is None or not getattr(block, "streaming", False):
                         continue
-                    if stream.ended:  # an earlier generator's, at a reused id: this one starts its own stream
-                        del streams[block._id]
+                    if final:
+                        ended_by_their_generator.discard(stream)
+                    elif isinstance(data[i], VoiceEnded):
+                        stream.end_stream()
+                        ended_by_their_generator.add(stream)
+                        data[i] = None
+                    elif stream.ended and stream not in ended_by_their_generator:
+                        del streams[block._id]  # an earlier generator's, at a reused id: this one starts its own
                     elif _is_skip(data[i]):
                         data[i] = None
             return await handle(block_fn, data, session_hash=session_hash, run=run, root_path=root_path, final=final)
