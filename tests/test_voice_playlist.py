@@ -88,3 +88,18 @@ def test_a_playlist_the_server_does_not_have_is_404_and_leaves_nothing_behind(se
                           timeout=HOLD_S / 2)
         assert reply.status_code == 404, reply.text
     assert "no-such-visit" not in served_demo.pending_streams, "Gradio's route keeps an entry for every visit named"
+
+
+def test_many_players_holding_reloads_at_once_are_all_answered_and_the_server_goes_on(voice):
+    """A hostile client holding more reloads than the server waits on at once (``MAX_HOLDING``): each is answered,
+    the ones over the bound at once, and the server still answers a plain reload."""
+    from oracle.web.gradio_adapter.playlist import MAX_HOLDING
+
+    count = MAX_HOLDING + 16
+    with httpx.Client(limits=httpx.Limits(max_connections=count), timeout=3 * HOLD_S) as http:
+        with ThreadPoolExecutor(count) as players:
+            replies = list(players.map(lambda _: http.get(voice.url, params={"_HLS_msn": 2}), range(count)))
+        assert [reply.status_code for reply in replies] == [200] * count
+        answered_at_once = sum(reply.elapsed.total_seconds() < HOLD_S - 0.5 for reply in replies)  # not held
+        assert answered_at_once >= count - MAX_HOLDING, f"only {answered_at_once} of {count} were answered at once"
+        assert http.get(voice.url).status_code == 200

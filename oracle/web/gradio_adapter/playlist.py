@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import weakref
 from urllib.parse import parse_qs
 
 from oracle.web.gradio_adapter.memory import blocks_of
@@ -36,7 +37,7 @@ HOLD_S = 4.0
 MAX_HOLDING = 64
 POLL_S = 0.02
 
-_holding = 0
+_holding: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # per gr.Blocks: touched on its event loop only
 
 
 def is_playlist_request(scope) -> bool:
@@ -47,21 +48,20 @@ async def playlist_for(scope) -> str | None:
     """The playlist a request (an ASGI ``scope`` for which ``is_playlist_request``) is answered with, once the
     segment it asks for (``_HLS_msn``) is there, or the stream has ended, or ``HOLD_S`` has passed; None for a
     stream the server does not have."""
-    global _holding
     session_hash, run, component = PLAYLIST_ROUTE.fullmatch(scope["path"]).groups()
     demo = blocks_of(scope["app"])
     waits_for = _next_segment_asked(scope)
     stream = _stream(demo, session_hash, int(run), int(component))
-    if stream is None or waits_for is None or _holding >= MAX_HOLDING:
+    if stream is None or waits_for is None or _holding.get(demo, 0) >= MAX_HOLDING:
         return None if stream is None else playlist_text(stream)
-    _holding += 1
+    _holding[demo] = _holding.get(demo, 0) + 1
     try:
         deadline = asyncio.get_running_loop().time() + HOLD_S
         while (len(stream.segments) < waits_for and not stream.ended
                and asyncio.get_running_loop().time() < deadline):
             await asyncio.sleep(POLL_S)
     finally:
-        _holding -= 1
+        _holding[demo] -= 1
     return playlist_text(stream)
 
 
