@@ -281,49 +281,49 @@ def test_an_update_that_leaves_out_the_voice_leaves_its_value_as_it_was():
 def test_a_generator_at_a_reused_address_starts_a_stream_of_its_own():
     """Gradio keys a generator's streams by ``id()`` of its iterator; a new one at the address of one that
     has finished gets a fresh stream, not the old answer's ended one."""
-    tone = (np.sin(np.arange(8000) / 5) * 8000).astype(np.int16)
-    demo = _voice_and_words_demo(lambda voice, words: iter(()))  # only its outputs are used
-    keep_streamed_values_whole(demo)
-    block_fn = next(iter(demo.fns.values()))
-    voice_id = component_id(block_fn.outputs[0])
-    session, run_id = "reused-address", 12345
-
-    def step(value, final=False):
-        return run(demo.handle_streaming_outputs(block_fn, [value, "words"], session_hash=session, run=run_id,
-                                                 final=final))
-
-    step((16000, tone))
+    step, stream_now = _voice_steps()
+    step(TONE)
     step(None, final=True)
-    assert demo.pending_streams[session][run_id][voice_id].ended
-    step((16000, tone))  # the next answer's generator, at the same address
-    stream = demo.pending_streams[session][run_id][voice_id]
+    assert stream_now().ended
+    step(TONE)  # the next answer's generator, at the same address
+    stream = stream_now()
     assert not stream.ended and len(stream.segments) == 1, "the new answer was added to the old, ended stream"
 
 
 def test_a_voice_that_has_said_all_ends_its_stream_while_its_generator_goes_on():
     """``VOICE_ENDED`` ends the stream at once (the player hears of the end before the answer's history is
     saved); the generator's later updates keep that stream, and its next answer starts a stream of its own."""
-    tone = (np.sin(np.arange(8000) / 5) * 8000).astype(np.int16)
+    step, stream_now = _voice_steps()
+    step(TONE)
+    voice_value = step(VOICE_ENDED)[0]
+    stream = stream_now()
+    assert stream.ended and len(stream.segments) == 1, "the stream did not end when the voice said all"
+    assert voice_value["url"].endswith("playlist.m3u8"), f"the voice's value changed: {voice_value}"
+    step(gr.skip())  # the history, saved after
+    assert stream_now() is stream, "the ended stream was dropped mid-answer"
+    step(None, final=True)
+    step(TONE)  # the next answer's generator, at the same address
+    assert stream_now() is not stream
+
+
+TONE = (16000, (np.sin(np.arange(8000) / 5) * 8000).astype(np.int16))
+
+
+def _voice_steps():
+    """(step, stream_now) for one generator run of a voice-and-words app with the voice's workarounds:
+    ``step(voice_value, final=False)`` hands Gradio one update of the run (the words unchanged) and returns what
+    it sends; ``stream_now()`` is the run's voice stream as Gradio keeps it."""
     demo = _voice_and_words_demo(lambda voice, words: iter(()))  # only its outputs are used
     keep_streamed_values_whole(demo)
     block_fn = next(iter(demo.fns.values()))
     voice_id = component_id(block_fn.outputs[0])
-    session, run_id = "voice-ended", 4321
+    session, run_id = "one-run", 4321
 
     def step(value, final=False):
         return run(demo.handle_streaming_outputs(block_fn, [value, "words"], session_hash=session, run=run_id,
                                                  final=final))
 
-    step((16000, tone))
-    voice_value = step(VOICE_ENDED)[0]
-    stream = demo.pending_streams[session][run_id][voice_id]
-    assert stream.ended and len(stream.segments) == 1, "the stream did not end when the voice said all"
-    assert voice_value["url"].endswith("playlist.m3u8"), f"the voice's value changed: {voice_value}"
-    step(gr.skip())  # the history, saved after
-    assert demo.pending_streams[session][run_id][voice_id] is stream, "the ended stream was dropped mid-answer"
-    step(None, final=True)
-    step((16000, tone))  # the next answer's generator, at the same address
-    assert demo.pending_streams[session][run_id][voice_id] is not stream
+    return step, lambda: demo.pending_streams[session][run_id][voice_id]
 
 
 def _sound_onset_s(aac: bytes, rate: int) -> float:

@@ -56,23 +56,24 @@ def test_a_plain_reload_is_answered_at_once_and_allows_blocking_reloads(voice):
     assert _segments(playlist) == 1 and "#EXT-X-ENDLIST" not in playlist, playlist
 
 
-def test_a_reload_waiting_for_the_next_segment_is_answered_when_it_arrives(voice):
+def _reload_held_until(voice: VoiceStream, happens) -> str:
+    """The playlist a reload waiting for segment 2 gets: it is still held ``HELD_AT_LEAST_S`` later, then
+    ``happens()``, and it must be answered within ``HOLD_S``."""
     with ThreadPoolExecutor(1) as player:
         waiting = player.submit(httpx.get, voice.url, params={"_HLS_msn": 2}, timeout=2 * HOLD_S)
         with pytest.raises(TimeoutError):
             waiting.result(timeout=HELD_AT_LEAST_S)
-        _add_segment(voice.stream)
-        playlist = waiting.result(timeout=HOLD_S).text
+        happens()
+        return waiting.result(timeout=HOLD_S).text
+
+
+def test_a_reload_waiting_for_the_next_segment_is_answered_when_it_arrives(voice):
+    playlist = _reload_held_until(voice, lambda: _add_segment(voice.stream))
     assert _segments(playlist) == 2 and "#EXT-X-ENDLIST" not in playlist, playlist
 
 
 def test_a_reload_waiting_at_the_end_is_answered_when_the_stream_ends(voice):
-    with ThreadPoolExecutor(1) as player:
-        waiting = player.submit(httpx.get, voice.url, params={"_HLS_msn": 2}, timeout=2 * HOLD_S)
-        with pytest.raises(TimeoutError):
-            waiting.result(timeout=HELD_AT_LEAST_S)
-        voice.stream.end_stream()
-        playlist = waiting.result(timeout=HOLD_S).text
+    playlist = _reload_held_until(voice, voice.stream.end_stream)
     assert _segments(playlist) == 1 and playlist.endswith("#EXT-X-ENDLIST\n"), playlist
 
 
