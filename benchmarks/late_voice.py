@@ -80,7 +80,8 @@ def main() -> None:
     oracle = Oracle.from_settings(Settings())
     oracle.speaker = LateVoice(oracle.speaker, args.piece, args.gap, args.hold)
     oracle.warm_up()
-    demo, url = serve(oracle, Path(tempfile.mkdtemp(prefix="late-voice-")))
+    examples = tempfile.TemporaryDirectory(prefix="late-voice-")
+    demo, url = serve(oracle, Path(examples.name))
     stalled = []
     try:
         with sync_playwright() as playwright, chromium(playwright, find_chromium(), None) as browser:
@@ -98,6 +99,7 @@ def main() -> None:
                 page.context.close()
     finally:
         demo.close()
+        examples.cleanup()
     print(f"pieces of {args.piece} s every {args.gap} s, voice ending {args.hold} s after the last "
           f"({args.questions} answers): stalled p50 {statistics.median(stalled) * 1000:.0f} ms, "
           f"max {max(stalled) * 1000:.0f} ms")
