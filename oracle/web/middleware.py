@@ -39,6 +39,7 @@ from oracle.web.gradio_adapter.routes import STOPPED_REPLY, Verdict, is_file_rou
 
 log = logging.getLogger(__name__)
 
+PLAIN_TEXT, JSON, HLS_PLAYLIST = b"text/plain; charset=utf-8", b"application/json", b"application/vnd.apple.mpegurl"
 SESSION_HASH = re.compile(r"[A-Za-z0-9_-]{1,%d}" % MAX_SESSION_HASH_CHARS)
 
 # The English of what the front door says (each request is told it in its browser's language, if it sends one).
@@ -200,24 +201,25 @@ def _browser_language(scope) -> str | None:
 
 
 async def _reply(send, status: int, message: str, plain: bool = False) -> None:
-    await _reply_body(send, status, message.encode() if plain else
-                      json.dumps({"detail": message, "error": message}).encode(), plain)
+    if plain:
+        await _reply_body(send, status, message.encode(), PLAIN_TEXT)
+    else:
+        await _reply_body(send, status, json.dumps({"detail": message, "error": message}).encode(), JSON)
 
 
 async def _reply_json(send, status: int, content: dict) -> None:
-    await _reply_body(send, status, json.dumps(content).encode(), plain=False)
+    await _reply_body(send, status, json.dumps(content).encode(), JSON)
 
 
 async def _reply_playlist(send, playlist: str | None) -> None:
     """An HLS playlist, or 404 (with no body, as Gradio answers) for a stream the server does not have."""
     if playlist is None:
-        await _reply_body(send, 404, b"", plain=True)
+        await _reply_body(send, 404, b"", PLAIN_TEXT)
     else:
-        await _reply_body(send, 200, playlist.encode(), kind=b"application/vnd.apple.mpegurl")
+        await _reply_body(send, 200, playlist.encode(), HLS_PLAYLIST)
 
 
-async def _reply_body(send, status: int, body: bytes, plain: bool = False, kind: bytes | None = None) -> None:
-    kind = kind or (b"text/plain; charset=utf-8" if plain else b"application/json")
+async def _reply_body(send, status: int, body: bytes, kind: bytes) -> None:
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})

@@ -28,9 +28,11 @@ import re
 import weakref
 from urllib.parse import parse_qs
 
+from oracle.limits import MAX_SESSION_HASH_CHARS
 from oracle.web.gradio_adapter.memory import blocks_of
 
-PLAYLIST_ROUTE = re.compile(r"/gradio_api/stream/([A-Za-z0-9_-]{1,64})/(\d{1,20})/(\d{1,9})/playlist\.m3u8")
+PLAYLIST_ROUTE = re.compile(r"/gradio_api/stream/([A-Za-z0-9_-]{1,%d})/(\d{1,20})/(\d{1,9})/playlist\.m3u8"
+                            % MAX_SESSION_HASH_CHARS)
 # How long a reload waits for its segment: hls.js gives up on a playlist after 10 s without a first byte.
 HOLD_S = 4.0
 # At most this many reloads wait at once (each polls): the rest are answered at once, as Gradio would.
