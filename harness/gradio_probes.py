@@ -5,10 +5,19 @@ diff records it holds, which files were uploaded, how its queue runs each event.
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+
+
+def run(coroutine):
+    """Run one of Gradio's coroutines to its end on a fresh event loop in its own thread (a browser test's
+    Playwright may keep a loop running in this one)."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result(timeout=60)
 
 
 def streams_in_memory(demo: gr.Blocks) -> int:

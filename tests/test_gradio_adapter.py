@@ -9,9 +9,7 @@ script (test_browser*.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import gradio as gr
 import numpy as np
@@ -20,6 +18,7 @@ import pytest
 from oracle.audio import wav_bytes
 import oracle.web.gradio_adapter as adapter
 from harness import gradio_probes
+from harness.gradio_probes import run
 from oracle.web.gradio_adapter.generators import forget_failed_generators
 from oracle.web.gradio_adapter.memory import save_wav_to_cache
 from oracle.web.gradio_adapter.page import component_id, dark_only
@@ -28,11 +27,6 @@ from oracle.web.gradio_adapter.voice import VOICE_ENDED, keep_streamed_values_wh
 from oracle.web.speech_stream import SpeechStream
 
 
-def run(coroutine):
-    """Run ``coroutine`` to its end on a fresh event loop in its own thread (a browser test's Playwright
-    keeps a loop running in this one)."""
-    with ThreadPoolExecutor(1) as thread:
-        return thread.submit(asyncio.run, coroutine).result(timeout=60)
 
 
 def test_gradio_is_the_version_the_adapter_was_written_for():

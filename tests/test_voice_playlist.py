@@ -5,7 +5,6 @@ only seconds later: the answer stopped short before each late segment and before
 
 from __future__ import annotations
 
-import asyncio
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ import httpx
 import pytest
 from gradio.route_utils import MediaStream
 
+from harness.gradio_probes import run
 from oracle.web.gradio_adapter.playlist import HOLD_S
 
 HELD_AT_LEAST_S = 0.3  # a reload answered sooner than this was not held
@@ -38,7 +38,7 @@ def voice(served_demo, request) -> VoiceStream:
 
 
 def _add_segment(stream: MediaStream) -> None:
-    asyncio.run(stream.add_segment({"data": b"\xff\xf1", "duration": 0.5, "extension": ".aac"}))
+    run(stream.add_segment({"data": b"\xff\xf1", "duration": 0.5, "extension": ".aac"}))
 
 
 def _segments(playlist: str) -> int:
